@@ -1,0 +1,178 @@
+/* cache.h - the nss-pam-scim cache: one tdb file, the whole contract between
+ * scim-refreshd (the only writer) and the NSS and PAM modules (readers).
+ *
+ * Everything here returns 0 or a negative errno value:
+ *   -ENOENT   the key is not in the cache (the cache itself is fine)
+ *   -ENODATA  no cache file is published
+ *   -EBADMSG  the file or a record is corrupt, truncated or of another format
+ *   -EPERM    the file is owned by someone else or writable by group/others
+ *   other     what the system call said
+ *
+ * Layout of the file (keys are a one-byte tag, then the key proper):
+ *   "H"              header record (struct scim_cache_header)
+ *   "U" name         user record, full (passwd fields, SCIM id, supplementary gids)
+ *   "u" uid(le32)    user record, passwd fields only
+ *   "G" name         group record, full (members by name)
+ *   "g" gid(le32)    the group's name (then look up "G" name)
+ *   "P" chunk(le32)  enumeration: up to SCIM_CHUNK_USERS passwd-only user records
+ *   "R" chunk(le32)  enumeration: up to SCIM_CHUNK_GROUPS group names
+ * Records are little-endian, length-prefixed and not aligned: they are decoded
+ * with memcpy and every length is checked against the record's size.
+ */
+#ifndef SCIM_CACHE_H
+#define SCIM_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SCIM_CACHE_FORMAT_VERSION 1
+#define SCIM_CHUNK_USERS 256
+#define SCIM_CHUNK_GROUPS 256
+
+/* Longest name the codec accepts; the mapping allows far less (32). */
+#define SCIM_NAME_MAX 255
+
+struct scim_cache_header {
+	uint32_t format_version;
+	uint64_t generation;     /* +1 on every publish, content changed or not */
+	int64_t last_sync;       /* unix seconds of the last successful sync */
+	uint32_t nusers, ngroups, nsuspended;
+	uint32_t user_chunks, group_chunks;
+	const char *source;      /* URL or "import:DIR"; points into the record */
+};
+
+/* A user as the writer takes it and as the reader decodes it.  Decoded strings
+ * point into the cache (valid only inside the callback that received them);
+ * gids_le is an unaligned little-endian uint32 array: read it with
+ * scim_rec_gid(). */
+struct scim_user {
+	const char *name;
+	uint32_t uid;
+	uint32_t gid;
+	const char *gecos;
+	const char *home;
+	const char *shell;
+	bool suspended;
+	/* Full records only (has_ext): */
+	bool has_ext;
+	const char *scim_id;
+	uint32_t ngids;
+	const uint32_t *gids;          /* writer side: host-order array */
+	const unsigned char *gids_le;  /* reader side: ngids * 4 bytes, unaligned */
+};
+
+struct scim_group {
+	const char *name;
+	uint32_t gid;
+	const char *scim_id;
+	uint32_t nmembers;
+	/* writer side: nmembers names */
+	const char *const *members;
+	/* reader side: nmembers NUL-terminated names one after another, each
+	 * preceded by its le16 length; member_bytes = sum of (len + 1). */
+	const unsigned char *members_raw;
+	size_t members_raw_len;
+	uint32_t member_bytes;
+};
+
+static inline uint32_t scim_rec_gid(const struct scim_user *u, uint32_t i)
+{
+	const unsigned char *p = u->gids_le + 4 * (size_t)i;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* ------------------------------------------------------------------ codec
+ * Encoders write into a caller buffer; *len gets the size needed, and
+ * -ENOBUFS means the buffer was too small (call again with *len bytes).
+ * Decoders never read past len and return -EBADMSG on anything malformed. */
+int scim_rec_encode_user(const struct scim_user *u, bool full, unsigned char *buf, size_t *len);
+int scim_rec_decode_user(const unsigned char *rec, size_t len, struct scim_user *out);
+int scim_rec_encode_group(const struct scim_group *g, unsigned char *buf, size_t *len);
+int scim_rec_decode_group(const unsigned char *rec, size_t len, struct scim_group *out);
+int scim_rec_encode_header(const struct scim_cache_header *h, unsigned char *buf, size_t *len);
+int scim_rec_decode_header(const unsigned char *rec, size_t len, struct scim_cache_header *out);
+/* Walks members_raw (*pos starts at 0) and sets name and name_len to the next member. */
+int scim_rec_next_member(const struct scim_group *g, size_t *pos, const char **name, size_t *name_len);
+
+/* ------------------------------------------------------------------ reader
+ * One process-wide set of open caches behind a mutex, shared by every caller
+ * in the process (sshd loads the NSS and the PAM module into one process, and
+ * tdb refuses to open one file twice in a process).
+ *
+ * path NULL means the default: $NSS_SCIM_CACHE (read with secure_getenv, so
+ * setuid programs ignore it), else the build-time SCIM_CACHE_FILE.
+ *
+ * A lookup sees a newly published file on the very next call: the writer bumps
+ * the tdb sequence number of the file it replaces, and readers compare it with
+ * the value they saw at open (a read from the mapping, no system call).  At
+ * most once a second a reader also stat()s the path, in case a publisher died
+ * between rename and mark or the file was replaced by other means.
+ *
+ * Callbacks run with the cache lock held: they must not call back into the
+ * reader, and what they receive is valid only until they return.  A callback's
+ * non-zero return value is passed through. */
+typedef int (*scim_user_cb)(const struct scim_user *u, void *ctx);
+typedef int (*scim_group_cb)(const struct scim_group *g, void *ctx);
+typedef int (*scim_header_cb)(const struct scim_cache_header *h, void *ctx);
+
+int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx);
+int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx);
+int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb cb, void *ctx);
+int scim_cache_group_by_gid(const char *path, uint32_t gid, scim_group_cb cb, void *ctx);
+int scim_cache_header(const char *path, scim_header_cb cb, void *ctx);
+
+/* Enumeration.  A cursor pins one snapshot: a whole pass comes from one
+ * published file even when a new one is published meanwhile.  Each call to
+ * scim_cache_*_next hands the entry at the cursor to cb; the cursor moves on
+ * only when cb returns 0, so an entry refused with -ERANGE comes again.
+ * Returns -ENOENT at the end. */
+struct scim_snapshot;
+struct scim_cursor {
+	struct scim_snapshot *snap;
+	uint32_t chunk;
+	uint32_t index;   /* entry within the chunk */
+	size_t offset;    /* byte offset of that entry within the chunk */
+};
+int scim_cache_cursor_open(const char *path, struct scim_cursor *cur);
+void scim_cache_cursor_close(struct scim_cursor *cur);
+int scim_cache_user_next(struct scim_cursor *cur, scim_user_cb cb, void *ctx);
+int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx);
+
+/* The path the reader uses when path is NULL. */
+const char *scim_cache_default_path(void);
+
+/* For tests: close every cached handle (not safe while other threads read). */
+void scim_cache_reset(void);
+
+/* ------------------------------------------------------------------ writer
+ * Builds "<live>.new" beside the live file, then scim_cache_writer_commit()
+ * writes the header and the enumeration chunks, fsyncs, sets mode 0644,
+ * renames it over the live file, fsyncs the directory and marks the replaced
+ * file so readers reopen.  The live file's data is never rewritten.  On any
+ * error (and on scim_cache_writer_abort) the .new file is removed and the live
+ * file is untouched.  Names must be unique per kind, and so must numbers. */
+struct scim_cache_writer;
+int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngroups_hint,
+			  struct scim_cache_writer **out);
+int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_user *u);
+int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_group *g);
+/* generation and counts in h are filled in by the writer; last_sync and source
+ * come from the caller. */
+int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h);
+void scim_cache_writer_abort(struct scim_cache_writer *w);
+
+/* ---------------------------------------------------------- private reads
+ * For the publisher and scimctl, which open a given file directly (not through
+ * the process-wide handles).  Iterates users (passwd fields + suspended) and
+ * groups in enumeration order. */
+struct scim_cache_file;
+int scim_cache_file_open(const char *path, struct scim_cache_file **out);
+void scim_cache_file_close(struct scim_cache_file *f);
+int scim_cache_file_header(struct scim_cache_file *f, struct scim_cache_header *out); /* source valid until close */
+int scim_cache_file_foreach_user(struct scim_cache_file *f, scim_user_cb cb, void *ctx);
+int scim_cache_file_foreach_group(struct scim_cache_file *f, scim_group_cb cb, void *ctx);
+int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, scim_user_cb cb, void *ctx);
+
+#endif

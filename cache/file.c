@@ -1,0 +1,178 @@
+/* file.c - a private, read-only handle on one cache file, for the publisher
+ * (which compares the live cache with the snapshot it is about to publish)
+ * and for scimctl.  The modules never use this: they go through reader.c's
+ * process-wide handles. */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tdb.h>
+
+#include "cache/cache.h"
+#include "cache/record.h"
+
+struct scim_cache_file {
+	struct tdb_context *tdb;
+	TDB_DATA header; /* a malloc'd copy: the header's strings outlive a parse */
+	struct scim_cache_header hdr;
+};
+
+static int fetch_header(struct scim_cache_file *f)
+{
+	unsigned char key = SCIM_KEY_HEADER;
+	TDB_DATA k = { &key, 1 };
+	f->header = tdb_fetch(f->tdb, k);
+	if (!f->header.dptr)
+		return -EBADMSG;
+	return scim_rec_decode_header(f->header.dptr, f->header.dsize, &f->hdr);
+}
+
+int scim_cache_file_open(const char *path, struct scim_cache_file **out)
+{
+	struct scim_cache_file *f;
+	int r;
+
+	*out = NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDONLY | O_CLOEXEC, 0);
+	if (!f->tdb) {
+		r = errno == ENOENT ? -ENODATA : errno == EACCES ? -EACCES : errno == EBUSY ? -EBUSY : -EBADMSG;
+		free(f);
+		return r;
+	}
+	r = fetch_header(f);
+	if (r < 0) {
+		scim_cache_file_close(f);
+		return r;
+	}
+	*out = f;
+	return 0;
+}
+
+void scim_cache_file_close(struct scim_cache_file *f)
+{
+	if (!f)
+		return;
+	tdb_close(f->tdb);
+	free(f->header.dptr);
+	free(f);
+}
+
+int scim_cache_file_header(struct scim_cache_file *f, struct scim_cache_header *out)
+{
+	*out = f->hdr;
+	return 0;
+}
+
+/* Like reader.c's parse(): -ENOENT for a missing key, -EBADMSG for damage. */
+struct parse_ctx {
+	int (*fn)(const unsigned char *, size_t, void *);
+	void *ctx;
+	int result;
+};
+
+static int trampoline(TDB_DATA key, TDB_DATA data, void *priv)
+{
+	struct parse_ctx *p = priv;
+	p->result = p->fn(data.dptr, data.dsize, p->ctx);
+	return 0;
+}
+
+static int parse(struct tdb_context *tdb, const unsigned char *key, size_t klen,
+		 int (*fn)(const unsigned char *, size_t, void *), void *ctx)
+{
+	TDB_DATA k = { (unsigned char *)key, klen };
+	struct parse_ctx p = { fn, ctx, 0 };
+	if (tdb_parse_record(tdb, k, trampoline, &p) != 0)
+		return tdb_error(tdb) == TDB_ERR_NOEXIST ? -ENOENT : -EBADMSG;
+	return p.result;
+}
+
+struct walk_ctx {
+	struct tdb_context *tdb;
+	scim_user_cb ucb;
+	scim_group_cb gcb;
+	void *ctx;
+};
+
+static int group_rec(const unsigned char *data, size_t len, void *priv)
+{
+	struct walk_ctx *w = priv;
+	struct scim_group g;
+	int r = scim_rec_decode_group(data, len, &g);
+	return r < 0 ? r : w->gcb(&g, w->ctx);
+}
+
+static int user_rec(const unsigned char *data, size_t len, void *priv)
+{
+	struct walk_ctx *w = priv;
+	struct scim_user u;
+	int r = scim_rec_decode_user(data, len, &u);
+	return r < 0 ? r : w->ucb(&u, w->ctx);
+}
+
+static int walk_chunk(const unsigned char *data, size_t len, void *priv)
+{
+	struct walk_ctx *w = priv;
+	const unsigned char *item;
+	size_t pos = 0, ilen;
+	int r;
+
+	while ((r = scim_chunk_next(data, len, &pos, &item, &ilen)) == 0) {
+		if (w->ucb) {
+			r = user_rec(item, ilen, w);
+		} else {
+			unsigned char key[SCIM_NAME_MAX + 2];
+			if (ilen == 0 || ilen > SCIM_NAME_MAX)
+				return -EBADMSG;
+			key[0] = SCIM_KEY_GROUP_NAME;
+			memcpy(key + 1, item, ilen);
+			r = parse(w->tdb, key, ilen + 1, group_rec, w);
+			if (r == -ENOENT)
+				r = -EBADMSG;
+		}
+		if (r != 0)
+			return r;
+	}
+	return r == -ENOENT ? 0 : r;
+}
+
+static int walk(struct scim_cache_file *f, char tag, uint32_t nchunks, struct walk_ctx *w)
+{
+	unsigned char key[5];
+	for (uint32_t i = 0; i < nchunks; i++) {
+		scim_key_num(key, tag, i);
+		int r = parse(f->tdb, key, sizeof(key), walk_chunk, w);
+		if (r != 0)
+			return r == -ENOENT ? -EBADMSG : r;
+	}
+	return 0;
+}
+
+int scim_cache_file_foreach_user(struct scim_cache_file *f, scim_user_cb cb, void *ctx)
+{
+	struct walk_ctx w = { f->tdb, cb, NULL, ctx };
+	return walk(f, SCIM_KEY_USER_CHUNK, f->hdr.user_chunks, &w);
+}
+
+int scim_cache_file_foreach_group(struct scim_cache_file *f, scim_group_cb cb, void *ctx)
+{
+	struct walk_ctx w = { f->tdb, NULL, cb, ctx };
+	return walk(f, SCIM_KEY_GROUP_CHUNK, f->hdr.group_chunks, &w);
+}
+
+int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, scim_user_cb cb, void *ctx)
+{
+	struct walk_ctx w = { f->tdb, cb, NULL, ctx };
+	unsigned char key[SCIM_NAME_MAX + 2];
+	size_t n = strlen(name);
+	if (n == 0 || n > SCIM_NAME_MAX)
+		return -ENOENT;
+	key[0] = SCIM_KEY_USER_NAME;
+	memcpy(key + 1, name, n);
+	return parse(f->tdb, key, n + 1, user_rec, &w);
+}

@@ -1,0 +1,7 @@
+# cache/: the format, reader and writer.  A convenience library: libnss_scim.so.2
+# and scim-refreshd link it; pam_scim.so reaches the reader through libnss_scim.so.2.
+noinst_LTLIBRARIES += libscimcache.la
+libscimcache_la_SOURCES = cache/cache.h cache/record.h cache/record.c cache/reader.c \
+	cache/writer.c cache/file.c
+libscimcache_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) -fPIC
+libscimcache_la_LIBADD = $(TDB_LIBS) -lpthread

@@ -1,0 +1,553 @@
+/* reader.c - the process-wide, read-only view of the cache.
+ *
+ * Why one table for the whole process: sshd loads the NSS module and the PAM
+ * module into one process, and tdb refuses a second open of the same file in
+ * one process (its list of open databases is global).  pam_scim.so therefore
+ * reaches this code through libnss_scim.so.2 rather than linking a copy.
+ *
+ * Why a snapshot is refcounted: an enumeration pins the file it started on,
+ * so a whole getpwent pass comes from one published cache even when a new one
+ * is published meanwhile; lookups always use the newest file. */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <tdb.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "cache/record.h"
+
+#ifndef SCIM_CACHE_FILE
+#define SCIM_CACHE_FILE "/var/lib/nss-pam-scim/cache.tdb"
+#endif
+
+/* How long a reader trusts the replaced-file mark alone before it also
+ * stat()s the path (covers a publisher that died between rename and mark). */
+#define RECHECK_NSEC 1000000000LL
+#define MAX_SOURCES 4
+
+struct scim_snapshot {
+	struct tdb_context *tdb;
+	int seqnum;
+	dev_t dev;
+	ino_t ino;
+	unsigned refs;
+	uint32_t user_chunks, group_chunks;
+};
+
+/* One cache path and the snapshot currently open for it. */
+struct source {
+	char *path;
+	struct scim_snapshot *snap;
+	int64_t checked_ns;
+	/* The last file that failed to open, so a corrupt cache is not reopened
+	 * and re-read on every lookup; any change to it is retried at once. */
+	int failed_err;
+	struct stat failed_st;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static struct source sources[MAX_SOURCES];
+static char *default_path;
+
+/* ---------------------------------------------------------------- setup */
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&cache_lock);
+}
+
+static void atfork_release(void)
+{
+	pthread_mutex_unlock(&cache_lock);
+}
+
+static void cache_init(void)
+{
+	const char *env = secure_getenv("NSS_SCIM_CACHE");
+	default_path = env && *env ? strdup(env) : NULL;
+	/* Without this a child forked while another thread held the lock would
+	 * deadlock on its first lookup. */
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+const char *scim_cache_default_path(void)
+{
+	pthread_once(&cache_once, cache_init);
+	return default_path ? default_path : SCIM_CACHE_FILE;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	/* The coarse clock is read from the vDSO: no system call. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+static void snapshot_unref(struct scim_snapshot *s)
+{
+	if (s && --s->refs == 0) {
+		tdb_close(s->tdb);
+		free(s);
+	}
+}
+
+/* Runs a tdb_parse_record and sorts out its ambiguous -1: "no such key" is
+ * -ENOENT, anything else means the file is damaged. */
+struct parse_ctx {
+	int (*fn)(const unsigned char *data, size_t len, void *ctx);
+	void *ctx;
+	int result;
+};
+
+static int parse_trampoline(TDB_DATA key, TDB_DATA data, void *priv)
+{
+	struct parse_ctx *p = priv;
+	p->result = p->fn(data.dptr, data.dsize, p->ctx);
+	return 0;
+}
+
+static int parse(struct tdb_context *tdb, const void *key, size_t klen,
+		 int (*fn)(const unsigned char *, size_t, void *), void *ctx)
+{
+	TDB_DATA k = { (unsigned char *)key, klen };
+	struct parse_ctx p = { fn, ctx, 0 };
+	if (tdb_parse_record(tdb, k, parse_trampoline, &p) != 0)
+		return tdb_error(tdb) == TDB_ERR_NOEXIST ? -ENOENT : -EBADMSG;
+	return p.result;
+}
+
+static int header_into_snapshot(const unsigned char *data, size_t len, void *ctx)
+{
+	struct scim_snapshot *s = ctx;
+	struct scim_cache_header h;
+	int r = scim_rec_decode_header(data, len, &h);
+	if (r < 0)
+		return r;
+	s->user_chunks = h.user_chunks;
+	s->group_chunks = h.group_chunks;
+	return 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* A cache anyone but root (or us) could have written is not an answer. */
+static int check_owner(const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return -EBADMSG;
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return -EPERM;
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return -EPERM;
+	return 0;
+}
+
+static int snapshot_open(struct source *src, const struct stat *st, struct scim_snapshot **out)
+{
+	struct scim_snapshot *s = NULL;
+	struct stat fst;
+	unsigned char key = SCIM_KEY_HEADER;
+	int r;
+
+	r = check_owner(st);
+	if (r < 0)
+		goto out;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		r = -ENOMEM;
+		goto out;
+	}
+	s->refs = 1;
+	s->tdb = tdb_open(src->path, 0, TDB_NOLOCK, O_RDONLY | O_CLOEXEC, 0);
+	if (!s->tdb) {
+		r = errno == ENOENT ? -ENODATA : errno == EACCES ? -EACCES : errno == EBUSY ? -EBUSY : -EBADMSG;
+		goto out;
+	}
+	/* The file we opened must be the one we checked. */
+	if (fstat(tdb_fd(s->tdb), &fst) < 0 || fst.st_dev != st->st_dev || fst.st_ino != st->st_ino) {
+		r = -EAGAIN;
+		goto out;
+	}
+	r = parse(s->tdb, &key, 1, header_into_snapshot, s);
+	if (r < 0) {
+		r = r == -ENOENT ? -EBADMSG : r;
+		goto out;
+	}
+	s->seqnum = tdb_get_seqnum(s->tdb);
+	s->dev = st->st_dev;
+	s->ino = st->st_ino;
+out:
+	if (r < 0) {
+		if (s && s->tdb)
+			tdb_close(s->tdb);
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+static struct source *source_for(const char *path)
+{
+	struct source *free_slot = NULL;
+	if (!path)
+		path = scim_cache_default_path();
+	for (int i = 0; i < MAX_SOURCES; i++) {
+		if (sources[i].path && strcmp(sources[i].path, path) == 0)
+			return &sources[i];
+		if (!sources[i].path && !free_slot)
+			free_slot = &sources[i];
+	}
+	if (!free_slot)
+		return NULL;
+	free_slot->path = strdup(path);
+	return free_slot->path ? free_slot : NULL;
+}
+
+/* Called with cache_lock held.  Hands out the source's current snapshot
+ * (borrowed: valid while the lock is held). */
+static int current_snapshot(const char *path, struct scim_snapshot **out)
+{
+	struct source *src;
+	struct stat st;
+	int64_t now;
+	int r;
+
+	pthread_once(&cache_once, cache_init);
+	src = source_for(path);
+	if (!src)
+		return -ENOMEM;
+
+	now = now_ns();
+	if (src->snap) {
+		/* Fast path: the mark is read from the mapping, no system call. */
+		bool marked = tdb_get_seqnum(src->snap->tdb) != src->snap->seqnum;
+		if (!marked && now - src->checked_ns < RECHECK_NSEC) {
+			*out = src->snap;
+			return 0;
+		}
+		src->checked_ns = now;
+		if (!marked && stat(src->path, &st) == 0 && st.st_dev == src->snap->dev &&
+		    st.st_ino == src->snap->ino) {
+			*out = src->snap;
+			return 0;
+		}
+		snapshot_unref(src->snap);
+		src->snap = NULL;
+	}
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (stat(src->path, &st) < 0)
+			return errno == ENOENT || errno == ENOTDIR ? -ENODATA : errno == EACCES ? -EACCES : -EIO;
+		if (src->failed_err && same_file(&st, &src->failed_st))
+			return src->failed_err;
+		r = snapshot_open(src, &st, &src->snap);
+		if (r != -EAGAIN) /* -EAGAIN: replaced between stat and open */
+			break;
+	}
+	if (r < 0) {
+		src->failed_err = r == -EBUSY || r == -ENOMEM || r == -EAGAIN ? 0 : r;
+		src->failed_st = st;
+		return r;
+	}
+	src->failed_err = 0;
+	src->checked_ns = now;
+	*out = src->snap;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+struct user_ctx {
+	scim_user_cb cb;
+	void *ctx;
+};
+
+static int user_record(const unsigned char *data, size_t len, void *priv)
+{
+	struct user_ctx *c = priv;
+	struct scim_user u;
+	int r = scim_rec_decode_user(data, len, &u);
+	return r < 0 ? r : c->cb(&u, c->ctx);
+}
+
+struct group_ctx {
+	scim_group_cb cb;
+	void *ctx;
+};
+
+static int group_record(const unsigned char *data, size_t len, void *priv)
+{
+	struct group_ctx *c = priv;
+	struct scim_group g;
+	int r = scim_rec_decode_group(data, len, &g);
+	return r < 0 ? r : c->cb(&g, c->ctx);
+}
+
+struct header_ctx {
+	scim_header_cb cb;
+	void *ctx;
+};
+
+static int header_record(const unsigned char *data, size_t len, void *priv)
+{
+	struct header_ctx *c = priv;
+	struct scim_cache_header h;
+	int r = scim_rec_decode_header(data, len, &h);
+	return r < 0 ? r : c->cb(&h, c->ctx);
+}
+
+static int with_snapshot_name(const char *path, char tag, const char *name,
+			      int (*fn)(const unsigned char *, size_t, void *), void *ctx)
+{
+	struct scim_snapshot *s;
+	unsigned char big_key[SCIM_NAME_MAX + 2];
+	size_t n = strlen(name);
+	int r;
+
+	if (n == 0 || n > SCIM_NAME_MAX)
+		return -ENOENT;
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0) {
+		big_key[0] = (unsigned char)tag;
+		memcpy(big_key + 1, name, n);
+		r = parse(s->tdb, big_key, n + 1, fn, ctx);
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
+static int with_snapshot_num(const char *path, char tag, uint32_t num,
+			     int (*fn)(const unsigned char *, size_t, void *), void *ctx)
+{
+	struct scim_snapshot *s;
+	unsigned char key[5];
+	int r;
+
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0) {
+		scim_key_num(key, tag, num);
+		r = parse(s->tdb, key, sizeof(key), fn, ctx);
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
+int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
+{
+	struct user_ctx c = { cb, ctx };
+	return with_snapshot_name(path, SCIM_KEY_USER_NAME, name, user_record, &c);
+}
+
+int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx)
+{
+	struct user_ctx c = { cb, ctx };
+	return with_snapshot_num(path, SCIM_KEY_USER_UID, uid, user_record, &c);
+}
+
+int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb cb, void *ctx)
+{
+	struct group_ctx c = { cb, ctx };
+	return with_snapshot_name(path, SCIM_KEY_GROUP_NAME, name, group_record, &c);
+}
+
+/* "g" gid holds the group's name; the record itself lives under "G" name. */
+struct gid_ctx {
+	struct tdb_context *tdb;
+	struct group_ctx *gc;
+};
+
+static int gid_to_group(const unsigned char *data, size_t len, void *priv)
+{
+	struct gid_ctx *c = priv;
+	unsigned char key[SCIM_NAME_MAX + 2];
+	if (len == 0 || len > SCIM_NAME_MAX)
+		return -EBADMSG;
+	key[0] = SCIM_KEY_GROUP_NAME;
+	memcpy(key + 1, data, len);
+	int r = parse(c->tdb, key, len + 1, group_record, c->gc);
+	return r == -ENOENT ? -EBADMSG : r;
+}
+
+int scim_cache_group_by_gid(const char *path, uint32_t gid, scim_group_cb cb, void *ctx)
+{
+	struct group_ctx gc = { cb, ctx };
+	struct scim_snapshot *s;
+	unsigned char key[5];
+	int r;
+
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0) {
+		struct gid_ctx c = { s->tdb, &gc };
+		scim_key_num(key, SCIM_KEY_GROUP_GID, gid);
+		r = parse(s->tdb, key, sizeof(key), gid_to_group, &c);
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
+int scim_cache_header(const char *path, scim_header_cb cb, void *ctx)
+{
+	struct header_ctx c = { cb, ctx };
+	unsigned char key = SCIM_KEY_HEADER;
+	struct scim_snapshot *s;
+	int r;
+
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0) {
+		r = parse(s->tdb, &key, 1, header_record, &c);
+		if (r == -ENOENT)
+			r = -EBADMSG;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
+/* ---------------------------------------------------------------- enumeration */
+
+int scim_cache_cursor_open(const char *path, struct scim_cursor *cur)
+{
+	struct scim_snapshot *s;
+	int r;
+
+	memset(cur, 0, sizeof(*cur));
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0) {
+		s->refs++;
+		cur->snap = s;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
+void scim_cache_cursor_close(struct scim_cursor *cur)
+{
+	if (!cur->snap)
+		return;
+	pthread_mutex_lock(&cache_lock);
+	snapshot_unref(cur->snap);
+	pthread_mutex_unlock(&cache_lock);
+	memset(cur, 0, sizeof(*cur));
+}
+
+/* Finds the item at the cursor within its chunk; moves to the next chunk when
+ * this one is used up.  *item points into the mapping. */
+struct chunk_ctx {
+	struct scim_cursor *cur;
+	const unsigned char *item;
+	size_t item_len;
+	size_t next_offset;
+	int (*on_item)(struct chunk_ctx *c);
+	void *priv;
+	struct tdb_context *tdb;
+};
+
+static int chunk_item(const unsigned char *data, size_t len, void *priv)
+{
+	struct chunk_ctx *c = priv;
+	size_t pos = c->cur->offset;
+	int r = scim_chunk_next(data, len, &pos, &c->item, &c->item_len);
+	if (r < 0)
+		return r; /* -ENOENT: chunk used up */
+	c->next_offset = pos;
+	return c->on_item(c);
+}
+
+static int cursor_next(struct scim_cursor *cur, char tag, uint32_t nchunks, struct chunk_ctx *c)
+{
+	unsigned char key[5];
+	int r;
+
+	if (!cur->snap)
+		return -EBADF;
+	c->cur = cur;
+	c->tdb = cur->snap->tdb;
+	pthread_mutex_lock(&cache_lock);
+	for (;;) {
+		if (cur->chunk >= nchunks) {
+			r = -ENOENT;
+			break;
+		}
+		scim_key_num(key, tag, cur->chunk);
+		r = parse(cur->snap->tdb, key, sizeof(key), chunk_item, c);
+		if (r == -ENOENT && cur->offset > 0) {
+			/* this chunk is done: next one */
+			cur->chunk++;
+			cur->index = 0;
+			cur->offset = 0;
+			continue;
+		}
+		if (r == -ENOENT)
+			r = -EBADMSG; /* a chunk the header promised is missing or empty */
+		if (r == 0) {
+			cur->offset = c->next_offset;
+			cur->index++;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
+static int user_item(struct chunk_ctx *c)
+{
+	return user_record(c->item, c->item_len, c->priv);
+}
+
+int scim_cache_user_next(struct scim_cursor *cur, scim_user_cb cb, void *ctx)
+{
+	struct user_ctx uc = { cb, ctx };
+	struct chunk_ctx c = { .on_item = user_item, .priv = &uc };
+	return cursor_next(cur, SCIM_KEY_USER_CHUNK, cur->snap ? cur->snap->user_chunks : 0, &c);
+}
+
+static int group_item(struct chunk_ctx *c)
+{
+	unsigned char key[SCIM_NAME_MAX + 2];
+	int r;
+	if (c->item_len == 0 || c->item_len > SCIM_NAME_MAX)
+		return -EBADMSG;
+	key[0] = SCIM_KEY_GROUP_NAME;
+	memcpy(key + 1, c->item, c->item_len);
+	r = parse(c->tdb, key, c->item_len + 1, group_record, c->priv);
+	return r == -ENOENT ? -EBADMSG : r;
+}
+
+int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx)
+{
+	struct group_ctx gc = { cb, ctx };
+	struct chunk_ctx c = { .on_item = group_item, .priv = &gc };
+	return cursor_next(cur, SCIM_KEY_GROUP_CHUNK, cur->snap ? cur->snap->group_chunks : 0, &c);
+}
+
+void scim_cache_reset(void)
+{
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < MAX_SOURCES; i++) {
+		snapshot_unref(sources[i].snap);
+		free(sources[i].path);
+		memset(&sources[i], 0, sizeof(sources[i]));
+	}
+	pthread_mutex_unlock(&cache_lock);
+}

@@ -1,0 +1,300 @@
+/* record.c - the cache's record codec.
+ *
+ * Every record starts with a 4-byte prefix: kind, version, flags, reserved.
+ * Integers are little-endian; strings are a le16 length, the bytes, and a NUL
+ * (so a decoded string can be used in place).  Nothing is aligned: the tdb
+ * mapping gives no alignment guarantee, so every integer goes through memcpy
+ * helpers, and every length is checked against what is left of the record. */
+#include <errno.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "cache/record.h"
+
+/* ---------------------------------------------------------------- writing */
+
+struct enc {
+	unsigned char *buf;
+	size_t cap;
+	size_t len; /* bytes needed so far, may exceed cap */
+};
+
+static void put_bytes(struct enc *e, const void *p, size_t n)
+{
+	if (e->len <= e->cap && n <= e->cap - e->len)
+		memcpy(e->buf + e->len, p, n);
+	e->len += n;
+}
+
+static void put_u8(struct enc *e, uint8_t v)
+{
+	put_bytes(e, &v, 1);
+}
+
+static void put_u32(struct enc *e, uint32_t v)
+{
+	unsigned char b[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
+	put_bytes(e, b, 4);
+}
+
+static void put_u64(struct enc *e, uint64_t v)
+{
+	put_u32(e, (uint32_t)v);
+	put_u32(e, (uint32_t)(v >> 32));
+}
+
+static int put_str(struct enc *e, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n > UINT16_MAX)
+		return -EINVAL;
+	unsigned char b[2] = { n & 0xff, n >> 8 };
+	put_bytes(e, b, 2);
+	put_bytes(e, s ? s : "", n);
+	put_u8(e, 0);
+	return 0;
+}
+
+static void put_prefix(struct enc *e, uint8_t kind, uint8_t flags)
+{
+	put_u8(e, kind);
+	put_u8(e, SCIM_REC_VERSION);
+	put_u8(e, flags);
+	put_u8(e, 0);
+}
+
+static int enc_finish(struct enc *e, size_t *len)
+{
+	bool fits = e->len <= e->cap;
+	*len = e->len;
+	return fits ? 0 : -ENOBUFS;
+}
+
+int scim_rec_encode_user(const struct scim_user *u, bool full, unsigned char *buf, size_t *len)
+{
+	struct enc e = { buf, buf ? *len : 0, 0 };
+	uint8_t flags = (u->suspended ? SCIM_REC_F_SUSPENDED : 0) | (full ? SCIM_REC_F_EXT : 0);
+	int r = 0;
+
+	put_prefix(&e, SCIM_REC_USER, flags);
+	put_u32(&e, u->uid);
+	put_u32(&e, u->gid);
+	if ((r = put_str(&e, u->name)) < 0 || (r = put_str(&e, u->gecos)) < 0 ||
+	    (r = put_str(&e, u->home)) < 0 || (r = put_str(&e, u->shell)) < 0)
+		return r;
+	if (full) {
+		if ((r = put_str(&e, u->scim_id)) < 0)
+			return r;
+		put_u32(&e, u->ngids);
+		for (uint32_t i = 0; i < u->ngids; i++)
+			put_u32(&e, u->gids[i]);
+	}
+	return enc_finish(&e, len);
+}
+
+int scim_rec_encode_group(const struct scim_group *g, unsigned char *buf, size_t *len)
+{
+	struct enc e = { buf, buf ? *len : 0, 0 };
+	uint64_t member_bytes = 0;
+	int r = 0;
+
+	for (uint32_t i = 0; i < g->nmembers; i++)
+		member_bytes += strlen(g->members[i]) + 1;
+	if (member_bytes > UINT32_MAX)
+		return -E2BIG;
+
+	put_prefix(&e, SCIM_REC_GROUP, 0);
+	put_u32(&e, g->gid);
+	put_u32(&e, g->nmembers);
+	put_u32(&e, (uint32_t)member_bytes);
+	if ((r = put_str(&e, g->name)) < 0 || (r = put_str(&e, g->scim_id)) < 0)
+		return r;
+	for (uint32_t i = 0; i < g->nmembers; i++)
+		if ((r = put_str(&e, g->members[i])) < 0)
+			return r;
+	return enc_finish(&e, len);
+}
+
+int scim_rec_encode_header(const struct scim_cache_header *h, unsigned char *buf, size_t *len)
+{
+	struct enc e = { buf, buf ? *len : 0, 0 };
+	int r;
+
+	put_prefix(&e, SCIM_REC_HEADER, 0);
+	put_u32(&e, SCIM_CACHE_FORMAT_VERSION);
+	put_u64(&e, h->generation);
+	put_u64(&e, (uint64_t)h->last_sync);
+	put_u32(&e, h->nusers);
+	put_u32(&e, h->ngroups);
+	put_u32(&e, h->nsuspended);
+	put_u32(&e, h->user_chunks);
+	put_u32(&e, h->group_chunks);
+	if ((r = put_str(&e, h->source)) < 0)
+		return r;
+	return enc_finish(&e, len);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+struct dec {
+	const unsigned char *p;
+	size_t left;
+};
+
+static int get_bytes(struct dec *d, size_t n, const unsigned char **out)
+{
+	if (n > d->left)
+		return -EBADMSG;
+	*out = d->p;
+	d->p += n;
+	d->left -= n;
+	return 0;
+}
+
+static int get_u32(struct dec *d, uint32_t *v)
+{
+	const unsigned char *b;
+	if (get_bytes(d, 4, &b) < 0)
+		return -EBADMSG;
+	*v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return 0;
+}
+
+static int get_u64(struct dec *d, uint64_t *v)
+{
+	uint32_t lo, hi;
+	if (get_u32(d, &lo) < 0 || get_u32(d, &hi) < 0)
+		return -EBADMSG;
+	*v = (uint64_t)hi << 32 | lo;
+	return 0;
+}
+
+/* A string must carry its terminating NUL inside the record. */
+static int get_str(struct dec *d, const char **s, size_t *slen)
+{
+	const unsigned char *b;
+	size_t n;
+	if (get_bytes(d, 2, &b) < 0)
+		return -EBADMSG;
+	n = (size_t)b[0] | (size_t)b[1] << 8;
+	if (get_bytes(d, n + 1, &b) < 0 || b[n] != 0)
+		return -EBADMSG;
+	*s = (const char *)b;
+	if (slen)
+		*slen = n;
+	return 0;
+}
+
+static int get_prefix(struct dec *d, uint8_t kind, uint8_t *flags)
+{
+	const unsigned char *b;
+	if (get_bytes(d, 4, &b) < 0 || b[0] != kind || b[1] != SCIM_REC_VERSION)
+		return -EBADMSG;
+	*flags = b[2];
+	return 0;
+}
+
+int scim_rec_decode_user(const unsigned char *rec, size_t len, struct scim_user *out)
+{
+	struct dec d = { rec, len };
+	uint8_t flags;
+	const unsigned char *gids;
+
+	memset(out, 0, sizeof(*out));
+	if (get_prefix(&d, SCIM_REC_USER, &flags) < 0 || get_u32(&d, &out->uid) < 0 ||
+	    get_u32(&d, &out->gid) < 0 || get_str(&d, &out->name, NULL) < 0 ||
+	    get_str(&d, &out->gecos, NULL) < 0 || get_str(&d, &out->home, NULL) < 0 ||
+	    get_str(&d, &out->shell, NULL) < 0)
+		return -EBADMSG;
+	out->suspended = flags & SCIM_REC_F_SUSPENDED;
+	out->has_ext = flags & SCIM_REC_F_EXT;
+	if (out->has_ext) {
+		if (get_str(&d, &out->scim_id, NULL) < 0 || get_u32(&d, &out->ngids) < 0 ||
+		    out->ngids > d.left / 4 || get_bytes(&d, (size_t)out->ngids * 4, &gids) < 0)
+			return -EBADMSG;
+		out->gids_le = gids;
+	}
+	return d.left == 0 ? 0 : -EBADMSG;
+}
+
+int scim_rec_decode_group(const unsigned char *rec, size_t len, struct scim_group *out)
+{
+	struct dec d = { rec, len };
+	uint8_t flags;
+
+	memset(out, 0, sizeof(*out));
+	if (get_prefix(&d, SCIM_REC_GROUP, &flags) < 0 || get_u32(&d, &out->gid) < 0 ||
+	    get_u32(&d, &out->nmembers) < 0 || get_u32(&d, &out->member_bytes) < 0 ||
+	    get_str(&d, &out->name, NULL) < 0 || get_str(&d, &out->scim_id, NULL) < 0)
+		return -EBADMSG;
+	/* Each member costs at least 3 bytes (length + NUL), and the names must
+	 * add up to member_bytes: the NSS module sizes the caller's buffer from
+	 * these two numbers before it copies anything. */
+	if (out->nmembers > d.left / 3 || d.left != (size_t)out->member_bytes + 2 * (size_t)out->nmembers)
+		return -EBADMSG;
+	out->members_raw = d.p;
+	out->members_raw_len = d.left;
+	return 0;
+}
+
+int scim_rec_next_member(const struct scim_group *g, size_t *pos, const char **name, size_t *name_len)
+{
+	struct dec d;
+	if (*pos > g->members_raw_len)
+		return -EBADMSG;
+	d.p = g->members_raw + *pos;
+	d.left = g->members_raw_len - *pos;
+	if (d.left == 0)
+		return -ENOENT;
+	if (get_str(&d, name, name_len) < 0)
+		return -EBADMSG;
+	*pos = g->members_raw_len - d.left;
+	return 0;
+}
+
+int scim_rec_decode_header(const unsigned char *rec, size_t len, struct scim_cache_header *out)
+{
+	struct dec d = { rec, len };
+	uint8_t flags;
+	uint64_t last_sync;
+
+	memset(out, 0, sizeof(*out));
+	if (get_prefix(&d, SCIM_REC_HEADER, &flags) < 0 || get_u32(&d, &out->format_version) < 0 ||
+	    out->format_version != SCIM_CACHE_FORMAT_VERSION || get_u64(&d, &out->generation) < 0 ||
+	    get_u64(&d, &last_sync) < 0 || get_u32(&d, &out->nusers) < 0 ||
+	    get_u32(&d, &out->ngroups) < 0 || get_u32(&d, &out->nsuspended) < 0 ||
+	    get_u32(&d, &out->user_chunks) < 0 || get_u32(&d, &out->group_chunks) < 0 ||
+	    get_str(&d, &out->source, NULL) < 0)
+		return -EBADMSG;
+	out->last_sync = (int64_t)last_sync;
+	return d.left == 0 ? 0 : -EBADMSG;
+}
+
+/* ---------------------------------------------------------------- chunks */
+
+int scim_chunk_next(const unsigned char *chunk, size_t len, size_t *pos, const unsigned char **rec,
+		    size_t *rec_len)
+{
+	struct dec d;
+	uint32_t n;
+	if (*pos > len)
+		return -EBADMSG;
+	d.p = chunk + *pos;
+	d.left = len - *pos;
+	if (d.left == 0)
+		return -ENOENT;
+	if (get_u32(&d, &n) < 0 || get_bytes(&d, n, rec) < 0)
+		return -EBADMSG;
+	*rec_len = n;
+	*pos = len - d.left;
+	return 0;
+}
+
+void scim_key_num(unsigned char key[5], char tag, uint32_t n)
+{
+	key[0] = (unsigned char)tag;
+	key[1] = n & 0xff;
+	key[2] = (n >> 8) & 0xff;
+	key[3] = (n >> 16) & 0xff;
+	key[4] = n >> 24;
+}

@@ -1,0 +1,433 @@
+/* writer.c - builds a complete new cache beside the live one and publishes it
+ * with one rename.
+ *
+ * Readers open the cache read-only and take no locks, so the only safe change
+ * is a whole-file replacement: the live file's data is never written.  After
+ * the rename, the replaced file (no longer reachable by its name) gets its tdb
+ * sequence number bumped; readers that still map it see the change in memory
+ * and reopen on their next lookup. */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <tdb.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "cache/record.h"
+
+struct chunk_buf {
+	unsigned char *data;
+	size_t len, cap;
+	uint32_t items;
+	uint32_t written; /* chunks stored so far */
+};
+
+struct scim_cache_writer {
+	char *live;
+	char *tmp;
+	int lock_fd;
+	struct tdb_context *tdb;
+	struct chunk_buf users, groups;
+	unsigned char *scratch;
+	size_t scratch_cap;
+	uint32_t nusers, ngroups, nsuspended;
+};
+
+static int errno_or(int fallback)
+{
+	return errno > 0 ? -errno : fallback;
+}
+
+static char *path_with_suffix(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), m = strlen(suffix);
+	char *p = malloc(n + m + 1);
+	if (p) {
+		memcpy(p, path, n);
+		memcpy(p + n, suffix, m + 1);
+	}
+	return p;
+}
+
+static int chunk_append(struct chunk_buf *c, const void *item, size_t len)
+{
+	size_t need = c->len + 4 + len;
+	if (len > UINT32_MAX)
+		return -E2BIG;
+	if (need > c->cap) {
+		size_t cap = c->cap ? c->cap : 16384;
+		while (cap < need)
+			cap *= 2;
+		unsigned char *p = realloc(c->data, cap);
+		if (!p)
+			return -ENOMEM;
+		c->data = p;
+		c->cap = cap;
+	}
+	c->data[c->len] = len & 0xff;
+	c->data[c->len + 1] = (len >> 8) & 0xff;
+	c->data[c->len + 2] = (len >> 16) & 0xff;
+	c->data[c->len + 3] = (len >> 24) & 0xff;
+	memcpy(c->data + c->len + 4, item, len);
+	c->len = need;
+	c->items++;
+	return 0;
+}
+
+static int store(struct scim_cache_writer *w, const void *key, size_t klen, const void *data, size_t dlen)
+{
+	TDB_DATA k = { (unsigned char *)key, klen }, d = { (unsigned char *)data, dlen };
+	if (tdb_store(w->tdb, k, d, TDB_INSERT) == 0)
+		return 0;
+	return tdb_error(w->tdb) == TDB_ERR_EXISTS ? -EEXIST : errno_or(-EIO);
+}
+
+static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char tag)
+{
+	unsigned char key[5];
+	int r;
+	if (c->items == 0)
+		return 0;
+	scim_key_num(key, tag, c->written);
+	r = store(w, key, sizeof(key), c->data, c->len);
+	if (r < 0)
+		return r;
+	c->written++;
+	c->items = 0;
+	c->len = 0;
+	return 0;
+}
+
+/* Encodes into the writer's scratch buffer, growing it as needed. */
+static int encode_scratch(struct scim_cache_writer *w, int (*enc)(const void *, bool, unsigned char *, size_t *),
+			  const void *obj, bool full, size_t *len)
+{
+	for (;;) {
+		*len = w->scratch_cap;
+		int r = enc(obj, full, w->scratch, len);
+		if (r != -ENOBUFS)
+			return r;
+		unsigned char *p = realloc(w->scratch, *len);
+		if (!p)
+			return -ENOMEM;
+		w->scratch = p;
+		w->scratch_cap = *len;
+	}
+}
+
+static int enc_user(const void *obj, bool full, unsigned char *buf, size_t *len)
+{
+	return scim_rec_encode_user(obj, full, buf, len);
+}
+
+static int enc_group(const void *obj, bool full, unsigned char *buf, size_t *len)
+{
+	return scim_rec_encode_group(obj, buf, len);
+}
+
+static void writer_free(struct scim_cache_writer *w)
+{
+	if (w->tdb)
+		tdb_close(w->tdb);
+	if (w->lock_fd >= 0)
+		close(w->lock_fd); /* releases the flock */
+	free(w->users.data);
+	free(w->groups.data);
+	free(w->scratch);
+	free(w->live);
+	free(w->tmp);
+	free(w);
+}
+
+int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngroups_hint,
+			  struct scim_cache_writer **out)
+{
+	struct scim_cache_writer *w;
+	char *lock_path = NULL;
+	size_t records;
+	int hash_size, r = 0;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->lock_fd = -1;
+	w->live = strdup(live_path);
+	w->tmp = path_with_suffix(live_path, ".new");
+	lock_path = path_with_suffix(live_path, ".lock");
+	if (!w->live || !w->tmp || !lock_path) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	/* One publisher at a time: a second one would truncate the first one's
+	 * .new file under it. */
+	w->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (w->lock_fd < 0) {
+		r = errno_or(-EIO);
+		goto out;
+	}
+	if (flock(w->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : errno_or(-EIO);
+		goto out;
+	}
+
+	/* A leftover from a publisher that died is never worth keeping. */
+	if (unlink(w->tmp) < 0 && errno != ENOENT) {
+		r = errno_or(-EIO);
+		goto out;
+	}
+
+	/* About one bucket per record keeps hash chains at one or two entries. */
+	records = 2 * nusers_hint + 2 * ngroups_hint + nusers_hint / SCIM_CHUNK_USERS +
+		  ngroups_hint / SCIM_CHUNK_GROUPS + 8;
+	hash_size = records < 131 ? 131 : records > INT_MAX / 2 ? INT_MAX / 2 : (int)records;
+	w->tdb = tdb_open(w->tmp, hash_size, TDB_NOLOCK | TDB_NOSYNC | TDB_INCOMPATIBLE_HASH,
+			  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (!w->tdb) {
+		r = errno_or(-EIO);
+		goto out;
+	}
+out:
+	free(lock_path);
+	if (r < 0) {
+		if (w && w->tdb)
+			unlink(w->tmp);
+		if (w)
+			writer_free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_user *u)
+{
+	unsigned char ukey[5];
+	size_t nlen = u->name ? strlen(u->name) : 0, len;
+	unsigned char *nkey = NULL;
+	int r;
+
+	if (nlen == 0 || nlen > SCIM_NAME_MAX)
+		return -EINVAL;
+	nkey = malloc(nlen + 1);
+	if (!nkey)
+		return -ENOMEM;
+	nkey[0] = SCIM_KEY_USER_NAME;
+	memcpy(nkey + 1, u->name, nlen);
+
+	r = encode_scratch(w, enc_user, u, true, &len);
+	if (r < 0)
+		goto out;
+	r = store(w, nkey, nlen + 1, w->scratch, len);
+	if (r < 0)
+		goto out;
+
+	r = encode_scratch(w, enc_user, u, false, &len);
+	if (r < 0)
+		goto out;
+	scim_key_num(ukey, SCIM_KEY_USER_UID, u->uid);
+	r = store(w, ukey, sizeof(ukey), w->scratch, len);
+	if (r < 0)
+		goto out;
+
+	r = chunk_append(&w->users, w->scratch, len);
+	if (r < 0)
+		goto out;
+	if (w->users.items == SCIM_CHUNK_USERS)
+		r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK);
+	w->nusers++;
+	if (u->suspended)
+		w->nsuspended++;
+out:
+	free(nkey);
+	return r;
+}
+
+int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_group *g)
+{
+	unsigned char gkey[5];
+	size_t nlen = g->name ? strlen(g->name) : 0, len;
+	unsigned char *nkey = NULL;
+	int r;
+
+	if (nlen == 0 || nlen > SCIM_NAME_MAX)
+		return -EINVAL;
+	nkey = malloc(nlen + 1);
+	if (!nkey)
+		return -ENOMEM;
+	nkey[0] = SCIM_KEY_GROUP_NAME;
+	memcpy(nkey + 1, g->name, nlen);
+
+	r = encode_scratch(w, enc_group, g, true, &len);
+	if (r < 0)
+		goto out;
+	r = store(w, nkey, nlen + 1, w->scratch, len);
+	if (r < 0)
+		goto out;
+	/* By gid we store only the name: groups can be large, and a second copy
+	 * of every member list would double the file. */
+	scim_key_num(gkey, SCIM_KEY_GROUP_GID, g->gid);
+	r = store(w, gkey, sizeof(gkey), g->name, nlen);
+	if (r < 0)
+		goto out;
+	r = chunk_append(&w->groups, g->name, nlen);
+	if (r < 0)
+		goto out;
+	if (w->groups.items == SCIM_CHUNK_GROUPS)
+		r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK);
+	w->ngroups++;
+out:
+	free(nkey);
+	return r;
+}
+
+static int header_cb(const struct scim_cache_header *h, void *ctx)
+{
+	*(uint64_t *)ctx = h->generation;
+	return 0;
+}
+
+/* The generation of the live cache, 0 if there is none or it cannot be read. */
+static uint64_t live_generation(const char *live)
+{
+	struct scim_cache_file *f = NULL;
+	struct scim_cache_header h;
+	uint64_t gen = 0;
+	if (scim_cache_file_open(live, &f) == 0) {
+		if (scim_cache_file_header(f, &h) == 0)
+			(void)header_cb(&h, &gen);
+		scim_cache_file_close(f);
+	}
+	return gen;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC), r = 0;
+	if (fd < 0)
+		return errno_or(-EIO);
+	if (fsync(fd) < 0)
+		r = errno_or(-EIO);
+	close(fd);
+	return r;
+}
+
+static int fsync_parent(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int r;
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = 0;
+	else
+		*slash = 0;
+	r = fsync_path(dir, O_RDONLY | O_DIRECTORY);
+	free(dir);
+	return r;
+}
+
+int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h)
+{
+	struct scim_cache_header hdr = *h;
+	struct tdb_context *old = NULL;
+	unsigned char key = SCIM_KEY_HEADER;
+	size_t len;
+	int fd = -1, r;
+
+	r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK);
+	if (r < 0)
+		goto fail;
+	r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK);
+	if (r < 0)
+		goto fail;
+
+	hdr.format_version = SCIM_CACHE_FORMAT_VERSION;
+	hdr.generation = live_generation(w->live) + 1;
+	hdr.nusers = w->nusers;
+	hdr.ngroups = w->ngroups;
+	hdr.nsuspended = w->nsuspended;
+	hdr.user_chunks = w->users.written;
+	hdr.group_chunks = w->groups.written;
+	len = 0;
+	(void)scim_rec_encode_header(&hdr, NULL, &len);
+	if (len > w->scratch_cap) {
+		unsigned char *p = realloc(w->scratch, len);
+		if (!p) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		w->scratch = p;
+		w->scratch_cap = len;
+	}
+	r = scim_rec_encode_header(&hdr, w->scratch, &len);
+	if (r < 0)
+		goto fail;
+	r = store(w, &key, 1, w->scratch, len);
+	if (r < 0)
+		goto fail;
+
+	if (tdb_close(w->tdb) != 0) {
+		w->tdb = NULL;
+		r = -EIO;
+		goto fail;
+	}
+	w->tdb = NULL;
+
+	fd = open(w->tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
+		r = errno_or(-EIO);
+		goto fail;
+	}
+
+	/* Take a handle on the file being replaced before the rename, so it can be
+	 * marked afterwards.  Failing to open it only costs readers up to a second
+	 * (their periodic stat() catches the new inode). */
+	old = tdb_open(w->live, 0, TDB_SEQNUM | TDB_NOLOCK, O_RDWR | O_CLOEXEC, 0);
+
+	if (rename(w->tmp, w->live) < 0) {
+		r = errno_or(-EIO);
+		goto fail;
+	}
+	r = fsync_parent(w->live);
+	if (old) {
+		tdb_increment_seqnum_nonblock(old);
+		tdb_close(old);
+		old = NULL;
+	}
+	close(fd);
+	writer_free(w);
+	return r;
+
+fail:
+	if (old)
+		tdb_close(old);
+	if (fd >= 0)
+		close(fd);
+	unlink(w->tmp);
+	writer_free(w);
+	return r;
+}
+
+void scim_cache_writer_abort(struct scim_cache_writer *w)
+{
+	if (!w)
+		return;
+	if (w->tdb) {
+		tdb_close(w->tdb);
+		w->tdb = NULL;
+	}
+	unlink(w->tmp);
+	writer_free(w);
+}

@@ -1,0 +1,1 @@
+# data/: filled in by its issue.

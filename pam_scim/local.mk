@@ -1,0 +1,1 @@
+# pam_scim/: filled in by its issue.

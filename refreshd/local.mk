@@ -1,0 +1,1 @@
+# refreshd/: filled in by its issue.

@@ -1,0 +1,1 @@
+# scimctl/: filled in by its issue.
