@@ -1,0 +1,147 @@
+/* mkcache.c - test tool: builds and publishes a cache from a plain text
+ * description, through the real writer.  Used by the NSS and PAM tests and
+ * by anything that needs a cache without going through SCIM JSON.
+ *
+ *   scim-mkcache OUTPUT.tdb < description
+ *
+ * Description, one item a line, fields separated by ':' ('#' comments):
+ *   user:NAME:UID:GID:GECOS:HOME:SHELL:active|suspended:SCIMID:GID,GID,...
+ *   group:NAME:GID:SCIMID:MEMBER,MEMBER,...
+ *   biggroup:NAME:GID:PREFIX:COUNT      (COUNT members PREFIX0..PREFIXn-1)
+ *   source:TEXT
+ *   last_sync:UNIX_SECONDS              (default: now)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/cache.h"
+
+static char *field(char **s)
+{
+	char *f = *s, *c;
+	if (!f)
+		return (char *)"";
+	c = strchr(f, ':');
+	if (c) {
+		*c = 0;
+		*s = c + 1;
+	} else {
+		*s = NULL;
+	}
+	return f;
+}
+
+static size_t split_list(char *s, char ***out)
+{
+	size_t n = 0, cap = 16;
+	char **v = malloc(cap * sizeof(*v)), *save = NULL;
+	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == cap)
+			v = realloc(v, (cap *= 2) * sizeof(*v));
+		v[n++] = t;
+	}
+	*out = v;
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct scim_cache_writer *w = NULL;
+	struct scim_cache_header h = { .last_sync = time(NULL), .source = "scim-mkcache" };
+	char *line = NULL, *source = NULL;
+	size_t cap = 0;
+	int r, lineno = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s OUTPUT.tdb < description\n", argv[0]);
+		return 2;
+	}
+	r = scim_cache_writer_new(argv[1], 1000, 100, &w);
+	if (r < 0) {
+		fprintf(stderr, "scim-mkcache: %s: %s\n", argv[1], strerror(-r));
+		return 1;
+	}
+	while (getline(&line, &cap, stdin) > 0) {
+		char *s = line, *kind;
+		lineno++;
+		line[strcspn(line, "\n")] = 0;
+		if (!*line || *line == '#')
+			continue;
+		kind = field(&s);
+		if (!strcmp(kind, "user")) {
+			struct scim_user u = { 0 };
+			char **gidv;
+			u.name = field(&s);
+			u.uid = strtoul(field(&s), NULL, 10);
+			u.gid = strtoul(field(&s), NULL, 10);
+			u.gecos = field(&s);
+			u.home = field(&s);
+			u.shell = field(&s);
+			u.suspended = !strcmp(field(&s), "suspended");
+			u.scim_id = field(&s);
+			u.has_ext = true;
+			u.ngids = (uint32_t)split_list(field(&s), &gidv);
+			uint32_t *gids = calloc(u.ngids + 1, sizeof(*gids));
+			for (uint32_t i = 0; i < u.ngids; i++)
+				gids[i] = strtoul(gidv[i], NULL, 10);
+			u.gids = gids;
+			r = scim_cache_writer_add_user(w, &u);
+			free(gids);
+			free(gidv);
+		} else if (!strcmp(kind, "group")) {
+			struct scim_group g = { 0 };
+			char **mem;
+			g.name = field(&s);
+			g.gid = strtoul(field(&s), NULL, 10);
+			g.scim_id = field(&s);
+			g.nmembers = (uint32_t)split_list(field(&s), &mem);
+			g.members = (const char *const *)mem;
+			r = scim_cache_writer_add_group(w, &g);
+			free(mem);
+		} else if (!strcmp(kind, "biggroup")) {
+			struct scim_group g = { 0 };
+			g.name = field(&s);
+			g.gid = strtoul(field(&s), NULL, 10);
+			g.scim_id = "big";
+			const char *prefix = field(&s);
+			g.nmembers = strtoul(field(&s), NULL, 10);
+			char **mem = calloc(g.nmembers + 1, sizeof(*mem));
+			for (uint32_t i = 0; i < g.nmembers; i++) {
+				size_t n = strlen(prefix) + 12;
+				mem[i] = malloc(n);
+				snprintf(mem[i], n, "%s%u", prefix, i);
+			}
+			g.members = (const char *const *)mem;
+			r = scim_cache_writer_add_group(w, &g);
+			for (uint32_t i = 0; i < g.nmembers; i++)
+				free(mem[i]);
+			free(mem);
+		} else if (!strcmp(kind, "source")) {
+			free(source);
+			source = strdup(s ? s : "");
+			h.source = source;
+			r = 0;
+		} else if (!strcmp(kind, "last_sync")) {
+			h.last_sync = strtoll(field(&s), NULL, 10);
+			r = 0;
+		} else {
+			r = -EINVAL;
+		}
+		if (r < 0) {
+			fprintf(stderr, "scim-mkcache: line %d: %s\n", lineno, strerror(-r));
+			scim_cache_writer_abort(w);
+			return 1;
+		}
+	}
+	r = scim_cache_writer_commit(w, &h);
+	free(line);
+	free(source);
+	if (r < 0) {
+		fprintf(stderr, "scim-mkcache: publish %s: %s\n", argv[1], strerror(-r));
+		return 1;
+	}
+	return 0;
+}

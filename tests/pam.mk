@@ -1,0 +1,1 @@
+# PAM module and scimctl tests.
