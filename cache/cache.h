@@ -162,6 +162,10 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
  * come from the caller. */
 int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h);
 void scim_cache_writer_abort(struct scim_cache_writer *w);
+/* The last step of commit, for a file that is already complete and fsynced:
+ * renames tmp_path over live_path, fsyncs the directory and marks the
+ * replaced file so readers reopen at once. */
+int scim_cache_install(const char *tmp_path, const char *live_path);
 
 /* ---------------------------------------------------------- private reads
  * For the publisher and scimctl, which open a given file directly (not through

@@ -338,10 +338,34 @@ static int fsync_parent(const char *path)
 	return r;
 }
 
+int scim_cache_install(const char *tmp_path, const char *live_path)
+{
+	struct tdb_context *old;
+
+	/* Take a handle on the file being replaced before the rename, so it can be
+	 * marked afterwards.  Failing to open it only costs readers up to a second
+	 * (their periodic stat() catches the new inode). */
+	old = tdb_open(live_path, 0, TDB_SEQNUM | TDB_NOLOCK, O_RDWR | O_CLOEXEC, 0);
+	if (rename(tmp_path, live_path) < 0) {
+		int r = errno_or(-EIO);
+		if (old)
+			tdb_close(old);
+		return r;
+	}
+	/* The rename is done and readers see the new file whatever happens next;
+	 * the directory fsync only makes it survive a crash, so it is not worth
+	 * failing the publish over. */
+	(void)fsync_parent(live_path);
+	if (old) {
+		tdb_increment_seqnum_nonblock(old);
+		tdb_close(old);
+	}
+	return 0;
+}
+
 int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h)
 {
 	struct scim_cache_header hdr = *h;
-	struct tdb_context *old = NULL;
 	unsigned char key = SCIM_KEY_HEADER;
 	size_t len;
 	int fd = -1, r;
@@ -391,28 +415,14 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 		goto fail;
 	}
 
-	/* Take a handle on the file being replaced before the rename, so it can be
-	 * marked afterwards.  Failing to open it only costs readers up to a second
-	 * (their periodic stat() catches the new inode). */
-	old = tdb_open(w->live, 0, TDB_SEQNUM | TDB_NOLOCK, O_RDWR | O_CLOEXEC, 0);
-
-	if (rename(w->tmp, w->live) < 0) {
-		r = errno_or(-EIO);
+	r = scim_cache_install(w->tmp, w->live);
+	if (r < 0)
 		goto fail;
-	}
-	r = fsync_parent(w->live);
-	if (old) {
-		tdb_increment_seqnum_nonblock(old);
-		tdb_close(old);
-		old = NULL;
-	}
 	close(fd);
 	writer_free(w);
 	return r;
 
 fail:
-	if (old)
-		tdb_close(old);
 	if (fd >= 0)
 		close(fd);
 	unlink(w->tmp);

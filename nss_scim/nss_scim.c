@@ -5,8 +5,8 @@
  * network, never prints, never exits; it leaves errno as it found it (glibc
  * passes &errno as errnop, so only *errnop carries an error); a missing or
  * damaged cache is NSS_STATUS_UNAVAIL so "passwd: files scim" still answers
- * local users.  Internal functions return 0 or -errno; to_nss() is the only
- * place that turns them into an NSS status. */
+ * local users.  Internal functions return 0 or -errno; scim_to_nss() is the only
+ * place that turns them into an NSS status (status.c). */
 #include <errno.h>
 #include <grp.h>
 #include <nss.h>
@@ -19,35 +19,9 @@
 #include "nss_scim/nss_scim.h"
 #include "nss_scim/nss_scim_account.h"
 #include "nss_scim/pack.h"
+#include "nss_scim/status.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-static enum nss_status to_nss(int r, int *errnop)
-{
-	switch (r) {
-	case 0:
-		return NSS_STATUS_SUCCESS;
-	case -ENOENT:
-		return NSS_STATUS_NOTFOUND;
-	case -ERANGE:
-		*errnop = ERANGE;
-		return NSS_STATUS_TRYAGAIN;
-	case -EAGAIN:
-	case -EBUSY:
-		*errnop = EAGAIN;
-		return NSS_STATUS_TRYAGAIN;
-	case -ENOMEM:
-		*errnop = ENOMEM;
-		return NSS_STATUS_TRYAGAIN;
-	case -ENODATA:
-		/* no cache published: the file is missing */
-		*errnop = ENOENT;
-		return NSS_STATUS_UNAVAIL;
-	default:
-		*errnop = r < 0 ? -r : EIO;
-		return NSS_STATUS_UNAVAIL;
-	}
-}
 
 /* Every entry point: run, restore errno, then report through *errnop. */
 #define NSS_RETURN(expr)                                  \
@@ -55,7 +29,7 @@ static enum nss_status to_nss(int r, int *errnop)
 		int saved_errno_ = errno;                 \
 		int r_ = (expr);                          \
 		errno = saved_errno_;                     \
-		return to_nss(r_, errnop);                \
+		return scim_to_nss(r_, errnop);                \
 	} while (0)
 
 /* ---------------------------------------------------------------- passwd */

@@ -10,8 +10,16 @@
  *   biggroup:NAME:GID:PREFIX:COUNT      (COUNT members PREFIX0..PREFIXn-1)
  *   source:TEXT
  *   last_sync:UNIX_SECONDS              (default: now)
+ *
+ *   scim-mkcache --raw MODE [UID] OUTPUT.tdb < bytes
+ * publishes arbitrary bytes (a damaged cache, a file with unsafe mode or
+ * owner) the way the writer publishes, so readers in other processes see it
+ * on their next lookup.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +55,36 @@ static size_t split_list(char *s, char ***out)
 	return n;
 }
 
+static int publish_raw(int argc, char **argv)
+{
+	char tmp[4096], buf[65536];
+	mode_t mode;
+	ssize_t n;
+	int fd;
+
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: scim-mkcache --raw MODE [UID] OUTPUT.tdb < bytes\n");
+		return 2;
+	}
+	mode = (mode_t)strtoul(argv[2], NULL, 8);
+	snprintf(tmp, sizeof(tmp), "%s.new", argv[argc - 1]);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return 1;
+	while ((n = read(0, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			return 1;
+	if (fchmod(fd, mode) < 0 || (argc == 5 && fchown(fd, (uid_t)atoi(argv[3]), (gid_t)-1) < 0) || fsync(fd) < 0)
+		return 1;
+	close(fd);
+	int r = scim_cache_install(tmp, argv[argc - 1]);
+	if (r < 0) {
+		fprintf(stderr, "scim-mkcache: %s: %s\n", argv[argc - 1], strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct scim_cache_writer *w = NULL;
@@ -55,6 +93,8 @@ int main(int argc, char **argv)
 	size_t cap = 0;
 	int r, lineno = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "--raw"))
+		return publish_raw(argc, argv);
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s OUTPUT.tdb < description\n", argv[0]);
 		return 2;
