@@ -1,1 +1,9 @@
-# refreshd/: filled in by its issue.
+# refreshd/: scim-refreshd, the only writer of the cache.
+# The mapping, id map, config and import are in libscimrefresh.la so that the
+# unit tests link the same code; main.c only parses options and dispatches.
+noinst_LTLIBRARIES += libscimrefresh.la
+libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c refreshd/log.h
+libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
+libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
+noinst_HEADERS += refreshd/model.h refreshd/idmap.h refreshd/import.h refreshd/sync.h
+EXTRA_DIST += refreshd/sync_stub.c refreshd/main.c

@@ -1,0 +1,58 @@
+/* idmap.h - the sticky number map: SCIM id -> uid/gid, for ever.
+ *
+ * A tdb of its own in state_dir ("idmap.tdb"), never published and never
+ * read by the modules.  One record per SCIM id:
+ *   key   "U" id   (a User; its user-private group shares the number)
+ *         "G" id   (a Group)
+ *   value le32 number, u8 flags (SCIM_IDMAP_GONE: the id left the directory;
+ *         the number stays reserved: a tombstone)
+ * plus one "!idmap" record holding the format version, so that a foreign tdb
+ * is not mistaken for an empty map.
+ *
+ * The whole map is loaded at open (a forward hash and a reverse number set in
+ * memory).  Changes are staged in memory and written in one tdb transaction
+ * by scim_idmap_commit(), so a crash leaves the old map or the new one.
+ * Records are never deleted. */
+#ifndef SCIM_REFRESHD_IDMAP_H
+#define SCIM_REFRESHD_IDMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCIM_IDMAP_FILE "idmap.tdb"
+#define SCIM_IDMAP_GONE 0x01
+
+enum scim_idmap_kind { SCIM_IDMAP_USER = 'U', SCIM_IDMAP_GROUP = 'G' };
+
+struct scim_idmap;
+
+/* Opens (creating it when allowed) state_dir/idmap.tdb and loads it.
+ *   -EBADMSG   corrupt or foreign file, or a malformed record (refuse to run)
+ *   -ENOENT    no map, and create is false
+ *   -EBUSY     another process has the map open for writing
+ * create: create a missing map (the caller decides whether a missing map is
+ * acceptable: refuse when a cache was already published from one). */
+int scim_idmap_open(const char *state_dir, bool create, struct scim_idmap **out);
+void scim_idmap_close(struct scim_idmap *map);
+
+/* The number of (kind, id), or -ENOENT.  flags gets the record's flags. */
+int scim_idmap_get(const struct scim_idmap *map, char kind, const char *id, uint32_t *number, uint8_t *flags);
+/* True when number is held by any record (live or tombstone). */
+bool scim_idmap_number_taken(const struct scim_idmap *map, uint32_t number);
+/* Stages a new record (-EEXIST if id or number is taken). */
+int scim_idmap_add(struct scim_idmap *map, char kind, const char *id, uint32_t number);
+/* Stages a flags change of an existing record (-ENOENT). */
+int scim_idmap_set_flags(struct scim_idmap *map, char kind, const char *id, uint8_t flags);
+/* Calls cb for every record; a non-zero return stops and is passed through. */
+int scim_idmap_foreach(const struct scim_idmap *map,
+		       int (*cb)(char kind, const char *id, uint32_t number, uint8_t flags, void *ctx), void *ctx);
+size_t scim_idmap_count(const struct scim_idmap *map);
+/* Writes staged changes in one transaction. */
+int scim_idmap_commit(struct scim_idmap *map);
+
+/* Deterministic hash of a SCIM id into [lo, hi], attempt 0, 1, 2, ...
+ * (probing).  Never the name: names change, ids do not. */
+uint32_t scim_idmap_hash(const char *id, uint32_t attempt, uint32_t lo, uint32_t hi);
+
+#endif

@@ -1,0 +1,123 @@
+/* main.c - scim-refreshd: option parsing and dispatch only.
+ *
+ * Exit status: 0 published (or a clean daemon exit), 1 not published (an
+ * error), 2 usage or configuration error, 3 refused by a publishing guard. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refreshd/config.h"
+#include "refreshd/import.h"
+#include "refreshd/log.h"
+#include "refreshd/model.h"
+#include "refreshd/sync.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: scim-refreshd [--config PATH] [--once [--import DIR]] [--force] [--debug]\n"
+		   "\n"
+		   "Keeps the nss-pam-scim cache in step with a SCIM 2.0 directory.\n"
+		   "\n"
+		   "  -c, --config PATH  configuration file (default %s)\n"
+		   "  -1, --once         sync once, publish and exit\n"
+		   "  -i, --import DIR   with --once: read Users*.json and Groups*.json from DIR\n"
+		   "                     instead of the server (offline import)\n"
+		   "  -f, --force        publish even if the snapshot is empty or removes more\n"
+		   "                     than max_removed_percent of the users\n"
+		   "  -d, --debug        log debug messages\n"
+		   "  -h, --help         this help\n"
+		   "  -V, --version      print the version\n"
+		   "\n"
+		   "Exit status: 0 published, 1 failed, 2 usage or configuration error,\n"
+		   "3 refused by a publishing guard (see --force).  See scim-refreshd(8).\n",
+		   scim_config_default_path());
+}
+
+static int exit_code(int r)
+{
+	if (r >= 0)
+		return 0;
+	return r == -ECANCELED ? 3 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "once", no_argument, NULL, '1' },
+		{ "import", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },	    { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *import_dir = NULL;
+	bool once = false, force = false;
+	struct scim_config *cfg = NULL;
+	char *err = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:1i:fdhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case '1':
+			once = true;
+			break;
+		case 'i':
+			import_dir = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'd':
+			scim_log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("scim-refreshd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "scim-refreshd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (import_dir && !once) {
+		fprintf(stderr, "scim-refreshd: --import needs --once\n");
+		return 2;
+	}
+	if (!once)
+		return exit_code(scim_daemon_run(config_path, force));
+
+	r = scim_config_load(config_path, &cfg, &err);
+	if (r < 0) {
+		log_error("%s", err ? err : strerror(-r));
+		free(err);
+		return 2;
+	}
+	if (import_dir) {
+		struct scim_sync_stats st;
+		char line[1024];
+		r = scim_import_dir(cfg, import_dir, force, &st);
+		if (r == 0) {
+			scim_sync_stats_format(&st, line, sizeof(line));
+			log_info("imported %s: %s generation=%llu", import_dir, line,
+				 (unsigned long long)st.generation);
+		} else {
+			log_error("import of %s failed: nothing was published (%s)", import_dir,
+				  r == -ECANCELED ? "refused by a publishing guard" : strerror(-r));
+		}
+	} else {
+		r = scim_sync_once(cfg, force);
+	}
+	scim_config_free(cfg);
+	return exit_code(r);
+}
