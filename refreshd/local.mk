@@ -7,3 +7,13 @@ libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
 libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
 noinst_HEADERS += refreshd/model.h refreshd/idmap.h refreshd/import.h refreshd/sync.h
 EXTRA_DIST += refreshd/sync_stub.c refreshd/main.c
+
+# ---- network sync (issue 4; maintained by the network side) ----------------
+# The HTTPS client and the listing walker: no mapping in here, so the unit
+# tests and tests/net_fetch link them alone (with log.c from libscimrefresh).
+noinst_LTLIBRARIES += libscimnet.la
+libscimnet_la_SOURCES = refreshd/http.c refreshd/http.h refreshd/fetch.c refreshd/fetch.h
+libscimnet_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
+libscimnet_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS)
+# sync.c and daemon.c replace sync_stub.c in scim-refreshd once it is built.
+EXTRA_DIST += refreshd/sync.c refreshd/daemon.c

@@ -1,0 +1,199 @@
+/* fetch.c - page through one SCIM listing and decide whether it is complete. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refreshd/fetch.h"
+#include "refreshd/log.h"
+
+/* A listing longer than this is a server that never stops. */
+#define SCIM_MAX_PAGES 1000000
+
+/* ---------------------------------------------------------------- URLs */
+char *scim_listing_url(const char *base_url, const char *type, size_t start_index, const char *cursor,
+		       unsigned count)
+{
+	size_t blen = strlen(base_url), clen = cursor ? strlen(cursor) : 0;
+	size_t n = blen + strlen(type) + 3 * clen + 64;
+	char *u = malloc(n), *p;
+
+	if (!u)
+		return NULL;
+	while (blen && base_url[blen - 1] == '/')
+		blen--;
+	p = u + snprintf(u, n, "%.*s/%s?", (int)blen, base_url, type);
+	if (cursor) {
+		static const char hex[] = "0123456789ABCDEF";
+		p += sprintf(p, "cursor=");
+		for (size_t i = 0; i < clen; i++) {
+			unsigned char c = (unsigned char)cursor[i];
+			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			    c == '-' || c == '_' || c == '.' || c == '~') {
+				*p++ = (char)c;
+			} else {
+				*p++ = '%';
+				*p++ = hex[c >> 4];
+				*p++ = hex[c & 15];
+			}
+		}
+		sprintf(p, "&count=%u", count);
+	} else {
+		sprintf(p, "startIndex=%zu&count=%u", start_index, count);
+	}
+	return u;
+}
+
+/* ---------------------------------------------------------------- listing */
+static bool scim_get_long(json_object *o, const char *key, long *v)
+{
+	json_object *x = scim_json_get(o, key);
+
+	if (!x)
+		return false;
+	/* Some servers send numbers as strings. */
+	if (json_object_is_type(x, json_type_int)) {
+		*v = (long)json_object_get_int64(x);
+		return true;
+	}
+	if (json_object_is_type(x, json_type_string)) {
+		char *end;
+		errno = 0;
+		*v = strtol(json_object_get_string(x), &end, 10);
+		return !errno && *end == '\0' && end != json_object_get_string(x);
+	}
+	return false;
+}
+
+int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
+		       const struct scim_sink *sink, struct scim_listing *out)
+{
+	json_object *page = NULL;
+	char *url = NULL, *cursor = NULL;
+	size_t start = 1, noid = 0, fed = 0, ids0 = sink->ids(sink->ctx), ids;
+	bool fell_back = false;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->total = -1;
+	if (page_size == 0)
+		page_size = 100;
+
+	for (;;) {
+		json_object *res, *next;
+		long total;
+		size_t received;
+
+		if (out->pages >= SCIM_MAX_PAGES) {
+			log_error("%s: more than %d pages: giving up", type, SCIM_MAX_PAGES);
+			r = -EPROTO;
+			goto out;
+		}
+		free(url);
+		url = scim_listing_url(base_url, type, start, out->cursor ? (cursor ? cursor : "") : NULL,
+				       page_size);
+		if (!url) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = scim_http_get_json(h, url, &page);
+		/* A cursor-only provider may refuse startIndex on the first
+		 * page: ask again the RFC 9865 way, once. */
+		if (r == -EPROTO && scim_http_last_status(h) == 400 && out->pages == 0 && !out->cursor &&
+		    !fell_back) {
+			log_info("%s: the server refused index paging; trying cursor paging", type);
+			fell_back = true;
+			out->cursor = true;
+			continue;
+		}
+		if (r < 0)
+			goto out;
+		out->pages++;
+
+		if (scim_get_long(page, "totalResults", &total)) {
+			if (total < 0) {
+				log_error("%s: negative totalResults %ld", type, total);
+				r = -EBADMSG;
+				goto out;
+			}
+			if (out->total < 0) {
+				out->total = total;
+			} else if (total != out->total) {
+				log_warning("%s: totalResults changed from %ld to %ld during the listing", type,
+					 out->total, total);
+				r = -ESTALE;
+				goto out;
+			}
+		}
+		res = scim_json_get(page, "Resources");
+		if (res && !json_object_is_type(res, json_type_array)) {
+			log_error("%s: Resources is not an array (page %zu)", type, out->pages);
+			r = -EBADMSG;
+			goto out;
+		}
+		received = res ? json_object_array_length(res) : 0;
+		for (size_t i = 0; i < received; i++) {
+			json_object *rsc = json_object_array_get_idx(res, i), *id;
+			if (!json_object_is_type(rsc, json_type_object)) {
+				log_error("%s: a resource on page %zu is not an object", type, out->pages);
+				r = -EBADMSG;
+				goto out;
+			}
+			/* The sink skips and logs a resource without an id; it
+			 * still counts toward totalResults. */
+			id = scim_json_get(rsc, "id");
+			if (!id || !json_object_is_type(id, json_type_string))
+				noid++;
+			r = sink->add(sink->ctx, rsc);
+			if (r < 0)
+				goto out;
+			fed++;
+		}
+
+		next = scim_json_get(page, "nextCursor");
+		if (next && json_object_is_type(next, json_type_string) && json_object_get_string_len(next) > 0) {
+			const char *nc = json_object_get_string(next);
+			if (cursor && strcmp(cursor, nc) == 0) {
+				log_error("%s: the server sent the same nextCursor twice", type);
+				r = -EPROTO;
+				goto out;
+			}
+			free(cursor);
+			cursor = strdup(nc);
+			if (!cursor) {
+				r = -ENOMEM;
+				goto out;
+			}
+			out->cursor = true;
+		} else if (out->cursor) {
+			break;          /* no nextCursor: the last page */
+		} else {
+			if (received == 0)
+				break;
+			start += received;
+			if (out->total >= 0 && start > (size_t)out->total)
+				break;
+		}
+		json_object_put(page);
+		page = NULL;
+	}
+
+	/* Pages that shifted under us hand the sink the same id twice; it
+	 * keeps one, and only unique ids count toward totalResults. */
+	ids = sink->ids(sink->ctx) - ids0;
+	out->resources = ids + noid;
+	out->duplicates = fed - out->resources;
+	if (out->total >= 0 && out->resources != (size_t)out->total) {
+		log_warning("%s: listing incomplete: %zu unique resources, totalResults %ld", type,
+			    out->resources, out->total);
+		r = -ESTALE;
+		goto out;
+	}
+	r = 0;
+out:
+	if (page)
+		json_object_put(page);
+	free(url);
+	free(cursor);
+	return r;
+}

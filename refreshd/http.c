@@ -1,0 +1,740 @@
+/* http.c - HTTPS GETs for scim-refreshd: one CURL handle per sync, a capped
+ * body buffer, and one place that decides what each failure means. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "refreshd/http.h"
+#include "refreshd/log.h"
+
+/* A token longer than this is not a token. */
+#define SCIM_TOKEN_MAX 16384
+/* First allocation of the body buffer; it grows by doubling up to the cap. */
+#define SCIM_BODY_INITIAL 65536
+
+struct scim_body {
+	char *data;
+	size_t len, alloc, max;
+	bool too_big;
+};
+
+struct scim_http {
+	CURL *curl;
+	struct curl_slist *hdrs;       /* holds the Authorization line: wiped on free */
+	struct scim_http_opts o;
+	struct scim_body body;
+	struct scim_http_stats stats;
+	long last_status;
+	unsigned retry_hint;
+	/* From the headers of the response being received. */
+	char retry_after[64];
+	char rl_remaining[32];
+	char rl_reset[32];
+	char location[256];
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static void scim_wipe(void *p, size_t n)
+{
+	/* explicit_bzero: the compiler may not drop it as a dead store. */
+	explicit_bzero(p, n);
+}
+
+uint32_t scim_random32(void)
+{
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+		return r;
+	/* No entropy yet (early boot): jitter only has to differ between hosts. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
+}
+
+int scim_sleep_ms(uint64_t ms, volatile sig_atomic_t *stop)
+{
+	struct timespec end, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += (time_t)(ms / 1000);
+	end.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		if (stop && *stop)
+			return -ECANCELED;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t left = (int64_t)(end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000L;
+		if (left <= 0)
+			return 0;
+		/* Short slices: a signal that lands just before poll() would
+		 * otherwise go unnoticed for the whole wait. */
+		(void)poll(NULL, 0, left > 100 ? 100 : (int)left);
+	}
+}
+
+uint64_t scim_backoff_ms(unsigned attempt, unsigned base, unsigned cap, uint32_t rnd)
+{
+	uint64_t d = base;
+
+	for (unsigned i = 0; i < attempt && d < cap; i++)
+		d *= 2;
+	if (d > cap)
+		d = cap;
+	/* "Equal jitter": keep half, randomise the other half, so hosts that
+	 * failed together do not retry together. */
+	return d / 2 + (d - d / 2) * (uint64_t)rnd / UINT32_MAX;
+}
+
+int scim_parse_retry_after(const char *v, time_t now, long *secs)
+{
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (isdigit((unsigned char)*v)) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(v, &end, 10);
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (*end || errno)
+			return -EINVAL;
+		*secs = n > 86400 * 365 ? 86400 * 365 : (long)n;
+		return 0;
+	}
+	/* HTTP date; curl_getdate knows RFC 1123, RFC 850 and asctime forms. */
+	time_t t = curl_getdate(v, NULL);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*secs = t > now ? (long)(t - now) : 0;
+	return 0;
+}
+
+int scim_token_read(const char *path, uid_t euid, char **out)
+{
+	struct stat st;
+	char *tok = NULL;
+	ssize_t n = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		log_error("token_file %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		log_error("token_file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		log_error("token_file %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != euid) {
+		r = -EPERM;
+		log_error("token_file %s: owned by uid %u, not by the daemon's uid %u: refusing it", path,
+			(unsigned)st.st_uid, (unsigned)euid);
+		goto out;
+	}
+	if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+		r = -EPERM;
+		log_error("token_file %s: mode %04o lets group or others read or write it: refusing it "
+			"(chmod 600)", path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_size > SCIM_TOKEN_MAX) {
+		r = -EFBIG;
+		log_error("token_file %s: larger than %d bytes", path, SCIM_TOKEN_MAX);
+		goto out;
+	}
+	tok = malloc(SCIM_TOKEN_MAX + 1);
+	if (!tok) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while ((size_t)n < SCIM_TOKEN_MAX) {
+		ssize_t k = read(fd, tok + n, SCIM_TOKEN_MAX - (size_t)n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			log_error("token_file %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (k == 0)
+			break;
+		n += k;
+	}
+	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+		n--;
+	tok[n] = '\0';
+	if (n == 0) {
+		r = -EINVAL;
+		log_error("token_file %s: empty", path);
+		goto out;
+	}
+	/* The token goes into a header line: anything but visible ASCII could
+	 * smuggle in another header.  Never print the token itself. */
+	for (ssize_t i = 0; i < n; i++) {
+		if (tok[i] <= ' ' || tok[i] > '~') {
+			r = -EINVAL;
+			log_error("token_file %s: the token holds a space or control character (byte %zd)", path, i);
+			goto out;
+		}
+	}
+	*out = tok;
+	tok = NULL;
+	r = 0;
+out:
+	if (tok) {
+		scim_wipe(tok, SCIM_TOKEN_MAX + 1);
+		free(tok);
+	}
+	close(fd);
+	return r;
+}
+
+void scim_token_free(char *tok)
+{
+	if (!tok)
+		return;
+	scim_wipe(tok, strlen(tok));
+	free(tok);
+}
+
+json_object *scim_json_get(json_object *obj, const char *key)
+{
+	json_object *v;
+
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return NULL;
+	if (json_object_object_get_ex(obj, key, &v))
+		return v;
+	json_object_object_foreach(obj, k, val)
+	{
+		if (strcasecmp(k, key) == 0)
+			return val;
+	}
+	return NULL;
+}
+
+int scim_json_parse(const char *buf, size_t len, json_object **out)
+{
+	struct json_tokener *tok;
+	json_object *obj;
+	int r = 0;
+
+	if (len > INT32_MAX)
+		return -EFBIG;
+	tok = json_tokener_new_ex(64);
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	if (!obj) {
+		r = -EBADMSG;
+		goto out;
+	}
+	/* Strict mode stops after the first value: whatever follows must be blank. */
+	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
+		if (!isspace((unsigned char)buf[i])) {
+			json_object_put(obj);
+			r = -EBADMSG;
+			goto out;
+		}
+	}
+	*out = obj;
+out:
+	json_tokener_free(tok);
+	return r;
+}
+
+static void scim_printable(char *dst, size_t dlen, const char *src, size_t slen)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < slen && j + 1 < dlen; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[j++] = (c < ' ' || c == 0x7f) ? ' ' : (char)c;
+	}
+	dst[j] = '\0';
+}
+
+void scim_error_detail(const char *body, size_t len, char *buf, size_t buflen, char *scim_type,
+		       size_t type_len)
+{
+	json_object *doc = NULL, *v;
+
+	buf[0] = '\0';
+	if (scim_type && type_len)
+		scim_type[0] = '\0';
+	if (len && scim_json_parse(body, len, &doc) == 0 && json_object_is_type(doc, json_type_object)) {
+		v = scim_json_get(doc, "detail");
+		if (v && json_object_is_type(v, json_type_string))
+			scim_printable(buf, buflen, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+		v = scim_json_get(doc, "scimType");
+		if (scim_type && type_len && v && json_object_is_type(v, json_type_string))
+			scim_printable(scim_type, type_len, json_object_get_string(v),
+				       (size_t)json_object_get_string_len(v));
+		/* GitHub's REST errors say "message" rather than "detail". */
+		if (!buf[0] && (v = scim_json_get(doc, "message")) && json_object_is_type(v, json_type_string))
+			scim_printable(buf, buflen, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	}
+	if (doc)
+		json_object_put(doc);
+	if (!buf[0] && len)
+		scim_printable(buf, buflen < 160 ? buflen : 160, body, len);
+	if (!buf[0])
+		snprintf(buf, buflen, "(no detail)");
+}
+
+static size_t scim_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct scim_body *b = ud;
+	size_t n = size * nmemb;
+
+	/* The cap counts decoded bytes, so a gzip bomb stops here too. */
+	if (n > b->max - b->len) {
+		b->too_big = true;
+		return CURL_WRITEFUNC_ERROR;
+	}
+	if (b->len + n + 1 > b->alloc) {
+		size_t a = b->alloc ? b->alloc : SCIM_BODY_INITIAL;
+		while (a < b->len + n + 1)
+			a *= 2;
+		if (a > b->max + 1)
+			a = b->max + 1;
+		char *p = realloc(b->data, a);
+		if (!p)
+			return CURL_WRITEFUNC_ERROR;
+		b->data = p;
+		b->alloc = a;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static void scim_header_value(char *dst, size_t dlen, const char *v, size_t vlen)
+{
+	while (vlen && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+		vlen--;
+	scim_printable(dst, dlen, v, vlen);
+}
+
+static size_t scim_header_cb(char *line, size_t size, size_t nmemb, void *ud)
+{
+	struct scim_http *h = ud;
+	size_t n = size * nmemb;
+	static const struct {
+		const char *name;
+		size_t off, len;
+	} want[] = {
+		{ "retry-after:", offsetof(struct scim_http, retry_after), sizeof(((struct scim_http *)0)->retry_after) },
+		{ "x-ratelimit-remaining:", offsetof(struct scim_http, rl_remaining), sizeof(((struct scim_http *)0)->rl_remaining) },
+		{ "x-ratelimit-reset:", offsetof(struct scim_http, rl_reset), sizeof(((struct scim_http *)0)->rl_reset) },
+		{ "location:", offsetof(struct scim_http, location), sizeof(((struct scim_http *)0)->location) },
+	};
+
+	/* A new status line (after a proxy's CONNECT or a 100): forget what the
+	 * previous response said. */
+	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = '\0';
+		return n;
+	}
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		size_t k = strlen(want[i].name);
+		if (n > k && strncasecmp(line, want[i].name, k) == 0)
+			scim_header_value((char *)h + want[i].off, want[i].len, line + k, n - k);
+	}
+	return n;
+}
+
+static int scim_progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			    curl_off_t ulnow)
+{
+	struct scim_http *h = ud;
+
+	/* Non-zero aborts the transfer: how SIGTERM ends a sync mid-transfer. */
+	return h->o.stop && *h->o.stop;
+}
+
+int scim_http_global_init(void)
+{
+	static bool done;
+
+	if (done)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("libcurl could not be initialised");
+		return -ENOMEM;
+	}
+	done = true;
+	return 0;
+}
+
+int scim_http_new(const struct scim_http_opts *o, struct scim_http **out)
+{
+	struct scim_http *h;
+	char *tok = NULL, *line = NULL;
+	struct curl_slist *l;
+	int r;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->o = *o;
+	h->body.max = o->max_response_bytes ? o->max_response_bytes : (size_t)64 << 20;
+
+	r = scim_token_read(o->token_file, geteuid(), &tok);
+	if (r < 0)
+		goto out;
+
+	for (size_t i = 0; i < o->nheaders; i++) {
+		const char *hd = o->headers[i], *colon = strchr(hd, ':');
+		if (!colon || colon == hd || strpbrk(hd, "\r\n")) {
+			r = -EINVAL;
+			log_error("header \"%s\": not one \"Name: value\" line", hd);
+			goto out;
+		}
+		/* The token comes from token_file only, so it never sits in the
+		 * world-readable config or in argv. */
+		if ((size_t)(colon - hd) == strlen("Authorization") && strncasecmp(hd, "Authorization", 13) == 0) {
+			r = -EINVAL;
+			log_error("header: Authorization may not be set here; the token belongs in token_file");
+			goto out;
+		}
+		l = curl_slist_append(h->hdrs, hd);
+		if (!l) {
+			r = -ENOMEM;
+			goto out;
+		}
+		h->hdrs = l;
+	}
+	l = curl_slist_append(h->hdrs, "Accept: application/scim+json, application/json");
+	if (!l) {
+		r = -ENOMEM;
+		goto out;
+	}
+	h->hdrs = l;
+	size_t ll = strlen(tok) + sizeof("Authorization: Bearer ");
+	line = malloc(ll);
+	if (!line) {
+		r = -ENOMEM;
+		goto out;
+	}
+	snprintf(line, ll, "Authorization: Bearer %s", tok);
+	l = curl_slist_append(h->hdrs, line);
+	if (!l) {
+		r = -ENOMEM;
+		goto out;
+	}
+	h->hdrs = l;
+
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		r = -ENOMEM;
+		goto out;
+	}
+	CURL *c = h->curl;
+	CURLcode cc = CURLE_OK;
+#define SET(opt, val)                                     \
+	do {                                              \
+		if (cc == CURLE_OK)                       \
+			cc = curl_easy_setopt(c, opt, val); \
+	} while (0)
+	SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+#else
+	SET(CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+	SET(CURLOPT_REDIR_PROTOCOLS, (long)CURLPROTO_HTTPS);
+#endif
+	/* Redirects are never followed: a 3xx is an error that names the
+	 * target, and the token never travels to another host. */
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (o->ca_file)
+		SET(CURLOPT_CAINFO, o->ca_file);
+	SET(CURLOPT_HTTPHEADER, h->hdrs);
+	SET(CURLOPT_USERAGENT, "scim-refreshd/" PACKAGE_VERSION);
+	/* "" offers every encoding this libcurl decodes (gzip at least). */
+	SET(CURLOPT_ACCEPT_ENCODING, "");
+	SET(CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout : 30L);
+	SET(CURLOPT_CONNECTTIMEOUT, o->timeout > 0 && o->timeout < 30 ? o->timeout : 30L);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->body.max);
+	SET(CURLOPT_WRITEFUNCTION, scim_write_cb);
+	SET(CURLOPT_WRITEDATA, &h->body);
+	SET(CURLOPT_HEADERFUNCTION, scim_header_cb);
+	SET(CURLOPT_HEADERDATA, h);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, scim_progress_cb);
+	SET(CURLOPT_XFERINFODATA, h);
+	SET(CURLOPT_ERRORBUFFER, h->errbuf);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+#undef SET
+	if (cc != CURLE_OK) {
+		r = -EINVAL;
+		log_error("libcurl refused an option: %s", curl_easy_strerror(cc));
+		goto out;
+	}
+	*out = h;
+	h = NULL;
+	r = 0;
+out:
+	if (line) {
+		scim_wipe(line, strlen(line));
+		free(line);
+	}
+	scim_token_free(tok);
+	scim_http_free(h);
+	return r;
+}
+
+void scim_http_free(struct scim_http *h)
+{
+	if (!h)
+		return;
+	if (h->curl)
+		curl_easy_cleanup(h->curl);
+	for (struct curl_slist *l = h->hdrs; l; l = l->next)
+		scim_wipe(l->data, strlen(l->data));
+	curl_slist_free_all(h->hdrs);
+	free(h->body.data);
+	free(h);
+}
+
+long scim_http_last_status(const struct scim_http *h)
+{
+	return h->last_status;
+}
+
+const struct scim_http_stats *scim_http_get_stats(const struct scim_http *h)
+{
+	return &h->stats;
+}
+
+unsigned scim_http_retry_hint(const struct scim_http *h)
+{
+	return h->retry_hint;
+}
+
+/* The URL without its query, for logs (a query might hold a cursor). */
+static void scim_url_for_log(char *dst, size_t dlen, const char *url)
+{
+	size_t n = strcspn(url, "?#");
+	scim_printable(dst, dlen, url, n);
+}
+
+enum scim_verdict {
+	V_DONE,        /* r is the answer */
+	V_RETRY,       /* back off, try again */
+	V_RATE_WAIT,   /* wait `wait` seconds, try again */
+};
+
+/* Rate limits: how long the server wants us gone.  -1: not a rate limit. */
+static long scim_rate_wait(struct scim_http *h, long status)
+{
+	long secs;
+	time_t now = time(NULL);
+
+	if (h->retry_after[0] && scim_parse_retry_after(h->retry_after, now, &secs) == 0)
+		return secs;
+	if (h->rl_remaining[0] && strcmp(h->rl_remaining, "0") == 0) {
+		char *end;
+		long long reset = h->rl_reset[0] ? strtoll(h->rl_reset, &end, 10) : 0;
+		if (reset > 0 && *end == '\0')
+			return reset > now ? (long)(reset - now) + 1 : 1;
+		/* GitHub: without a reset time, wait at least a minute. */
+		return 60;
+	}
+	if (status == 429)
+		return 60;
+	return -1;
+}
+
+int scim_http_get_json(struct scim_http *h, const char *url, json_object **out)
+{
+	char where[256], detail[256], scim_type[64];
+	unsigned attempt = 0, rate_waits = 0;
+	int r;
+
+	scim_url_for_log(where, sizeof(where), url);
+	h->retry_hint = 0;
+	if (strncasecmp(url, "https://", 8) != 0) {
+		log_error("%s: only https:// URLs are used (the token must not cross the network in clear)", where);
+		return -EPROTO;
+	}
+	for (;;) {
+		enum scim_verdict v = V_DONE;
+		long status = 0, wait = 0;
+		bool counted = false;   /* a failure that uses up one of the retries */
+		CURLcode cc;
+
+		if (h->o.stop && *h->o.stop)
+			return -ECANCELED;
+		h->body.len = 0;
+		h->body.too_big = false;
+		h->errbuf[0] = '\0';
+		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = '\0';
+		curl_easy_setopt(h->curl, CURLOPT_URL, url);
+		h->stats.requests++;
+		cc = curl_easy_perform(h->curl);
+		h->stats.bytes += h->body.len;
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+		h->last_status = status;
+
+		if (cc != CURLE_OK) {
+			const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
+			switch (cc) {
+			case CURLE_ABORTED_BY_CALLBACK:
+				log_info("%s: transfer interrupted (stopping)", where);
+				return -ECANCELED;
+			case CURLE_WRITE_ERROR:
+			case CURLE_FILESIZE_EXCEEDED:
+				if (cc == CURLE_FILESIZE_EXCEEDED || h->body.too_big) {
+					log_error("%s: response body larger than max_response_bytes (%zu): transfer "
+						"aborted", where, h->body.max);
+					return -EFBIG;
+				}
+				log_error("%s: out of memory receiving the body", where);
+				return -ENOMEM;
+			case CURLE_PARTIAL_FILE:
+				log_error("%s: truncated response: the connection closed before the whole body "
+					"arrived (%zu bytes)", where, h->body.len);
+				return -EBADMSG;
+			case CURLE_BAD_CONTENT_ENCODING:
+				log_error("%s: response body could not be decoded: %s", where, why);
+				return -EBADMSG;
+			case CURLE_PEER_FAILED_VERIFICATION:
+			case CURLE_SSL_CACERT_BADFILE:
+			case CURLE_SSL_CERTPROBLEM:
+			case CURLE_SSL_CONNECT_ERROR:
+			case CURLE_SSL_ISSUER_ERROR:
+			case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+			case CURLE_UNSUPPORTED_PROTOCOL:
+			case CURLE_URL_MALFORMAT:
+				log_error("%s: %s", where, why);
+				return -EPROTO;
+			case CURLE_OPERATION_TIMEDOUT:
+				r = -ETIMEDOUT;
+				break;
+			case CURLE_COULDNT_RESOLVE_HOST:
+			case CURLE_COULDNT_RESOLVE_PROXY:
+				r = -EHOSTUNREACH;
+				break;
+			case CURLE_COULDNT_CONNECT:
+				r = -ECONNREFUSED;
+				break;
+			default:
+				r = -EIO;
+				break;
+			}
+			if (attempt >= h->o.retries) {
+				log_error("%s: %s (giving up after %u attempts)", where, why, attempt + 1);
+				return r;
+			}
+			log_warning("%s: %s; retrying", where, why);
+			v = V_RETRY;
+			counted = true;
+		} else if (status >= 200 && status < 300) {
+			json_object *doc;
+			r = scim_json_parse(h->body.data ? h->body.data : "", h->body.len, &doc);
+			if (r < 0) {
+				log_error("%s: invalid JSON in a %zu-byte response", where, h->body.len);
+				return r;
+			}
+			if (!json_object_is_type(doc, json_type_object)) {
+				json_object_put(doc);
+				log_error("%s: the response is JSON but not an object", where);
+				return -EBADMSG;
+			}
+			*out = doc;
+			return 0;
+		} else {
+			scim_error_detail(h->body.data, h->body.len, detail, sizeof(detail), scim_type, sizeof(scim_type));
+			if (status == 429 || status == 403)
+				wait = scim_rate_wait(h, status);
+			if ((status == 429 || status == 403) && wait >= 0) {
+				if (wait > (long)h->o.max_wait || rate_waits >= SCIM_HTTP_MAX_RATE_WAITS) {
+					log_error("%s: rate limited (HTTP %ld) for %ld s more: giving up this sync: %s",
+						where, status, wait, detail);
+					h->retry_hint = wait > 0 ? (unsigned)wait : 1;
+					return -EAGAIN;
+				}
+				log_warning("%s: rate limited (HTTP %ld): waiting %ld s: %s", where, status, wait, detail);
+				v = V_RATE_WAIT;
+				rate_waits++;
+			} else if (status == 401 || status == 403) {
+				/* Retrying a bad token only burns the rate limit. */
+				log_error("%s: authentication failed (HTTP %ld): %s", where, status, detail);
+				return -EACCES;
+			} else if (status >= 500) {
+				if (attempt >= h->o.retries) {
+					log_error("%s: server error HTTP %ld (giving up after %u attempts): %s", where,
+						status, attempt + 1, detail);
+					return -EIO;
+				}
+				/* A 503 may say when to come back; honour it within the cap. */
+				long ra = -1;
+				if (h->retry_after[0] && scim_parse_retry_after(h->retry_after, time(NULL), &ra) == 0 &&
+				    ra <= (long)h->o.max_wait) {
+					log_warning("%s: server error HTTP %ld: retrying in %ld s (Retry-After): %s", where,
+						 status, ra, detail);
+					wait = ra;
+					v = V_RATE_WAIT;
+				} else {
+					log_warning("%s: server error HTTP %ld; retrying: %s", where, status, detail);
+					v = V_RETRY;
+				}
+				counted = true;
+			} else if (status >= 300 && status < 400) {
+				char loc[256];
+				scim_url_for_log(loc, sizeof(loc), h->location);
+				log_error("%s: redirected (HTTP %ld) to %s: redirects are not followed; set url to "
+					"the final address", where, status, loc[0] ? loc : "(no Location)");
+				return -EPROTO;
+			} else if (status == 400 && (strcasecmp(scim_type, "invalidCursor") == 0 ||
+						     strcasecmp(scim_type, "expiredCursor") == 0)) {
+				log_warning("%s: %s: the listing starts over", where, scim_type);
+				return -ESTALE;
+			} else {
+				log_error("%s: HTTP %ld%s%s: %s", where, status, scim_type[0] ? " " : "", scim_type,
+					detail);
+				return -EPROTO;
+			}
+		}
+
+		uint64_t ms = v == V_RETRY ? scim_backoff_ms(attempt, h->o.backoff_ms, h->o.backoff_max_ms,
+							     scim_random32())
+					   : (uint64_t)wait * 1000;
+		if (counted)
+			attempt++;
+		r = scim_sleep_ms(ms, h->o.stop);
+		if (r < 0)
+			return r;
+	}
+}

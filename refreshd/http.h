@@ -1,0 +1,105 @@
+/* http.h - the HTTPS client of one sync: libcurl, the bearer token, capped
+ * bodies, and what to do about each kind of failure.
+ *
+ * One scim_http per sync: a single CURL handle, so every page of both listings
+ * reuses one connection.  Everything returns 0 or a negative errno value; the
+ * function that fails has already logged why, with the server's SCIM detail
+ * where there is one.  The token is read here and nowhere else, kept only in
+ * the request header list, and wiped when the handle is freed.
+ */
+#ifndef SCIM_HTTP_H
+#define SCIM_HTTP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+struct scim_http_opts {
+	const char *token_file;        /* required */
+	const char *ca_file;           /* NULL: the system's CA bundle */
+	long timeout;                  /* seconds for a whole request */
+	size_t max_response_bytes;     /* cap on one decoded body */
+	const char *const *headers;    /* extra "Name: value" lines */
+	size_t nheaders;
+	unsigned retries;              /* further attempts after a 5xx or a network error */
+	unsigned backoff_ms;           /* first backoff; doubles each time, with jitter */
+	unsigned backoff_max_ms;
+	unsigned max_wait;             /* longest rate-limit wait in seconds; longer gives up */
+	volatile sig_atomic_t *stop;   /* non-zero: abort transfers and waits (-ECANCELED) */
+};
+
+/* Defaults for the retry knobs (the config has no keys for them). */
+#define SCIM_HTTP_RETRIES 3
+#define SCIM_HTTP_BACKOFF_MS 1000
+#define SCIM_HTTP_BACKOFF_MAX_MS 30000
+#define SCIM_HTTP_MAX_WAIT 300
+/* Rate-limit waits allowed in one request before it gives up. */
+#define SCIM_HTTP_MAX_RATE_WAITS 3
+
+struct scim_http_stats {
+	unsigned long requests;        /* transfers attempted, retries included */
+	uint64_t bytes;                /* decoded body bytes received */
+};
+
+struct scim_http;
+
+/* curl_global_init, once per process, before any other thread exists. */
+int scim_http_global_init(void);
+
+/* Reads and checks the token (see scim_token_read), sets up the handle.
+ * -EPERM/-EINVAL/-ENOENT for a token file or header that is refused. */
+int scim_http_new(const struct scim_http_opts *o, struct scim_http **out);
+void scim_http_free(struct scim_http *h);
+
+/* GET url (https only) and parse the body as JSON.  On 0, *out holds the
+ * document; the caller puts it.  Retries 5xx, timeouts and connection errors
+ * with backoff, and waits out rate limits up to max_wait.  Errors:
+ *   -EACCES     401, or a 403 that is not a rate limit ("authentication failed")
+ *   -EAGAIN     rate limited for longer than max_wait (see scim_http_retry_hint)
+ *   -EIO        5xx or network errors after every retry
+ *   -ETIMEDOUT  the last attempt timed out
+ *   -EBADMSG    invalid, truncated or non-object JSON
+ *   -EFBIG      body over max_response_bytes (transfer aborted)
+ *   -ESTALE     400 invalidCursor/expiredCursor: the listing must start over
+ *   -EPROTO     any other status (redirects are never followed), TLS failure
+ *   -ECANCELED  *stop was set */
+int scim_http_get_json(struct scim_http *h, const char *url, json_object **out);
+
+/* Status of the last response (0 if none arrived). */
+long scim_http_last_status(const struct scim_http *h);
+const struct scim_http_stats *scim_http_get_stats(const struct scim_http *h);
+/* Seconds the server asked us to stay away after -EAGAIN (0: no hint). */
+unsigned scim_http_retry_hint(const struct scim_http *h);
+
+/* Sleeps ms milliseconds in short slices; -ECANCELED as soon as *stop is set
+ * (stop may be NULL). */
+int scim_sleep_ms(uint64_t ms, volatile sig_atomic_t *stop);
+
+/* ------------------------------------------------------------- for tests */
+/* Reads the token from path: a regular file owned by euid, not readable or
+ * writable by group or others, one printable line (a trailing newline is
+ * dropped).  *out is freed with scim_token_free(). */
+int scim_token_read(const char *path, uid_t euid, char **out);
+void scim_token_free(char *tok);
+/* Retry-After: delay-seconds or an HTTP date; *secs >= 0. -EINVAL if neither. */
+int scim_parse_retry_after(const char *v, time_t now, long *secs);
+/* Backoff before retry number attempt (0-based): base * 2^attempt capped at
+ * cap, then a jitter of -50%..+0% picked by rnd. */
+uint64_t scim_backoff_ms(unsigned attempt, unsigned base, unsigned cap, uint32_t rnd);
+/* A printable one-line summary of an error body: SCIM "detail" (and scimType),
+ * else the start of the body.  Always NUL-terminates buf. */
+void scim_error_detail(const char *body, size_t len, char *buf, size_t buflen, char *scim_type,
+		       size_t type_len);
+/* A whole body as one JSON document: -EBADMSG when invalid, truncated or followed by junk. */
+int scim_json_parse(const char *buf, size_t len, json_object **out);
+/* Case-insensitive member lookup (SCIM attribute names are case-insensitive). */
+json_object *scim_json_get(json_object *obj, const char *key);
+/* Random 32 bits for jitter (getrandom, never blocks). */
+uint32_t scim_random32(void);
+
+#endif
