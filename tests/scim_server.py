@@ -7,6 +7,7 @@ injection driven by a control file that the test rewrites between syncs.
 
   scim_server.py --data PATH --certdir DIR --port-file F [--token-file F] [--control F]
                  [--log F] [--base /scim/v2] [--max-seconds N]
+  scim_server.py --certs-only --certdir DIR --data X --port-file X   (certificates only)
 
 --data      seed.json ({"Users": [...], "Groups": [...]}) or a directory holding seed.json or
             Users*.json / Groups*.json (each a ListResponse or one resource).  Re-read when its
@@ -332,9 +333,12 @@ def main():
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=600)
+    p.add_argument("--certs-only", action="store_true", help="make the certificates and exit")
     a = p.parse_args()
 
     gen_certs(a.certdir)
+    if a.certs_only:
+        return 0
     srv = Server((a.bind, a.port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(a.certdir, "server.pem"), os.path.join(a.certdir, "server.key"))
