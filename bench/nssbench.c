@@ -299,13 +299,18 @@ static void run_op(const struct op *o)
 		return;
 	for (int i = 0; i < 8; i++)
 		errors += (uint64_t)o->fn(next_rand() % nk);
-	/* grow the batch until it is long enough to time */
+	/* Grow the batch until it is long enough to time.  The shortest of three
+	 * tries counts, so one page fault or preemption does not decide it. */
 	for (;;) {
-		uint64_t t0 = now_ns();
-		for (uint64_t b = 0; b < batch; b++)
-			errors += (uint64_t)o->fn(next_rand() % nk);
-		uint64_t dt = now_ns() - t0;
-		if (dt >= opt.batch_ns || batch >= MAX_BATCH || dt > limit / 4)
+		uint64_t best = UINT64_MAX;
+		for (int t = 0; t < 3; t++) {
+			uint64_t t0 = now_ns();
+			for (uint64_t b = 0; b < batch; b++)
+				errors += (uint64_t)o->fn(next_rand() % nk);
+			uint64_t dt = now_ns() - t0;
+			best = dt < best ? dt : best;
+		}
+		if (best >= opt.batch_ns || batch >= MAX_BATCH || best > limit / 16)
 			break;
 		batch *= 2;
 	}
