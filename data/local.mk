@@ -1,1 +1,17 @@
 # data/: filled in by its issue.
+
+# ---- systemd unit (issue 4; maintained by the network side) ----------------
+# Paths are substituted at build time so the unit matches --prefix and
+# --localstatedir; the state directory must exist for ReadWritePaths=.
+systemdunit_DATA = data/scim-refreshd.service
+EXTRA_DIST += data/scim-refreshd.service.in
+CLEANFILES += data/scim-refreshd.service
+data/scim-refreshd.service: $(top_srcdir)/data/scim-refreshd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) data && sed -e 's|@sbindir[@]|$(sbindir)|g' \
+		-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+		-e 's|@statedir[@]|$(localstatedir)/lib/nss-pam-scim|g' \
+		$(top_srcdir)/data/scim-refreshd.service.in >$@
+install_exec_hooks += install-scim-statedir
+install-scim-statedir:
+	$(MKDIR_P) $(DESTDIR)$(localstatedir)/lib/nss-pam-scim
+.PHONY: install-scim-statedir
