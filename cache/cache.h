@@ -11,7 +11,7 @@
  * Layout of the file (keys are a one-byte tag, then the key proper):
  *   "H"              header record (struct scim_cache_header)
  *   "U" name         user record, full (passwd fields, SCIM id, supplementary gids)
- *   "u" uid(le32)    user record, passwd fields only
+ *   "u" uid(le32)    the user's name (then look up "U" name)
  *   "G" name         group record, full (members by name)
  *   "g" gid(le32)    the group's name (then look up "G" name)
  *   "P" chunk(le32)  enumeration: up to SCIM_CHUNK_USERS passwd-only user records
@@ -70,8 +70,9 @@ struct scim_group {
 	uint32_t nmembers;
 	/* writer side: nmembers names */
 	const char *const *members;
-	/* reader side: nmembers NUL-terminated names one after another, each
-	 * preceded by its le16 length; member_bytes = sum of (len + 1). */
+	/* reader side: nmembers names one after another, each a length byte
+	 * and the name (no NUL); member_bytes = sum of (len + 1), which is both
+	 * members_raw_len and what the names take with NULs. */
 	const unsigned char *members_raw;
 	size_t members_raw_len;
 	uint32_t member_bytes;
@@ -154,6 +155,10 @@ void scim_cache_reset(void);
  * error (and on scim_cache_writer_abort) the .new file is removed and the live
  * file is untouched.  Names must be unique per kind, and so must numbers. */
 struct scim_cache_writer;
+/* The hints size the hash table.  Call scim_cache_writer_reserve() with the
+ * sum of scim_cache_user_cost() and scim_cache_group_cost() over everything
+ * to be added, and the file is grown once to its final size instead of by
+ * tdb's 25 % steps (which leave up to a quarter of the file unused). */
 int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngroups_hint,
 			  struct scim_cache_writer **out);
 int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_user *u);
@@ -161,6 +166,9 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 /* generation and counts in h are filled in by the writer; last_sync and source
  * come from the caller. */
 int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h);
+size_t scim_cache_user_cost(const struct scim_user *u);
+size_t scim_cache_group_cost(const struct scim_group *g);
+int scim_cache_writer_reserve(struct scim_cache_writer *w, uint64_t bytes);
 void scim_cache_writer_abort(struct scim_cache_writer *w);
 /* The last step of commit, for a file that is already complete and fsynced:
  * renames tmp_path over live_path, fsyncs the directory and marks the

@@ -334,7 +334,33 @@ static int with_snapshot_name(const char *path, char tag, const char *name,
 	return r;
 }
 
-static int with_snapshot_num(const char *path, char tag, uint32_t num,
+int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
+{
+	struct user_ctx c = { cb, ctx };
+	return with_snapshot_name(path, SCIM_KEY_USER_NAME, name, user_record, &c);
+}
+
+/* "u" uid and "g" gid hold a name; the record itself is under "U"/"G" name. */
+struct by_num_ctx {
+	struct tdb_context *tdb;
+	char name_tag;
+	int (*fn)(const unsigned char *, size_t, void *);
+	void *ctx;
+};
+
+static int num_to_record(const unsigned char *data, size_t len, void *priv)
+{
+	struct by_num_ctx *c = priv;
+	unsigned char key[SCIM_NAME_MAX + 2];
+	if (len == 0 || len > SCIM_NAME_MAX)
+		return -EBADMSG;
+	key[0] = (unsigned char)c->name_tag;
+	memcpy(key + 1, data, len);
+	int r = parse(c->tdb, key, len + 1, c->fn, c->ctx);
+	return r == -ENOENT ? -EBADMSG : r;
+}
+
+static int with_snapshot_num(const char *path, char num_tag, char name_tag, uint32_t num,
 			     int (*fn)(const unsigned char *, size_t, void *), void *ctx)
 {
 	struct scim_snapshot *s;
@@ -344,23 +370,18 @@ static int with_snapshot_num(const char *path, char tag, uint32_t num,
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
 	if (r == 0) {
-		scim_key_num(key, tag, num);
-		r = parse(s->tdb, key, sizeof(key), fn, ctx);
+		struct by_num_ctx c = { s->tdb, name_tag, fn, ctx };
+		scim_key_num(key, num_tag, num);
+		r = parse(s->tdb, key, sizeof(key), num_to_record, &c);
 	}
 	pthread_mutex_unlock(&cache_lock);
 	return r;
 }
 
-int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
-{
-	struct user_ctx c = { cb, ctx };
-	return with_snapshot_name(path, SCIM_KEY_USER_NAME, name, user_record, &c);
-}
-
 int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx)
 {
 	struct user_ctx c = { cb, ctx };
-	return with_snapshot_num(path, SCIM_KEY_USER_UID, uid, user_record, &c);
+	return with_snapshot_num(path, SCIM_KEY_USER_UID, SCIM_KEY_USER_NAME, uid, user_record, &c);
 }
 
 int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb cb, void *ctx)
@@ -369,40 +390,10 @@ int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb c
 	return with_snapshot_name(path, SCIM_KEY_GROUP_NAME, name, group_record, &c);
 }
 
-/* "g" gid holds the group's name; the record itself lives under "G" name. */
-struct gid_ctx {
-	struct tdb_context *tdb;
-	struct group_ctx *gc;
-};
-
-static int gid_to_group(const unsigned char *data, size_t len, void *priv)
-{
-	struct gid_ctx *c = priv;
-	unsigned char key[SCIM_NAME_MAX + 2];
-	if (len == 0 || len > SCIM_NAME_MAX)
-		return -EBADMSG;
-	key[0] = SCIM_KEY_GROUP_NAME;
-	memcpy(key + 1, data, len);
-	int r = parse(c->tdb, key, len + 1, group_record, c->gc);
-	return r == -ENOENT ? -EBADMSG : r;
-}
-
 int scim_cache_group_by_gid(const char *path, uint32_t gid, scim_group_cb cb, void *ctx)
 {
-	struct group_ctx gc = { cb, ctx };
-	struct scim_snapshot *s;
-	unsigned char key[5];
-	int r;
-
-	pthread_mutex_lock(&cache_lock);
-	r = current_snapshot(path, &s);
-	if (r == 0) {
-		struct gid_ctx c = { s->tdb, &gc };
-		scim_key_num(key, SCIM_KEY_GROUP_GID, gid);
-		r = parse(s->tdb, key, sizeof(key), gid_to_group, &c);
-	}
-	pthread_mutex_unlock(&cache_lock);
-	return r;
+	struct group_ctx c = { cb, ctx };
+	return with_snapshot_num(path, SCIM_KEY_GROUP_GID, SCIM_KEY_GROUP_NAME, gid, group_record, &c);
 }
 
 int scim_cache_header(const char *path, scim_header_cb cb, void *ctx)

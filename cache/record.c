@@ -109,9 +109,15 @@ int scim_rec_encode_group(const struct scim_group *g, unsigned char *buf, size_t
 	put_u32(&e, (uint32_t)member_bytes);
 	if ((r = put_str(&e, g->name)) < 0 || (r = put_str(&e, g->scim_id)) < 0)
 		return r;
-	for (uint32_t i = 0; i < g->nmembers; i++)
-		if ((r = put_str(&e, g->members[i])) < 0)
-			return r;
+	/* Members are most of a large directory's bytes: a one-byte length and
+	 * no NUL (the packer copies them anyway). */
+	for (uint32_t i = 0; i < g->nmembers; i++) {
+		size_t n = strlen(g->members[i]);
+		if (n == 0 || n > SCIM_NAME_MAX)
+			return -EINVAL;
+		put_u8(&e, (uint8_t)n);
+		put_bytes(&e, g->members[i], n);
+	}
 	return enc_finish(&e, len);
 }
 
@@ -227,10 +233,11 @@ int scim_rec_decode_group(const unsigned char *rec, size_t len, struct scim_grou
 	    get_u32(&d, &out->nmembers) < 0 || get_u32(&d, &out->member_bytes) < 0 ||
 	    get_str(&d, &out->name, NULL) < 0 || get_str(&d, &out->scim_id, NULL) < 0)
 		return -EBADMSG;
-	/* Each member costs at least 3 bytes (length + NUL), and the names must
-	 * add up to member_bytes: the NSS module sizes the caller's buffer from
-	 * these two numbers before it copies anything. */
-	if (out->nmembers > d.left / 3 || d.left != (size_t)out->member_bytes + 2 * (size_t)out->nmembers)
+	/* Each member is a length byte and at least one character, and the
+	 * members must fill the rest of the record exactly: member_bytes (the
+	 * names with their NULs, what the NSS module reserves in the caller's
+	 * buffer before copying) is the same number of bytes. */
+	if (out->nmembers > d.left / 2 || d.left != (size_t)out->member_bytes)
 		return -EBADMSG;
 	out->members_raw = d.p;
 	out->members_raw_len = d.left;
@@ -239,16 +246,18 @@ int scim_rec_decode_group(const unsigned char *rec, size_t len, struct scim_grou
 
 int scim_rec_next_member(const struct scim_group *g, size_t *pos, const char **name, size_t *name_len)
 {
-	struct dec d;
+	size_t left, n;
 	if (*pos > g->members_raw_len)
 		return -EBADMSG;
-	d.p = g->members_raw + *pos;
-	d.left = g->members_raw_len - *pos;
-	if (d.left == 0)
+	left = g->members_raw_len - *pos;
+	if (left == 0)
 		return -ENOENT;
-	if (get_str(&d, name, name_len) < 0)
+	n = g->members_raw[*pos];
+	if (n == 0 || n > left - 1)
 		return -EBADMSG;
-	*pos = g->members_raw_len - d.left;
+	*name = (const char *)g->members_raw + *pos + 1;
+	*name_len = n;
+	*pos += 1 + n;
 	return 0;
 }
 

@@ -185,9 +185,11 @@ int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngro
 		goto out;
 	}
 
-	/* About one bucket per record keeps hash chains at one or two entries. */
+	/* One and a half buckets per record: a lookup mostly reads one bucket
+	 * and one record, and a miss usually finds an empty chain. */
 	records = 2 * nusers_hint + 2 * ngroups_hint + nusers_hint / SCIM_CHUNK_USERS +
 		  ngroups_hint / SCIM_CHUNK_GROUPS + 8;
+	records += records / 2;
 	hash_size = records < 131 ? 131 : records > INT_MAX / 2 ? INT_MAX / 2 : (int)records;
 	w->tdb = tdb_open(w->tmp, hash_size, TDB_NOLOCK | TDB_NOSYNC | TDB_INCOMPATIBLE_HASH,
 			  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -230,14 +232,16 @@ int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_us
 	if (r < 0)
 		goto out;
 
-	r = encode_scratch(w, enc_user, u, false, &len);
-	if (r < 0)
-		goto out;
+	/* By uid only the name: a second full copy of every user would make the
+	 * file a third larger (see the size notes in cache.h). */
 	scim_key_num(ukey, SCIM_KEY_USER_UID, u->uid);
-	r = store(w, ukey, sizeof(ukey), w->scratch, len);
+	r = store(w, ukey, sizeof(ukey), u->name, nlen);
 	if (r < 0)
 		goto out;
 
+	r = encode_scratch(w, enc_user, u, false, &len);
+	if (r < 0)
+		goto out;
 	r = chunk_append(&w->users, w->scratch, len);
 	if (r < 0)
 		goto out;
@@ -286,6 +290,56 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 	w->ngroups++;
 out:
 	free(nkey);
+	return r;
+}
+
+/* ---------------------------------------------------------------- sizing
+ * What one record costs in a tdb file: tdb over-allocates every record by a
+ * quarter (to limit fragmentation when records grow, which ours never do),
+ * adds a 4-byte tailer, aligns to 4, and puts a 24-byte header in front. */
+static size_t tdb_cost(size_t key_len, size_t data_len)
+{
+	size_t len = (size_t)((double)(key_len + data_len) * 1.25) + 4;
+	return ((len + 3) & ~(size_t)3) + 24;
+}
+
+size_t scim_cache_user_cost(const struct scim_user *u)
+{
+	size_t full = 0, pw = 0, nlen = strlen(u->name);
+	(void)scim_rec_encode_user(u, true, NULL, &full);
+	(void)scim_rec_encode_user(u, false, NULL, &pw);
+	/* "U" record, "u" record, and a share of an enumeration chunk */
+	return tdb_cost(1 + nlen, full) + tdb_cost(5, nlen) + (size_t)((double)(4 + pw) * 1.25) + 1;
+}
+
+size_t scim_cache_group_cost(const struct scim_group *g)
+{
+	size_t len = 0, nlen = strlen(g->name);
+	(void)scim_rec_encode_group(g, NULL, &len);
+	return tdb_cost(1 + nlen, len) + tdb_cost(5, nlen) + (size_t)((double)(4 + nlen) * 1.25) + 1;
+}
+
+int scim_cache_writer_reserve(struct scim_cache_writer *w, uint64_t bytes)
+{
+	static const unsigned char key[] = "~reserve";
+	TDB_DATA k = { (unsigned char *)key, sizeof(key) - 1 }, d;
+	int r = 0;
+
+	/* Chunk and header records, and a margin so that a small misestimate
+	 * does not trigger one more 25 % growth at the very end. */
+	bytes += bytes / 50 + 65536;
+	/* tdb grows the file by twice a large record's (over-allocated) size:
+	 * storing and deleting one record of bytes/2.5 leaves one free block of
+	 * about bytes that every later record is carved from. */
+	d.dsize = (size_t)(bytes / 2.5);
+	if (d.dsize < 128 * 1024)
+		return 0; /* small files: tdb's own steps waste little */
+	d.dptr = calloc(1, d.dsize);
+	if (!d.dptr)
+		return -ENOMEM;
+	if (tdb_store(w->tdb, k, d, TDB_INSERT) != 0 || tdb_delete(w->tdb, k) != 0)
+		r = errno_or(-EIO);
+	free(d.dptr);
 	return r;
 }
 

@@ -85,13 +85,91 @@ static int publish_raw(int argc, char **argv)
 	return 0;
 }
 
+/* One description line: adds it to w, or with cost set only adds up what
+ * it will take in the file. */
+static int handle(const char *text, struct scim_cache_writer *w, uint64_t *cost, struct scim_cache_header *h,
+		  char **source)
+{
+	char *line = strdup(text), *s = line, *kind;
+	int r = 0;
+
+	line[strcspn(line, "\n")] = 0;
+	if (!*line || *line == '#') {
+		free(line);
+		return 0;
+	}
+	kind = field(&s);
+	if (!strcmp(kind, "user")) {
+		struct scim_user u = { 0 };
+		char **gidv;
+		u.name = field(&s);
+		u.uid = strtoul(field(&s), NULL, 10);
+		u.gid = strtoul(field(&s), NULL, 10);
+		u.gecos = field(&s);
+		u.home = field(&s);
+		u.shell = field(&s);
+		u.suspended = !strcmp(field(&s), "suspended");
+		u.scim_id = field(&s);
+		u.has_ext = true;
+		u.ngids = (uint32_t)split_list(field(&s), &gidv);
+		uint32_t *gids = calloc(u.ngids + 1, sizeof(*gids));
+		for (uint32_t i = 0; i < u.ngids; i++)
+			gids[i] = strtoul(gidv[i], NULL, 10);
+		u.gids = gids;
+		r = cost ? (*cost += scim_cache_user_cost(&u), 0) : scim_cache_writer_add_user(w, &u);
+		free(gids);
+		free(gidv);
+	} else if (!strcmp(kind, "group")) {
+		struct scim_group g = { 0 };
+		char **mem;
+		g.name = field(&s);
+		g.gid = strtoul(field(&s), NULL, 10);
+		g.scim_id = field(&s);
+		g.nmembers = (uint32_t)split_list(field(&s), &mem);
+		g.members = (const char *const *)mem;
+		r = cost ? (*cost += scim_cache_group_cost(&g), 0) : scim_cache_writer_add_group(w, &g);
+		free(mem);
+	} else if (!strcmp(kind, "biggroup")) {
+		struct scim_group g = { 0 };
+		g.name = field(&s);
+		g.gid = strtoul(field(&s), NULL, 10);
+		g.scim_id = "big";
+		const char *prefix = field(&s);
+		g.nmembers = strtoul(field(&s), NULL, 10);
+		char **mem = calloc(g.nmembers + 1, sizeof(*mem));
+		for (uint32_t i = 0; i < g.nmembers; i++) {
+			size_t n = strlen(prefix) + 12;
+			mem[i] = malloc(n);
+			snprintf(mem[i], n, "%s%u", prefix, i);
+		}
+		g.members = (const char *const *)mem;
+		r = cost ? (*cost += scim_cache_group_cost(&g), 0) : scim_cache_writer_add_group(w, &g);
+		for (uint32_t i = 0; i < g.nmembers; i++)
+			free(mem[i]);
+		free(mem);
+	} else if (!strcmp(kind, "source")) {
+		free(*source);
+		*source = strdup(s ? s : "");
+		h->source = *source;
+		r = 0;
+	} else if (!strcmp(kind, "last_sync")) {
+		h->last_sync = strtoll(field(&s), NULL, 10);
+		r = 0;
+	} else {
+		r = -EINVAL;
+	}
+	free(line);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct scim_cache_writer *w = NULL;
 	struct scim_cache_header h = { .last_sync = time(NULL), .source = "scim-mkcache" };
 	char *line = NULL, *source = NULL;
-	size_t cap = 0;
-	int r, lineno = 0;
+	size_t cap = 0, nusers = 0, ngroups = 0, nlines = 0, lcap = 1024;
+	uint64_t cost = 0;
+	int r;
 
 	if (argc > 1 && !strcmp(argv[1], "--raw"))
 		return publish_raw(argc, argv);
@@ -99,86 +177,34 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s OUTPUT.tdb < description\n", argv[0]);
 		return 2;
 	}
-	r = scim_cache_writer_new(argv[1], 1000, 100, &w);
+	/* Read everything first: the writer sizes its hash table from the
+	 * counts and its file from the costs. */
+	char **lines = malloc(lcap * sizeof(*lines));
+	while (getline(&line, &cap, stdin) > 0) {
+		if (nlines == lcap)
+			lines = realloc(lines, (lcap *= 2) * sizeof(*lines));
+		lines[nlines++] = strdup(line);
+		nusers += !strncmp(line, "user:", 5);
+		ngroups += !strncmp(line, "group:", 6) || !strncmp(line, "biggroup:", 9);
+	}
+	for (size_t i = 0; i < nlines; i++)
+		(void)handle(lines[i], NULL, &cost, &h, &source);
+	r = scim_cache_writer_new(argv[1], nusers, ngroups, &w);
+	if (r == 0)
+		r = scim_cache_writer_reserve(w, cost);
 	if (r < 0) {
 		fprintf(stderr, "scim-mkcache: %s: %s\n", argv[1], strerror(-r));
 		return 1;
 	}
-	while (getline(&line, &cap, stdin) > 0) {
-		char *s = line, *kind;
-		lineno++;
-		line[strcspn(line, "\n")] = 0;
-		if (!*line || *line == '#')
-			continue;
-		kind = field(&s);
-		if (!strcmp(kind, "user")) {
-			struct scim_user u = { 0 };
-			char **gidv;
-			u.name = field(&s);
-			u.uid = strtoul(field(&s), NULL, 10);
-			u.gid = strtoul(field(&s), NULL, 10);
-			u.gecos = field(&s);
-			u.home = field(&s);
-			u.shell = field(&s);
-			u.suspended = !strcmp(field(&s), "suspended");
-			u.scim_id = field(&s);
-			u.has_ext = true;
-			u.ngids = (uint32_t)split_list(field(&s), &gidv);
-			uint32_t *gids = calloc(u.ngids + 1, sizeof(*gids));
-			for (uint32_t i = 0; i < u.ngids; i++)
-				gids[i] = strtoul(gidv[i], NULL, 10);
-			u.gids = gids;
-			r = scim_cache_writer_add_user(w, &u);
-			free(gids);
-			free(gidv);
-		} else if (!strcmp(kind, "group")) {
-			struct scim_group g = { 0 };
-			char **mem;
-			g.name = field(&s);
-			g.gid = strtoul(field(&s), NULL, 10);
-			g.scim_id = field(&s);
-			g.nmembers = (uint32_t)split_list(field(&s), &mem);
-			g.members = (const char *const *)mem;
-			r = scim_cache_writer_add_group(w, &g);
-			free(mem);
-		} else if (!strcmp(kind, "biggroup")) {
-			struct scim_group g = { 0 };
-			g.name = field(&s);
-			g.gid = strtoul(field(&s), NULL, 10);
-			g.scim_id = "big";
-			const char *prefix = field(&s);
-			g.nmembers = strtoul(field(&s), NULL, 10);
-			char **mem = calloc(g.nmembers + 1, sizeof(*mem));
-			for (uint32_t i = 0; i < g.nmembers; i++) {
-				size_t n = strlen(prefix) + 12;
-				mem[i] = malloc(n);
-				snprintf(mem[i], n, "%s%u", prefix, i);
-			}
-			g.members = (const char *const *)mem;
-			r = scim_cache_writer_add_group(w, &g);
-			for (uint32_t i = 0; i < g.nmembers; i++)
-				free(mem[i]);
-			free(mem);
-		} else if (!strcmp(kind, "source")) {
-			free(source);
-			source = strdup(s ? s : "");
-			h.source = source;
-			r = 0;
-		} else if (!strcmp(kind, "last_sync")) {
-			h.last_sync = strtoll(field(&s), NULL, 10);
-			r = 0;
-		} else {
-			r = -EINVAL;
-		}
+	for (size_t i = 0; i < nlines; i++) {
+		r = handle(lines[i], w, NULL, &h, &source);
 		if (r < 0) {
-			fprintf(stderr, "scim-mkcache: line %d: %s\n", lineno, strerror(-r));
+			fprintf(stderr, "scim-mkcache: line %zu: %s\n", i + 1, strerror(-r));
 			scim_cache_writer_abort(w);
 			return 1;
 		}
 	}
 	r = scim_cache_writer_commit(w, &h);
-	free(line);
-	free(source);
 	if (r < 0) {
 		fprintf(stderr, "scim-mkcache: publish %s: %s\n", argv[1], strerror(-r));
 		return 1;

@@ -147,7 +147,7 @@ static void group_round_trip_and_truncation(void **state)
 	const char *name;
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(scim_rec_next_member(&g, &pos, &name, &nlen), 0);
-		assert_string_equal(name, members[i]);
+		assert_memory_equal(name, members[i], nlen);
 		assert_int_equal(nlen, strlen(members[i]));
 	}
 	assert_int_equal(scim_rec_next_member(&g, &pos, &name, &nlen), -ENOENT);
