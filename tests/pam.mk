@@ -1,1 +1,16 @@
 # PAM module and scimctl tests.
+#
+# test_pam_scim: pam_scim.so through dlopen and pam_start_confdir, every row of
+# the result table and every option, against caches from scim-mkcache.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_pam_scim
+TESTS += tests/test_pam_scim
+endif
+tests_test_pam_scim_SOURCES = tests/test_pam_scim.c
+tests_test_pam_scim_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_pam_scim_LDADD = $(CMOCKA_LIBS) $(PAM_LIBS) -ldl
+# Built before the test runs: the module and the cache publisher it drives.
+EXTRA_tests_test_pam_scim_DEPENDENCIES = pam_scim.la tests/scim-mkcache$(EXEEXT)
+
+dist_check_SCRIPTS += tests/pam_exports.sh
+TESTS += tests/pam_exports.sh
