@@ -1,18 +1,23 @@
 /* idmap.h - the sticky number map: SCIM id -> uid/gid, for ever.
  *
  * A tdb of its own in state_dir ("idmap.tdb"), never published and never
- * read by the modules.  One record per SCIM id:
- *   key   "U" id   (a User; its user-private group shares the number)
- *         "G" id   (a Group)
- *   value le32 number, u8 flags (SCIM_IDMAP_GONE: the id left the directory;
- *         the number stays reserved: a tombstone)
- * plus one "!idmap" record holding the format version, so that a foreign tdb
- * is not mistaken for an empty map.
+ * read by the modules.  Entries are packed in chunk records of up to
+ * SCIM_IDMAP_CHUNK entries, in the order they were first assigned:
+ *   key   "C" le32 chunk number
+ *   value entries: u8 kind ('U' a User, whose user-private group shares the
+ *         number; 'G' a Group), le16 id length, id, le32 number, u8 flags
+ *         (SCIM_IDMAP_GONE: the id left the directory; its number stays
+ *         reserved for ever: a tombstone)
+ * and one "!idmap" record: "SIDM", le32 version, le32 chunks, le32 entries,
+ * so that a missing chunk or a foreign tdb is noticed.  Packing keeps a
+ * 110k-id map near 5 MB (a record per id costs twice that in tdb headers),
+ * and chunks of ~10 KB keep tdb from growing the file in 4 MB steps (it adds
+ * room for 100 records of the size being stored).
  *
  * The whole map is loaded at open (a forward hash and a reverse number set in
- * memory).  Changes are staged in memory and written in one tdb transaction
- * by scim_idmap_commit(), so a crash leaves the old map or the new one.
- * Records are never deleted. */
+ * memory).  Changes are staged in memory; scim_idmap_commit() rewrites the
+ * changed chunks in one tdb transaction, so a crash leaves the old map or the
+ * new one.  Entries are never deleted. */
 #ifndef SCIM_REFRESHD_IDMAP_H
 #define SCIM_REFRESHD_IDMAP_H
 
@@ -22,6 +27,7 @@
 
 #define SCIM_IDMAP_FILE "idmap.tdb"
 #define SCIM_IDMAP_GONE 0x01
+#define SCIM_IDMAP_CHUNK 256
 
 enum scim_idmap_kind { SCIM_IDMAP_USER = 'U', SCIM_IDMAP_GROUP = 'G' };
 

@@ -2,11 +2,18 @@
 # The mapping, id map, config and import are in libscimrefresh.la so that the
 # unit tests link the same code; main.c only parses options and dispatches.
 noinst_LTLIBRARIES += libscimrefresh.la
-libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c refreshd/log.h
+libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c refreshd/log.h \
+	refreshd/idmap.c refreshd/idmap.h refreshd/model.c refreshd/model.h refreshd/names.c \
+	refreshd/names.h refreshd/import.c refreshd/import.h refreshd/local.c refreshd/local.h refreshd/table.c refreshd/table.h
 libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
 libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
-noinst_HEADERS += refreshd/model.h refreshd/idmap.h refreshd/import.h refreshd/sync.h
-EXTRA_DIST += refreshd/sync_stub.c refreshd/main.c
+
+# The network sync (sync.h, sync.c, daemon.c, http.*, fetch.*) replaces
+# sync_stub.c when it lands.
+sbin_PROGRAMS += scim-refreshd
+scim_refreshd_SOURCES = refreshd/main.c refreshd/sync.h refreshd/sync_stub.c
+scim_refreshd_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS) $(CURL_CFLAGS)
+scim_refreshd_LDADD = libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JSONC_LIBS) $(CURL_LIBS)
 
 # ---- network sync (issue 4; maintained by the network side) ----------------
 # The HTTPS client and the listing walker: no mapping in here, so the unit

@@ -60,3 +60,24 @@ void scim_log(int level, const char *func, const char *fmt, ...)
 		fprintf(stderr, "scim-refreshd: %s: %s: %s\n", level_name(level), func, msg);
 	errno = saved;
 }
+
+void scim_log_memory(const char *func, const char *stage)
+{
+	char line[256];
+	long rss = -1, hwm = -1;
+	FILE *f;
+
+	if (log_level < LOG_DEBUG)
+		return;
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "VmRSS:", 6))
+			rss = strtol(line + 6, NULL, 10);
+		else if (!strncmp(line, "VmHWM:", 6))
+			hwm = strtol(line + 6, NULL, 10);
+	}
+	fclose(f);
+	scim_log(LOG_DEBUG, func, "memory after %s: rss=%ld kB peak=%ld kB", stage, rss, hwm);
+}

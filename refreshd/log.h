@@ -19,6 +19,9 @@ int scim_log_get_level(void);
 
 void scim_log(int level, const char *func, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Logs (at debug level) the process's current and peak memory after stage. */
+void scim_log_memory(const char *func, const char *stage);
+
 #define log_error(...) scim_log(LOG_ERR, __func__, __VA_ARGS__)
 #define log_warning(...) scim_log(LOG_WARNING, __func__, __VA_ARGS__)
 #define log_notice(...) scim_log(LOG_NOTICE, __func__, __VA_ARGS__)

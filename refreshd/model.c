@@ -1,0 +1,1275 @@
+/* model.c - SCIM resources -> POSIX users and groups, and publishing.
+ *
+ * Resources are reduced to a few interned strings and numbers as they arrive
+ * (the caller frees the JSON right after), so a sync of 100k users holds
+ * megabytes, not the listing.  Everything that needs the whole picture (name
+ * clashes, numbers, nesting, the comparison with the live cache) happens in
+ * scim_publish(). */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cache/cache.h"
+#include "refreshd/idmap.h"
+#include "refreshd/local.h"
+#include "refreshd/log.h"
+#include "refreshd/model.h"
+#include "refreshd/names.h"
+#include "refreshd/table.h"
+
+#define CORE_USER "urn:ietf:params:scim:schemas:core:2.0:User"
+#define CORE_GROUP "urn:ietf:params:scim:schemas:core:2.0:Group"
+/* A SCIM id is an opaque server string; anything longer is not one. */
+#define SCIM_ID_MAX 1024
+
+enum { KIND_USER = SCIM_IDMAP_USER, KIND_GROUP = SCIM_IDMAP_GROUP };
+
+struct user {
+	const char *id, *name, *gecos;
+	uint32_t attr;   /* number from uid_attribute, 0 if none or unusable */
+	uint32_t number; /* assigned uid, 0 until then */
+	uint32_t gid_off, ngids;
+	uint8_t skip;    /* 0, or 1 + enum scim_skip_reason */
+	bool suspended;
+};
+
+struct ref {
+	const char *value;
+	bool group_hint; /* type "Group", or a $ref to /Groups/ */
+};
+
+struct group {
+	const char *id, *name;
+	uint32_t attr, number;
+	uint8_t skip;
+	uint32_t *users; /* direct members resolved to user indices */
+	uint32_t nusers, ucap;
+	struct ref *refs; /* members not (yet) known as users */
+	uint32_t nrefs, rcap;
+	uint32_t *subgroups; /* refs resolved to group indices at publish time */
+	uint32_t nsub;
+	uint32_t flat_off, nflat;
+};
+
+struct scim_model {
+	const struct scim_config *cfg;
+	struct scim_idmap *idmap;
+	struct scim_local *local;
+	struct scim_arena arena;
+	struct user *users;
+	size_t nusers, ucap;
+	struct group *groups;
+	size_t ngroups, gcap;
+	struct scim_strmap ids; /* (kind, SCIM id) -> index */
+	uint32_t noid_users, noid_groups, bad_users, bad_groups;
+	bool used;
+};
+
+static const char *const reason_names[SCIM_SKIP_NREASONS] = {
+	[SCIM_SKIP_BAD_RESOURCE] = "bad_resource", [SCIM_SKIP_NO_ID] = "no_id",
+	[SCIM_SKIP_NO_NAME] = "no_name",	   [SCIM_SKIP_BAD_NAME] = "invalid_name",
+	[SCIM_SKIP_RESERVED] = "reserved_name",	   [SCIM_SKIP_LOCAL] = "local_name",
+	[SCIM_SKIP_DUPLICATE] = "duplicate_name",  [SCIM_SKIP_NO_NUMBER] = "no_free_number",
+};
+
+const char *scim_skip_reason_name(enum scim_skip_reason r)
+{
+	return (unsigned)r < SCIM_SKIP_NREASONS ? reason_names[r] : "unknown";
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+/* Attribute names are case-insensitive (RFC 7643 section 2.1). */
+static struct json_object *get_ci(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return NULL;
+	if (json_object_object_get_ex(obj, key, &v))
+		return v;
+	json_object_object_foreach(obj, k, val)
+	{
+		if (!strcasecmp(k, key))
+			return val;
+	}
+	return NULL;
+}
+
+/* "userName", "name.formatted", "urn:...:User:employeeNumber",
+ * "urn:...:User:manager.value" (RFC 7644 section 3.10). */
+static struct json_object *get_path(struct json_object *res, const char *path)
+{
+	char buf[512], *attr, *save = NULL;
+	struct json_object *o = res;
+
+	if (strlen(path) >= sizeof(buf))
+		return NULL;
+	strcpy(buf, path);
+	attr = buf;
+	if (!strncasecmp(buf, "urn:", 4)) {
+		char *colon = strrchr(buf, ':');
+		*colon = 0;
+		attr = colon + 1;
+		if (strcasecmp(buf, CORE_USER) && strcasecmp(buf, CORE_GROUP))
+			o = get_ci(res, buf);
+	}
+	for (char *seg = strtok_r(attr, ".", &save); seg && o; seg = strtok_r(NULL, ".", &save))
+		o = get_ci(o, seg);
+	return o;
+}
+
+/* A string without embedded NULs, or NULL. */
+static const char *get_str(struct json_object *o, size_t *len)
+{
+	const char *s;
+	if (!o || !json_object_is_type(o, json_type_string))
+		return NULL;
+	s = json_object_get_string(o);
+	*len = (size_t)json_object_get_string_len(o);
+	return strlen(s) == *len ? s : NULL;
+}
+
+/* An integer, or a string of decimal digits (employeeNumber is a string). */
+static bool get_number(struct json_object *o, uint32_t *out)
+{
+	if (!o)
+		return false;
+	if (json_object_is_type(o, json_type_int)) {
+		int64_t v = json_object_get_int64(o);
+		if (v < 0 || v > UINT32_MAX)
+			return false;
+		*out = (uint32_t)v;
+		return true;
+	}
+	if (json_object_is_type(o, json_type_string)) {
+		const char *s = json_object_get_string(o);
+		uint64_t v = 0;
+		if (!*s || strlen(s) > 10)
+			return false;
+		for (; *s; s++) {
+			if (*s < '0' || *s > '9')
+				return false;
+			v = v * 10 + (uint64_t)(*s - '0');
+		}
+		if (v > UINT32_MAX)
+			return false;
+		*out = (uint32_t)v;
+		return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ model */
+
+int scim_model_new(const struct scim_config *cfg, struct scim_model **out)
+{
+	struct scim_model *m;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->cfg = cfg;
+	r = scim_local_load(NULL, NULL, &m->local);
+	if (r < 0) {
+		log_error("cannot read /etc/passwd or /etc/group: %s", strerror(-r));
+		goto out;
+	}
+	r = scim_idmap_open(cfg->state_dir, true, &m->idmap);
+	if (r < 0)
+		goto out;
+	/* An empty map beside a published cache means the map was lost: going
+	 * on would hand out new numbers, and old files would change owner. */
+	if (scim_idmap_count(m->idmap) == 0 && stat(cfg->cache_file, &st) == 0) {
+		log_error("the id map %s/%s is missing or empty, but the cache %s exists: the numbers it "
+			  "recorded would change. Restore the id map from a backup; to start over with new "
+			  "numbers on purpose, remove %s first.",
+			  cfg->state_dir, SCIM_IDMAP_FILE, cfg->cache_file, cfg->cache_file);
+		r = -ENOENT;
+		goto out;
+	}
+out:
+	if (r < 0) {
+		scim_model_free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+void scim_model_free(struct scim_model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->ngroups; i++) {
+		free(m->groups[i].users);
+		free(m->groups[i].refs);
+		free(m->groups[i].subgroups);
+	}
+	free(m->users);
+	free(m->groups);
+	scim_strmap_free(&m->ids);
+	scim_arena_free(&m->arena);
+	scim_idmap_close(m->idmap);
+	scim_local_free(m->local);
+	free(m);
+}
+
+size_t scim_model_user_ids(const struct scim_model *m)
+{
+	return m->nusers;
+}
+
+size_t scim_model_group_ids(const struct scim_model *m)
+{
+	return m->ngroups;
+}
+
+/* The id, or NULL (and the resource is counted and logged as skipped). */
+static const char *resource_id(struct scim_model *m, struct json_object *res, const char *kind, uint32_t *noid,
+			       uint32_t *bad)
+{
+	const char *id, *hint;
+	size_t len, hlen;
+
+	if (!json_object_is_type(res, json_type_object)) {
+		log_warning("skipping a %s resource: not a JSON object", kind);
+		(*bad)++;
+		return NULL;
+	}
+	id = get_str(get_ci(res, "id"), &len);
+	if (id && len > 0 && len <= SCIM_ID_MAX)
+		return id;
+	/* Name something a sysadmin can find in the IdP. */
+	hint = get_str(get_ci(res, "externalId"), &hlen);
+	if (!hint)
+		hint = get_str(get_ci(res, "userName"), &hlen);
+	if (!hint)
+		hint = get_str(get_ci(res, "displayName"), &hlen);
+	log_warning("skipping a %s without a usable SCIM id (%s%.64s%s)", kind, hint ? "'" : "no name either",
+		    hint ? hint : "", hint ? "'" : "");
+	(*noid)++;
+	return NULL;
+}
+
+/* Maps and checks a name; returns 0 or 1 + the skip reason (logged). */
+static uint8_t check_name(struct scim_model *m, const char *kind, const char *id, const char *raw, size_t len,
+			  char *name)
+{
+	const struct scim_config *cfg = m->cfg;
+
+	if (!raw || len == 0) {
+		log_warning("skipping %s id=%s: no name", kind, id);
+		return 1 + SCIM_SKIP_NO_NAME;
+	}
+	if (scim_map_name(raw, len, cfg->lowercase_names, cfg->strip_domain, name) < 0) {
+		log_warning("skipping %s id=%s: name '%.64s%s' is not a valid POSIX name ([a-z_][a-z0-9_.-]*, at "
+			    "most %d characters)",
+			    kind, id, raw, len > 64 ? "..." : "", SCIM_POSIX_NAME_MAX);
+		return 1 + SCIM_SKIP_BAD_NAME;
+	}
+	if (!strcmp(name, "root"))
+		goto reserved;
+	for (size_t i = 0; i < cfg->ndeny_names; i++)
+		if (!strcmp(name, cfg->deny_names[i]))
+			goto reserved;
+	if (scim_local_has_name(m->local, name)) {
+		log_warning("skipping %s id=%s: name '%s' exists in /etc/passwd or /etc/group (the directory never "
+			    "shadows a local account)",
+			    kind, id, name);
+		return 1 + SCIM_SKIP_LOCAL;
+	}
+	return 0;
+reserved:
+	log_warning("skipping %s id=%s: name '%s' is reserved (root or deny_names)", kind, id, name);
+	return 1 + SCIM_SKIP_RESERVED;
+}
+
+static uint32_t attr_number(struct scim_model *m, struct json_object *res, const char *path, const char *kind,
+			    const char *id)
+{
+	struct json_object *o;
+	uint32_t n;
+	if (!path || !(o = get_path(res, path)) || json_object_is_type(o, json_type_null))
+		return 0;
+	if (!get_number(o, &n)) {
+		log_notice("%s id=%s: %s is not a number; hashing the id instead", kind, id, path);
+		return 0;
+	}
+	if (n < m->cfg->uid_min || n > m->cfg->uid_max) {
+		log_notice("%s id=%s: %s %u is outside [%u, %u]; hashing the id instead", kind, id, path, n,
+			   m->cfg->uid_min, m->cfg->uid_max);
+		return 0;
+	}
+	return n;
+}
+
+/* Finds or creates the slot for (kind, id): a repeated id (pages shifting
+ * under a listing) replaces the earlier resource. */
+static int slot_for(struct scim_model *m, char kind, const char *id, uint32_t *idx, bool *fresh)
+{
+	const char *copy;
+	int r;
+	size_t count = kind == KIND_USER ? m->nusers : m->ngroups;
+
+	if (scim_strmap_get(&m->ids, (uint8_t)kind, id, idx) == 0) {
+		*fresh = false;
+		return 0;
+	}
+	if (count >= UINT32_MAX - 1)
+		return -E2BIG;
+	if (kind == KIND_USER && m->nusers == m->ucap) {
+		size_t cap = m->ucap ? m->ucap * 2 : 1024;
+		struct user *u = realloc(m->users, cap * sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		m->users = u;
+		m->ucap = cap;
+	} else if (kind == KIND_GROUP && m->ngroups == m->gcap) {
+		size_t cap = m->gcap ? m->gcap * 2 : 256;
+		struct group *g = realloc(m->groups, cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		m->groups = g;
+		m->gcap = cap;
+	}
+	copy = scim_arena_strdup(&m->arena, id);
+	if (!copy)
+		return -ENOMEM;
+	*idx = (uint32_t)count;
+	r = scim_strmap_put(&m->ids, (uint8_t)kind, copy, idx);
+	if (r < 0)
+		return r;
+	if (kind == KIND_USER) {
+		memset(&m->users[count], 0, sizeof(m->users[count]));
+		m->users[count].id = copy;
+		m->nusers++;
+	} else {
+		memset(&m->groups[count], 0, sizeof(m->groups[count]));
+		m->groups[count].id = copy;
+		m->ngroups++;
+	}
+	*fresh = true;
+	return 0;
+}
+
+static bool parse_active(struct json_object *o, const char *id)
+{
+	if (!o || json_object_is_type(o, json_type_null))
+		return true; /* RFC 7643: absent means active */
+	if (json_object_is_type(o, json_type_boolean))
+		return json_object_get_boolean(o);
+	if (json_object_is_type(o, json_type_string)) {
+		const char *s = json_object_get_string(o);
+		if (!strcasecmp(s, "true"))
+			return true;
+		if (!strcasecmp(s, "false"))
+			return false;
+	}
+	/* Fail closed: an unreadable flag must not unlock an account. */
+	log_warning("user id=%s: 'active' is neither true nor false; treating the user as suspended", id);
+	return false;
+}
+
+int scim_model_add_user(struct scim_model *m, struct json_object *res)
+{
+	char name[SCIM_POSIX_NAME_MAX + 1], gecos[SCIM_GECOS_MAX + 1];
+	const char *id, *raw, *g;
+	struct user *u;
+	size_t len = 0, glen = 0;
+	uint32_t idx;
+	bool fresh;
+	int r;
+
+	id = resource_id(m, res, "user", &m->noid_users, &m->bad_users);
+	if (!id)
+		return 0;
+	r = slot_for(m, KIND_USER, id, &idx, &fresh);
+	if (r < 0)
+		return r;
+	u = &m->users[idx];
+	if (!fresh)
+		log_debug("user id=%s came twice; the later copy wins", id);
+	u->name = u->gecos = NULL;
+	u->attr = 0;
+	u->skip = 0;
+
+	raw = get_str(get_path(res, m->cfg->name_attribute), &len);
+	if (!raw && get_path(res, m->cfg->name_attribute)) {
+		log_warning("skipping user id=%s: %s is not a string", id, m->cfg->name_attribute);
+		u->skip = 1 + SCIM_SKIP_BAD_RESOURCE;
+		return 0;
+	}
+	u->skip = check_name(m, "user", id, raw, len, name);
+	if (u->skip)
+		return 0;
+	g = get_str(get_ci(res, "displayName"), &glen);
+	if (!g || !glen)
+		g = get_str(get_path(res, "name.formatted"), &glen);
+	scim_clean_gecos(g ? g : "", g ? glen : 0, gecos);
+	u->name = scim_arena_strdup(&m->arena, name);
+	u->gecos = scim_arena_strdup(&m->arena, gecos);
+	if (!u->name || !u->gecos)
+		return -ENOMEM;
+	u->suspended = !parse_active(get_ci(res, "active"), id);
+	u->attr = attr_number(m, res, m->cfg->uid_attribute, "user", id);
+	return 0;
+}
+
+static int add_member(struct scim_model *m, struct group *g, struct json_object *mem)
+{
+	const char *value, *type, *ref;
+	size_t len, tlen, rlen;
+	uint32_t uidx;
+	bool group_hint;
+
+	value = get_str(get_ci(mem, "value"), &len);
+	if (!value || !len || len > SCIM_ID_MAX)
+		return 1; /* dropped */
+	type = get_str(get_ci(mem, "type"), &tlen);
+	/* GitHub's docs spell it "$+ref"; RFC 7643 "$ref". */
+	ref = get_str(get_ci(mem, "$ref"), &rlen);
+	if (!ref)
+		ref = get_str(get_ci(mem, "$+ref"), &rlen);
+	group_hint = (type && !strcasecmp(type, "Group")) || (ref && strstr(ref, "/Groups/"));
+	if (!group_hint && scim_strmap_get(&m->ids, KIND_USER, value, &uidx) == 0) {
+		if (g->nusers == g->ucap) {
+			uint32_t cap = g->ucap ? g->ucap * 2 : 8;
+			uint32_t *p = realloc(g->users, cap * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			g->users = p;
+			g->ucap = cap;
+		}
+		g->users[g->nusers++] = uidx;
+		return 0;
+	}
+	if (g->nrefs == g->rcap) {
+		uint32_t cap = g->rcap ? g->rcap * 2 : 4;
+		struct ref *p = realloc(g->refs, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		g->refs = p;
+		g->rcap = cap;
+	}
+	g->refs[g->nrefs].value = scim_arena_strndup(&m->arena, value, len);
+	if (!g->refs[g->nrefs].value)
+		return -ENOMEM;
+	g->refs[g->nrefs++].group_hint = group_hint;
+	return 0;
+}
+
+int scim_model_add_group(struct scim_model *m, struct json_object *res)
+{
+	char name[SCIM_POSIX_NAME_MAX + 1];
+	struct json_object *members;
+	const char *id, *raw;
+	struct group *g;
+	size_t len = 0;
+	uint32_t idx, dropped = 0;
+	bool fresh;
+	int r;
+
+	id = resource_id(m, res, "group", &m->noid_groups, &m->bad_groups);
+	if (!id)
+		return 0;
+	r = slot_for(m, KIND_GROUP, id, &idx, &fresh);
+	if (r < 0)
+		return r;
+	g = &m->groups[idx];
+	if (!fresh)
+		log_debug("group id=%s came twice; the later copy wins", id);
+	g->name = NULL;
+	g->attr = 0;
+	g->skip = 0;
+	g->nusers = g->nrefs = 0;
+
+	raw = get_str(get_ci(res, "displayName"), &len);
+	g->skip = check_name(m, "group", id, raw, len, name);
+	/* Even a skipped group keeps its members: it may be nested in another. */
+	if (!g->skip) {
+		g->name = scim_arena_strdup(&m->arena, name);
+		if (!g->name)
+			return -ENOMEM;
+		g->attr = attr_number(m, res, m->cfg->gid_attribute, "group", id);
+	}
+	members = get_ci(res, "members");
+	if (members && json_object_is_type(members, json_type_array)) {
+		size_t n = json_object_array_length(members);
+		for (size_t i = 0; i < n; i++) {
+			r = add_member(m, g, json_object_array_get_idx(members, i));
+			if (r < 0)
+				return r;
+			dropped += (uint32_t)r;
+		}
+	} else if (members && !json_object_is_type(members, json_type_null)) {
+		log_warning("group id=%s: 'members' is not a list; the group gets no members", id);
+	}
+	if (dropped)
+		log_warning("group id=%s: %u members without a usable 'value' were ignored", id, dropped);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ publish */
+
+struct pending {
+	const char *id;
+	uint32_t idx, attr;
+	char kind;
+};
+
+static int cmp_pending(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	return c ? c : (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+struct publish {
+	struct scim_model *m;
+	struct scim_sync_stats *st;
+	struct scim_nummap claimed; /* numbers handed out in this run (not yet in the map) */
+	uint32_t *flat;            /* flattened memberships, by group */
+	size_t nflat;
+	uint32_t *gids;            /* supplementary gids, by user */
+	uint32_t primary_gid;
+	/* the live cache */
+	bool have_old;
+	struct scim_cache_header old_hdr;
+	struct scim_arena old_arena;
+	struct scim_nummap old_users; /* uid -> index */
+	const char **old_names;
+	bool *old_susp;
+	bool *old_seen;
+	size_t old_n, old_cap;
+	struct scim_nummap old_groups; /* gid -> 1 */
+};
+
+static const char *kind_name(char kind)
+{
+	return kind == KIND_USER ? "user" : "group";
+}
+
+static void skip_entry(struct scim_model *m, char kind, uint32_t idx, enum scim_skip_reason why)
+{
+	if (kind == KIND_USER)
+		m->users[idx].skip = (uint8_t)(1 + why);
+	else
+		m->groups[idx].skip = (uint8_t)(1 + why);
+}
+
+/* Two directory entries with one name: neither gets it. */
+static int find_duplicates(struct scim_model *m)
+{
+	struct scim_strmap names = { 0 };
+	uint32_t *dupmark = NULL;
+	int r = 0;
+
+	for (int pass = 0; pass < 2 && r == 0; pass++) {
+		char kind = pass == 0 ? KIND_USER : KIND_GROUP;
+		size_t n = pass == 0 ? m->nusers : m->ngroups;
+		for (size_t i = 0; i < n; i++) {
+			const char *name = pass == 0 ? m->users[i].name : m->groups[i].name;
+			uint8_t skip = pass == 0 ? m->users[i].skip : m->groups[i].skip;
+			uint32_t v = (uint32_t)i, first;
+			if (skip)
+				continue;
+			/* With user-private groups a group name is taken by the user of that name. */
+			if (pass == 1 && !m->cfg->primary_group &&
+			    scim_strmap_get(&names, KIND_USER, name, &first) == 0 && !m->users[first].skip) {
+				log_warning("skipping group id=%s: name '%s' is the private group of user id=%s", m->groups[i].id,
+					    name, m->users[first].id);
+				m->groups[i].skip = 1 + SCIM_SKIP_DUPLICATE;
+				continue;
+			}
+			r = scim_strmap_put(&names, (uint8_t)kind, name, &v);
+			if (r == -EEXIST) {
+				const char *other = pass == 0 ? m->users[v].id : m->groups[v].id;
+				log_warning("skipping %s id=%s: name '%s' is also the name of %s id=%s (both are skipped)",
+					    kind_name(kind), pass == 0 ? m->users[i].id : m->groups[i].id, name,
+					    kind_name(kind), other);
+				skip_entry(m, kind, (uint32_t)i, SCIM_SKIP_DUPLICATE);
+				/* The first one is skipped too (its slot stays in the map so a
+				 * third one is caught). */
+				skip_entry(m, kind, v, SCIM_SKIP_DUPLICATE);
+				r = 0;
+			}
+			if (r < 0)
+				break;
+		}
+	}
+	/* Users skipped as duplicates above were only marked after their name went
+	 * into the map; the private-group check read their skip flag live, so a
+	 * group may have been skipped for a user that is skipped too: harmless. */
+	free(dupmark);
+	scim_strmap_free(&names);
+	return r;
+}
+
+static bool number_free(struct publish *p, uint32_t n)
+{
+	const struct scim_config *cfg = p->m->cfg;
+	/* 65534/65535: nobody and the 16-bit (uid_t)-1. */
+	if (n < cfg->uid_min || n > cfg->uid_max || n == 65534 || n == 65535 || n == UINT32_MAX)
+		return false;
+	return !scim_idmap_number_taken(p->m->idmap, n) && !scim_local_has_number(p->m->local, n) &&
+	       scim_nummap_get(&p->claimed, n, NULL) < 0;
+}
+
+static void set_number(struct scim_model *m, char kind, uint32_t idx, uint32_t n)
+{
+	if (kind == KIND_USER)
+		m->users[idx].number = n;
+	else
+		m->groups[idx].number = n;
+}
+
+static int assign_numbers(struct publish *p)
+{
+	struct scim_model *m = p->m;
+	const struct scim_config *cfg = m->cfg;
+	struct pending *pend = NULL;
+	size_t npend = 0, total = m->nusers + m->ngroups;
+	int r = 0;
+
+	pend = malloc((total ? total : 1) * sizeof(*pend));
+	if (!pend)
+		return -ENOMEM;
+	/* Known ids keep their numbers, whatever the attribute says now. */
+	for (size_t i = 0; i < total; i++) {
+		bool isuser = i < m->nusers;
+		uint32_t idx = (uint32_t)(isuser ? i : i - m->nusers);
+		char kind = isuser ? KIND_USER : KIND_GROUP;
+		const char *id = isuser ? m->users[idx].id : m->groups[idx].id;
+		uint32_t attr = isuser ? m->users[idx].attr : m->groups[idx].attr, n;
+		uint8_t flags;
+		if (isuser ? m->users[idx].skip : m->groups[idx].skip)
+			continue;
+		if (scim_idmap_get(m->idmap, kind, id, &n, &flags) == 0) {
+			if (scim_local_has_number(m->local, n)) {
+				log_error("skipping %s id=%s: its number %u now belongs to a local account", kind_name(kind),
+					  id, n);
+				skip_entry(m, kind, idx, SCIM_SKIP_LOCAL);
+				continue;
+			}
+			if (attr && attr != n)
+				log_notice("%s id=%s: attribute says %u, keeping %u (numbers never move)", kind_name(kind),
+					   id, attr, n);
+			set_number(m, kind, idx, n);
+			if (flags & SCIM_IDMAP_GONE) {
+				log_info("%s id=%s is back; it keeps number %u", kind_name(kind), id, n);
+				r = scim_idmap_set_flags(m->idmap, kind, id, flags & ~SCIM_IDMAP_GONE);
+				if (r < 0)
+					goto out;
+			}
+			continue;
+		}
+		pend[npend++] = (struct pending){ id, idx, attr, kind };
+	}
+	/* New ids in a host-independent order, so two hosts starting from empty
+	 * state agree even where hashes collide. */
+	qsort(pend, npend, sizeof(*pend), cmp_pending);
+
+	/* Pass 1: numbers from the configured attributes. */
+	for (size_t i = 0; i < npend; i++) {
+		struct pending *e = &pend[i];
+		if (!e->attr)
+			continue;
+		if (number_free(p, e->attr)) {
+			r = scim_nummap_put(&p->claimed, e->attr, 1);
+			if (r < 0)
+				goto out;
+			set_number(m, e->kind, e->idx, e->attr);
+			e->attr = UINT32_MAX; /* done */
+		} else {
+			log_warning("%s id=%s: number %u from its attribute is already taken; hashing the id instead",
+				    kind_name(e->kind), e->id, e->attr);
+			e->attr = 0;
+		}
+	}
+	/* Pass 2: a hash of the id, probing past collisions. */
+	for (size_t i = 0; i < npend; i++) {
+		struct pending *e = &pend[i];
+		uint32_t n = 0, first, attempt;
+		if (e->attr == UINT32_MAX)
+			continue;
+		first = scim_idmap_hash(e->id, 0, cfg->uid_min, cfg->uid_max);
+		for (attempt = 0; attempt < 64; attempt++) {
+			uint32_t c = attempt ? scim_idmap_hash(e->id, attempt, cfg->uid_min, cfg->uid_max) : first;
+			if (number_free(p, c)) {
+				n = c;
+				break;
+			}
+		}
+		/* A nearly full window: walk it from the first hash. */
+		if (!n) {
+			uint64_t range = (uint64_t)cfg->uid_max - cfg->uid_min + 1;
+			for (uint64_t k = 1; k <= range; k++) {
+				uint32_t c = (uint32_t)(cfg->uid_min + ((uint64_t)first - cfg->uid_min + k) % range);
+				if (number_free(p, c)) {
+					n = c;
+					break;
+				}
+			}
+		}
+		if (!n) {
+			log_error("skipping %s id=%s: no free number left in [%u, %u]", kind_name(e->kind), e->id,
+				  cfg->uid_min, cfg->uid_max);
+			skip_entry(m, e->kind, e->idx, SCIM_SKIP_NO_NUMBER);
+			continue;
+		}
+		if (n != first) {
+			p->st->collisions++;
+			log_notice("%s id=%s: number %u is taken (hash collision); probed to %u", kind_name(e->kind),
+				   e->id, first, n);
+		}
+		r = scim_nummap_put(&p->claimed, n, 1);
+		if (r < 0)
+			goto out;
+		set_number(m, e->kind, e->idx, n);
+	}
+	/* Stage the new records. */
+	for (size_t i = 0; i < npend; i++) {
+		struct pending *e = &pend[i];
+		uint32_t n = e->kind == KIND_USER ? m->users[e->idx].number : m->groups[e->idx].number;
+		bool skipped = e->kind == KIND_USER ? m->users[e->idx].skip : m->groups[e->idx].skip;
+		if (skipped)
+			continue;
+		r = scim_idmap_add(m->idmap, e->kind, e->id, n);
+		if (r < 0)
+			goto out;
+		p->st->new_numbers++;
+	}
+out:
+	free(pend);
+	return r;
+}
+
+struct tomb_ctx {
+	struct publish *p;
+	char **kinds_ids; /* unused */
+	int r;
+};
+
+static int tomb_cb(char kind, const char *id, uint32_t number, uint8_t flags, void *ctx)
+{
+	struct tomb_ctx *t = ctx;
+	struct scim_model *m = t->p->m;
+	uint32_t idx;
+	bool present = false;
+
+	if (scim_strmap_get(&m->ids, (uint8_t)kind, id, &idx) == 0)
+		present = kind == KIND_USER ? !m->users[idx].skip : !m->groups[idx].skip;
+	if (present || (flags & SCIM_IDMAP_GONE))
+		return 0;
+	/* Gone from the directory (or no longer publishable): the number stays
+	 * reserved, so no newcomer inherits the old files. */
+	log_info("%s id=%s left the directory; number %u stays reserved (tombstone)", kind_name(kind), id, number);
+	t->p->st->tombstoned++;
+	return scim_idmap_set_flags(m->idmap, kind, id, flags | SCIM_IDMAP_GONE);
+}
+
+/* Groups nested in groups: every group gets the users of every group below it. */
+static int flatten_groups(struct publish *p)
+{
+	struct scim_model *m = p->m;
+	uint32_t *ustamp = NULL, *gstamp = NULL, *stack = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	/* Resolve refs now that every resource is in. */
+	for (size_t i = 0; i < m->ngroups; i++) {
+		struct group *g = &m->groups[i];
+		uint32_t idx;
+		if (!g->nrefs)
+			continue;
+		g->subgroups = malloc(g->nrefs * sizeof(*g->subgroups));
+		if (!g->subgroups)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < g->nrefs; k++) {
+			const struct ref *ref = &g->refs[k];
+			if (scim_strmap_get(&m->ids, KIND_GROUP, ref->value, &idx) == 0) {
+				g->subgroups[g->nsub++] = idx;
+			} else if (!ref->group_hint && scim_strmap_get(&m->ids, KIND_USER, ref->value, &idx) == 0) {
+				if (g->nusers == g->ucap) {
+					uint32_t c = g->ucap ? g->ucap * 2 : 8;
+					uint32_t *np = realloc(g->users, c * sizeof(*np));
+					if (!np)
+						return -ENOMEM;
+					g->users = np;
+					g->ucap = c;
+				}
+				g->users[g->nusers++] = idx;
+			} else {
+				p->st->members_dropped++;
+				log_debug("group id=%s: member %s is no known user or group; dropped", g->id, ref->value);
+			}
+		}
+	}
+
+	ustamp = calloc(m->nusers ? m->nusers : 1, sizeof(*ustamp));
+	gstamp = calloc(m->ngroups ? m->ngroups : 1, sizeof(*gstamp));
+	stack = malloc((m->ngroups ? m->ngroups : 1) * sizeof(*stack));
+	if (!ustamp || !gstamp || !stack) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < m->ngroups; i++) {
+		struct group *g = &m->groups[i];
+		uint32_t stamp = (uint32_t)i + 1, sp = 0, dropped = 0;
+		bool cycle = false;
+		g->flat_off = (uint32_t)p->nflat;
+		g->nflat = 0;
+		if (g->skip || !g->number)
+			continue;
+		gstamp[i] = stamp;
+		stack[sp++] = (uint32_t)i;
+		while (sp) {
+			struct group *h = &m->groups[stack[--sp]];
+			for (uint32_t k = 0; k < h->nusers; k++) {
+				uint32_t u = h->users[k];
+				if (ustamp[u] == stamp)
+					continue;
+				ustamp[u] = stamp;
+				if (m->users[u].skip || !m->users[u].number) {
+					dropped++;
+					continue;
+				}
+				if (p->nflat == cap) {
+					size_t nc = cap ? cap * 2 : 65536;
+					uint32_t *nf = realloc(p->flat, nc * sizeof(*nf));
+					if (!nf) {
+						r = -ENOMEM;
+						goto out;
+					}
+					p->flat = nf;
+					cap = nc;
+				}
+				p->flat[p->nflat++] = u;
+				g->nflat++;
+			}
+			for (uint32_t k = 0; k < h->nsub; k++) {
+				uint32_t s = h->subgroups[k];
+				if (s == i)
+					cycle = true;
+				if (gstamp[s] == stamp)
+					continue;
+				gstamp[s] = stamp;
+				stack[sp++] = s;
+			}
+		}
+		if (cycle) {
+			p->st->cycles++;
+			log_warning("group '%s' (id=%s) contains itself through nested groups (a cycle); it gets the "
+				    "members of every group in the cycle",
+				    g->name, g->id);
+		}
+		if (dropped) {
+			p->st->members_dropped += dropped;
+			log_info("group '%s' (id=%s): %u members are users that were skipped; left out", g->name, g->id,
+				 dropped);
+		}
+	}
+out:
+	free(ustamp);
+	free(gstamp);
+	free(stack);
+	return r;
+}
+
+static int supplementary_gids(struct publish *p)
+{
+	struct scim_model *m = p->m;
+	uint32_t *fill;
+	size_t off = 0;
+
+	for (size_t i = 0; i < m->nusers; i++)
+		m->users[i].ngids = 0;
+	for (size_t i = 0; i < m->ngroups; i++)
+		for (uint32_t k = 0; k < m->groups[i].nflat; k++)
+			m->users[p->flat[m->groups[i].flat_off + k]].ngids++;
+	for (size_t i = 0; i < m->nusers; i++) {
+		m->users[i].gid_off = (uint32_t)off;
+		off += m->users[i].ngids;
+	}
+	p->gids = malloc((off ? off : 1) * sizeof(*p->gids));
+	fill = calloc(m->nusers ? m->nusers : 1, sizeof(*fill));
+	if (!p->gids || !fill) {
+		free(fill);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->ngroups; i++)
+		for (uint32_t k = 0; k < m->groups[i].nflat; k++) {
+			uint32_t u = p->flat[m->groups[i].flat_off + k];
+			p->gids[m->users[u].gid_off + fill[u]++] = m->groups[i].number;
+		}
+	free(fill);
+	return 0;
+}
+
+static int old_user_cb(const struct scim_user *u, void *ctx)
+{
+	struct publish *p = ctx;
+	int r;
+	if (p->old_n == p->old_cap) {
+		size_t cap = p->old_cap ? p->old_cap * 2 : 1024;
+		const char **nn = realloc(p->old_names, cap * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		p->old_names = nn;
+		bool *ns = realloc(p->old_susp, cap * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		p->old_susp = ns;
+		p->old_cap = cap;
+	}
+	p->old_names[p->old_n] = scim_arena_strdup(&p->old_arena, u->name);
+	if (!p->old_names[p->old_n])
+		return -ENOMEM;
+	p->old_susp[p->old_n] = u->suspended;
+	r = scim_nummap_put(&p->old_users, u->uid, (uint32_t)p->old_n);
+	if (r == -EEXIST || r == -EINVAL)
+		return 0; /* a damaged cache is being replaced anyway */
+	if (r < 0)
+		return r;
+	p->old_n++;
+	return 0;
+}
+
+static int old_group_cb(const struct scim_group *g, void *ctx)
+{
+	struct publish *p = ctx;
+	int r = scim_nummap_put(&p->old_groups, g->gid, 1);
+	return r == -EEXIST || r == -EINVAL ? 0 : r;
+}
+
+/* Reads what the live cache holds, for the comparison and the guards. */
+static int load_old(struct publish *p)
+{
+	const struct scim_config *cfg = p->m->cfg;
+	struct scim_cache_file *f = NULL;
+	int r = scim_cache_file_open(cfg->cache_file, &f);
+
+	if (r == -ENODATA)
+		return 0;
+	if (r < 0) {
+		log_warning("the live cache %s cannot be read (%s); it will be replaced without comparison",
+			    cfg->cache_file, strerror(-r));
+		return 0;
+	}
+	scim_cache_file_header(f, &p->old_hdr);
+	r = scim_cache_file_foreach_user(f, old_user_cb, p);
+	if (r == 0)
+		r = scim_cache_file_foreach_group(f, old_group_cb, p);
+	/* tdb allows one open of a file per process, and the writer opens the
+	 * live file at commit: close it now. */
+	scim_cache_file_close(f);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		log_warning("the live cache %s is damaged (%s); it will be replaced without comparison",
+			    cfg->cache_file, strerror(-r));
+		p->old_n = 0;
+		return 0;
+	}
+	p->have_old = true;
+	p->old_seen = calloc(p->old_n ? p->old_n : 1, sizeof(*p->old_seen));
+	return p->old_seen ? 0 : -ENOMEM;
+}
+
+static void compare(struct publish *p)
+{
+	struct scim_model *m = p->m;
+	struct scim_sync_stats *st = p->st;
+
+	for (size_t i = 0; i < m->nusers; i++) {
+		const struct user *u = &m->users[i];
+		uint32_t o;
+		if (u->skip)
+			continue;
+		if (scim_nummap_get(&p->old_users, u->number, &o) < 0) {
+			st->added++;
+			log_info("user %s (uid %u) added%s", u->name, u->number, u->suspended ? ", suspended" : "");
+			continue;
+		}
+		p->old_seen[o] = true;
+		if (strcmp(p->old_names[o], u->name)) {
+			st->renamed++;
+			log_info("user %s (uid %u) renamed to %s", p->old_names[o], u->number, u->name);
+		}
+		if (u->suspended && !p->old_susp[o]) {
+			st->suspended++;
+			log_notice("user %s (uid %u) suspended", u->name, u->number);
+		} else if (!u->suspended && p->old_susp[o]) {
+			st->reactivated++;
+			log_notice("user %s (uid %u) reactivated", u->name, u->number);
+		}
+	}
+	for (size_t o = 0; o < p->old_n; o++)
+		if (!p->old_seen[o]) {
+			st->removed++;
+			log_info("user %s removed", p->old_names[o]);
+		}
+}
+
+static int write_cache(struct publish *p, const char *source)
+{
+	struct scim_model *m = p->m;
+	const struct scim_config *cfg = m->cfg;
+	struct scim_cache_writer *w = NULL;
+	struct scim_cache_header h = { .last_sync = time(NULL), .source = source };
+	const char **names = NULL;
+	size_t names_cap = 0;
+	char home[SCIM_HOME_MAX + 1];
+	int r;
+
+	r = scim_cache_writer_new(cfg->cache_file, p->st->users, p->st->groups, &w);
+	if (r < 0) {
+		log_error("cannot start writing %s: %s", cfg->cache_file,
+			  r == -EBUSY ? "another process is publishing it" : strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < m->nusers; i++) {
+		const struct user *u = &m->users[i];
+		if (u->skip)
+			continue;
+		r = scim_expand_home(cfg->home, u->name, u->number, home, sizeof(home));
+		if (r < 0) {
+			log_error("home for user %s is too long", u->name);
+			goto fail;
+		}
+		struct scim_user su = {
+			.name = u->name, .uid = u->number, .gid = cfg->primary_group ? p->primary_gid : u->number,
+			.gecos = u->gecos, .home = home, .shell = cfg->shell, .suspended = u->suspended,
+			.has_ext = true, .scim_id = u->id, .ngids = u->ngids, .gids = p->gids + u->gid_off,
+		};
+		r = scim_cache_writer_add_user(w, &su);
+		if (r < 0) {
+			log_error("cannot add user %s to %s: %s", u->name, cfg->cache_file, strerror(-r));
+			goto fail;
+		}
+	}
+	if (!cfg->primary_group)
+		for (size_t i = 0; i < m->nusers; i++) {
+			const struct user *u = &m->users[i];
+			if (u->skip)
+				continue;
+			struct scim_group sg = { .name = u->name, .gid = u->number, .scim_id = u->id };
+			r = scim_cache_writer_add_group(w, &sg);
+			if (r < 0) {
+				log_error("cannot add the private group of %s to %s: %s", u->name, cfg->cache_file,
+					  strerror(-r));
+				goto fail;
+			}
+		}
+	for (size_t i = 0; i < m->ngroups; i++) {
+		const struct group *g = &m->groups[i];
+		if (g->skip)
+			continue;
+		if (g->nflat > names_cap) {
+			const char **nn = realloc(names, g->nflat * sizeof(*nn));
+			if (!nn) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			names = nn;
+			names_cap = g->nflat;
+		}
+		for (uint32_t k = 0; k < g->nflat; k++)
+			names[k] = m->users[p->flat[g->flat_off + k]].name;
+		struct scim_group sg = { .name = g->name, .gid = g->number, .scim_id = g->id, .nmembers = g->nflat,
+					 .members = names };
+		r = scim_cache_writer_add_group(w, &sg);
+		if (r < 0) {
+			log_error("cannot add group %s to %s: %s", g->name, cfg->cache_file, strerror(-r));
+			goto fail;
+		}
+	}
+	free(names);
+	names = NULL;
+	/* The id map first: a crash after it leaves numbers reserved that no
+	 * cache uses yet (harmless); the other order could publish numbers that
+	 * the next run hands out again. */
+	r = scim_idmap_commit(m->idmap);
+	if (r < 0)
+		goto fail;
+	r = scim_cache_writer_commit(w, &h);
+	w = NULL;
+	if (r < 0) {
+		log_error("cannot publish %s: %s", cfg->cache_file, strerror(-r));
+		return r;
+	}
+	p->st->generation = p->have_old ? p->old_hdr.generation + 1 : 1;
+	return 0;
+fail:
+	free(names);
+	scim_cache_writer_abort(w);
+	return r;
+}
+
+int scim_publish(struct scim_model *m, const char *source, bool force, struct scim_sync_stats *stats)
+{
+	const struct scim_config *cfg = m->cfg;
+	struct scim_sync_stats local_stats;
+	struct publish p = { .m = m };
+	struct tomb_ctx tomb = { .p = &p };
+	int r;
+
+	if (!stats)
+		stats = &local_stats;
+	memset(stats, 0, sizeof(*stats));
+	p.st = stats;
+	if (m->used)
+		return -EALREADY;
+	m->used = true;
+
+	r = find_duplicates(m);
+	if (r < 0)
+		goto out;
+	scim_log_memory(__func__, "reading");
+	r = assign_numbers(&p);
+	if (r < 0)
+		goto out;
+	r = scim_idmap_foreach(m->idmap, tomb_cb, &tomb);
+	if (r < 0)
+		goto out;
+
+	if (cfg->primary_group) {
+		bool found = scim_local_group_gid(m->local, cfg->primary_group, &p.primary_gid) == 0;
+		for (size_t i = 0; i < m->ngroups && !found; i++)
+			if (!m->groups[i].skip && !strcmp(m->groups[i].name, cfg->primary_group)) {
+				p.primary_gid = m->groups[i].number;
+				found = true;
+			}
+		if (!found) {
+			log_error("primary_group '%s' is neither in /etc/group nor a group of the directory; not "
+				  "publishing",
+				  cfg->primary_group);
+			r = -ENOENT;
+			goto out;
+		}
+	}
+	r = flatten_groups(&p);
+	if (r < 0)
+		goto out;
+	r = supplementary_gids(&p);
+	if (r < 0)
+		goto out;
+
+	for (size_t i = 0; i < m->nusers; i++) {
+		const struct user *u = &m->users[i];
+		if (u->skip) {
+			stats->skipped_users[u->skip - 1]++;
+			continue;
+		}
+		stats->users++;
+		stats->suspended_total += u->suspended;
+		if (!cfg->primary_group)
+			stats->groups++;
+	}
+	for (size_t i = 0; i < m->ngroups; i++) {
+		if (m->groups[i].skip)
+			stats->skipped_groups[m->groups[i].skip - 1]++;
+		else
+			stats->groups++;
+	}
+	stats->skipped_users[SCIM_SKIP_NO_ID] += m->noid_users;
+	stats->skipped_users[SCIM_SKIP_BAD_RESOURCE] += m->bad_users;
+	stats->skipped_groups[SCIM_SKIP_NO_ID] += m->noid_groups;
+	stats->skipped_groups[SCIM_SKIP_BAD_RESOURCE] += m->bad_groups;
+
+	scim_log_memory(__func__, "mapping");
+	r = load_old(&p);
+	if (r < 0)
+		goto out;
+	if (p.have_old) {
+		compare(&p);
+		for (size_t i = 0; i < m->ngroups; i++)
+			if (!m->groups[i].skip && scim_nummap_get(&p.old_groups, m->groups[i].number, NULL) < 0)
+				stats->groups_added++;
+		if (p.old_groups.count + stats->groups_added > stats->groups)
+			stats->groups_removed = (uint32_t)(p.old_groups.count + stats->groups_added - stats->groups);
+	} else {
+		stats->added = stats->users;
+		stats->groups_added = stats->groups;
+	}
+
+	/* The guards: a listing that lost most users is far more likely a fault
+	 * upstream than the truth, and publishing it locks people out. */
+	if (p.have_old && stats->users == 0 && p.old_n > 0) {
+		if (!force) {
+			log_error("refusing to publish: the new snapshot has no users, but the cache %s has %zu; "
+				  "run with --force if the directory really is empty",
+				  cfg->cache_file, p.old_n);
+			r = -ECANCELED;
+			goto out;
+		}
+		log_warning("publishing an empty snapshot over %zu users (--force)", p.old_n);
+	}
+	if (p.have_old && p.old_n > 0 && (uint64_t)stats->removed * 100 > (uint64_t)cfg->max_removed_percent * p.old_n) {
+		if (!force) {
+			log_error("refusing to publish: the new snapshot would remove %u of the %zu users in the cache "
+				  "(%u%%), more than max_removed_percent = %u; run with --force if that is intended",
+				  stats->removed, p.old_n, (unsigned)((uint64_t)stats->removed * 100 / p.old_n),
+				  cfg->max_removed_percent);
+			r = -ECANCELED;
+			goto out;
+		}
+		log_warning("removing %u of %zu users, more than max_removed_percent = %u (--force)", stats->removed,
+			    p.old_n, cfg->max_removed_percent);
+	}
+
+	scim_log_memory(__func__, "comparing");
+	r = write_cache(&p, source);
+	scim_log_memory(__func__, "publishing");
+	if (r == 0)
+		stats->published = true;
+out:
+	scim_nummap_free(&p.claimed);
+	scim_nummap_free(&p.old_users);
+	scim_nummap_free(&p.old_groups);
+	scim_arena_free(&p.old_arena);
+	free(p.old_names);
+	free(p.old_susp);
+	free(p.old_seen);
+	free(p.flat);
+	free(p.gids);
+	return r;
+}
+
+void scim_sync_stats_format(const struct scim_sync_stats *st, char *buf, size_t len)
+{
+	uint32_t skipped = 0;
+	size_t n;
+	char detail[512] = "";
+	size_t dn = 0;
+
+	for (int i = 0; i < SCIM_SKIP_NREASONS; i++) {
+		uint32_t c = st->skipped_users[i] + st->skipped_groups[i];
+		if (!c)
+			continue;
+		skipped += c;
+		dn += (size_t)snprintf(detail + dn, dn < sizeof(detail) ? sizeof(detail) - dn : 0, "%s%s=%u",
+				       dn ? " " : "", reason_names[i], c);
+		if (dn >= sizeof(detail))
+			dn = sizeof(detail) - 1;
+	}
+	n = (size_t)snprintf(buf, len,
+			     "users=%u groups=%u suspended_total=%u added=%u removed=%u renamed=%u suspended=%u "
+			     "reactivated=%u groups_added=%u groups_removed=%u skipped=%u%s%s%s "
+			     "members_dropped=%u cycles=%u new_numbers=%u collisions=%u tombstoned=%u",
+			     st->users, st->groups, st->suspended_total, st->added, st->removed, st->renamed,
+			     st->suspended, st->reactivated, st->groups_added, st->groups_removed, skipped,
+			     skipped ? " (" : "", detail, skipped ? ")" : "", st->members_dropped, st->cycles,
+			     st->new_numbers, st->collisions, st->tombstoned);
+	(void)n;
+}

@@ -1,0 +1,235 @@
+/* table.c - arena and hash tables (see table.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refreshd/table.h"
+
+struct scim_arena_block {
+	struct scim_arena_block *next;
+	char data[];
+};
+
+#define ARENA_BLOCK (256 * 1024)
+
+const char *scim_arena_strndup(struct scim_arena *a, const char *s, size_t len)
+{
+	char *p;
+	if (!a->blocks || a->used + len + 1 > a->cap) {
+		size_t cap = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
+		struct scim_arena_block *b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->next = a->blocks;
+		a->blocks = b;
+		a->used = 0;
+		a->cap = cap;
+		a->total += cap;
+	}
+	p = a->blocks->data + a->used;
+	memcpy(p, s, len);
+	p[len] = 0;
+	a->used += len + 1;
+	return p;
+}
+
+const char *scim_arena_strdup(struct scim_arena *a, const char *s)
+{
+	return scim_arena_strndup(a, s, strlen(s));
+}
+
+void scim_arena_free(struct scim_arena *a)
+{
+	while (a->blocks) {
+		struct scim_arena_block *b = a->blocks;
+		a->blocks = b->next;
+		free(b);
+	}
+	a->used = a->cap = a->total = 0;
+}
+
+uint64_t scim_fnv1a(const void *data, size_t len, uint64_t h)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	/* splitmix64's finalizer: FNV's low bits are weak for similar keys. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t str_hash(uint8_t kind, const char *key)
+{
+	return mix64(scim_fnv1a(key, strlen(key), SCIM_FNV_SEED ^ kind));
+}
+
+static int strmap_grow(struct scim_strmap *m)
+{
+	size_t ncap = m->slots ? (m->mask + 1) * 2 : 64;
+	struct scim_strmap_slot *ns = calloc(ncap, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	if (m->slots) {
+		for (size_t i = 0; i <= m->mask; i++) {
+			if (!m->slots[i].key)
+				continue;
+			size_t j = str_hash(m->slots[i].kind, m->slots[i].key) & (ncap - 1);
+			while (ns[j].key)
+				j = (j + 1) & (ncap - 1);
+			ns[j] = m->slots[i];
+		}
+		free(m->slots);
+	}
+	m->slots = ns;
+	m->mask = ncap - 1;
+	return 0;
+}
+
+static struct scim_strmap_slot *strmap_find(const struct scim_strmap *m, uint8_t kind, const char *key)
+{
+	if (!m->slots)
+		return NULL;
+	size_t j = str_hash(kind, key) & m->mask;
+	while (m->slots[j].key) {
+		if (m->slots[j].kind == kind && !strcmp(m->slots[j].key, key))
+			return &m->slots[j];
+		j = (j + 1) & m->mask;
+	}
+	return &m->slots[j]; /* the empty slot where it would go */
+}
+
+int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
+{
+	struct scim_strmap_slot *s;
+	if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
+		int r = strmap_grow(m);
+		if (r < 0)
+			return r;
+	}
+	s = strmap_find(m, kind, key);
+	if (s->key) {
+		*value = s->value;
+		return -EEXIST;
+	}
+	s->key = key;
+	s->kind = kind;
+	s->value = *value;
+	m->count++;
+	return 0;
+}
+
+int scim_strmap_set(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t value)
+{
+	uint32_t v = value;
+	int r = scim_strmap_put(m, kind, key, &v);
+	if (r == -EEXIST) {
+		strmap_find(m, kind, key)->value = value;
+		r = 0;
+	}
+	return r;
+}
+
+int scim_strmap_get(const struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
+{
+	const struct scim_strmap_slot *s = strmap_find(m, kind, key);
+	if (!s || !s->key)
+		return -ENOENT;
+	*value = s->value;
+	return 0;
+}
+
+void scim_strmap_free(struct scim_strmap *m)
+{
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+static size_t num_hash(uint32_t k)
+{
+	return (size_t)mix64(k);
+}
+
+static int nummap_grow(struct scim_nummap *m)
+{
+	size_t ncap = m->keys ? (m->mask + 1) * 2 : 64;
+	uint32_t *nk = calloc(ncap, sizeof(*nk)), *nv = malloc(ncap * sizeof(*nv));
+	if (!nk || !nv) {
+		free(nk);
+		free(nv);
+		return -ENOMEM;
+	}
+	if (m->keys) {
+		for (size_t i = 0; i <= m->mask; i++) {
+			if (!m->keys[i])
+				continue;
+			size_t j = num_hash(m->keys[i]) & (ncap - 1);
+			while (nk[j])
+				j = (j + 1) & (ncap - 1);
+			nk[j] = m->keys[i];
+			nv[j] = m->values[i];
+		}
+		free(m->keys);
+		free(m->values);
+	}
+	m->keys = nk;
+	m->values = nv;
+	m->mask = ncap - 1;
+	return 0;
+}
+
+int scim_nummap_put(struct scim_nummap *m, uint32_t key, uint32_t value)
+{
+	size_t j;
+	if (key == 0)
+		return -EINVAL;
+	if (!m->keys || (m->count + 1) * 4 > (m->mask + 1) * 3) {
+		int r = nummap_grow(m);
+		if (r < 0)
+			return r;
+	}
+	j = num_hash(key) & m->mask;
+	while (m->keys[j]) {
+		if (m->keys[j] == key)
+			return -EEXIST;
+		j = (j + 1) & m->mask;
+	}
+	m->keys[j] = key;
+	m->values[j] = value;
+	m->count++;
+	return 0;
+}
+
+int scim_nummap_get(const struct scim_nummap *m, uint32_t key, uint32_t *value)
+{
+	size_t j;
+	if (!m->keys || key == 0)
+		return -ENOENT;
+	j = num_hash(key) & m->mask;
+	while (m->keys[j]) {
+		if (m->keys[j] == key) {
+			if (value)
+				*value = m->values[j];
+			return 0;
+		}
+		j = (j + 1) & m->mask;
+	}
+	return -ENOENT;
+}
+
+void scim_nummap_free(struct scim_nummap *m)
+{
+	free(m->keys);
+	free(m->values);
+	memset(m, 0, sizeof(*m));
+}
