@@ -17,3 +17,7 @@ pam_scim_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-Wl,--version-script=$(top_srcdir)/pam_scim/pam_scim.sym -Wl,-z,defs -Wl,-z,now -Wl,-z,relro
 EXTRA_pam_scim_la_DEPENDENCIES = libnss_scim.la $(top_srcdir)/pam_scim/pam_scim.sym
 EXTRA_DIST += pam_scim/pam_scim.sym
+
+# Debian's pam-auth-update profile: the account line, installed with the
+# module (the profile is pam_scim's, whichever folder holds it).
+dist_pamconfig_DATA = data/pam-configs/scim

@@ -14,3 +14,10 @@ EXTRA_tests_test_pam_scim_DEPENDENCIES = pam_scim.la tests/scim-mkcache$(EXEEXT)
 
 dist_check_SCRIPTS += tests/pam_exports.sh
 TESTS += tests/pam_exports.sh
+
+# Root-only system tests in private namespaces (exit 77 otherwise): pamtester
+# and su through the real libpam, NSS and /etc/pam.d; a real sshd on a
+# loopback port of its own network namespace.  pam_env.sh is their setup.
+dist_check_SCRIPTS += tests/pam_system.sh tests/sshd_login.sh
+dist_check_DATA += tests/pam_env.sh
+TESTS += tests/pam_system.sh tests/sshd_login.sh

@@ -1,0 +1,95 @@
+# pam_env.sh - sourced by the PAM system tests (pam_system.sh, sshd_login.sh):
+# a host in a private mount namespace, with directory users from a cache and
+# a local user, and the account stack pam-auth-update builds from our profile.
+# The host's /etc is never written: every file is bind-mounted inside the
+# namespace.
+#
+#   pam_env_setup DIR      (outside) caches, passwd, nsswitch.conf, pam.d
+#   pam_env_enter DIR      (inside)  the bind mounts and the environment
+#   publish NAME           republishes the cache from $t/NAME.desc
+#   check NAME WANT GOT    prints ok/FAIL, remembers failures in $fail
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for unshare --mount"; exit 77; }
+command -v unshare >/dev/null || { echo "SKIP: no unshare"; exit 77; }
+
+fail=0
+check() {
+	if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1"; echo "  want: $2"; echo "  got:  $3"; fail=1; fi
+}
+# check_has NAME NEEDLE HAYSTACK
+check_has() {
+	case "$3" in *"$2"*) echo "ok   $1" ;; *) echo "FAIL $1"; echo "  want something with: $2"; echo "  got: $3"; fail=1 ;; esac
+}
+
+publish() {
+	"$top_builddir/tests/scim-mkcache" "$t/cache.tdb" <"$t/$1.desc"
+}
+
+pam_env_setup() {
+	t=$1
+	# sshd reads authorized keys as the user: the tree must be traversable.
+	chmod 755 "$t"
+	mkdir -p "$t/home" "$t/pam.d"
+	for u in scimact:72001 scimsusp:72002 scimlocal:62001; do
+		mkdir -p "$t/home/${u%%:*}"
+		chown "${u#*:}:${u#*:}" "$t/home/${u%%:*}"
+	done
+	cat >"$t/active.desc" <<-DESC
+	source:pam_env.sh
+	user:scimact:72001:72001:Active User:$t/home/scimact:/bin/sh:active:id-act:72100,72101
+	user:scimsusp:72002:72002:Suspended User:$t/home/scimsusp:/bin/sh:suspended:id-susp:72100
+	group:scimact:72001:upg-act:
+	group:scimsusp:72002:upg-susp:
+	group:scimdev:72100:id-dev:scimact,scimsusp
+	group:scimops:72101:id-ops:scimact
+	DESC
+	# The directory later suspends scimact too.
+	sed 's/:active:id-act:/:suspended:id-act:/' "$t/active.desc" >"$t/allsusp.desc"
+	publish active
+
+	{ cat /etc/passwd; echo "scimlocal:*:62001:62001:Local User:$t/home/scimlocal:/bin/sh"; } >"$t/passwd"
+	{ cat /etc/group; echo "scimlocal:x:62001:"; } >"$t/group"
+	printf 'passwd: files scim\ngroup: files scim\nshadow: files\n' >"$t/nsswitch.conf"
+
+	# What pam-auth-update makes of Debian's pam_unix profile and ours.
+	line=$(sed -n '/^Account:/,$p' "$top_srcdir/data/pam-configs/scim" | sed -n 's/^[[:space:]]\{1,\}//p' |
+		sed "s|pam_scim\.so|$SCIM_LIBDIR/pam_scim.so|")
+	cat >"$t/pam.d/common-account" <<-PAM
+	account	[success=1 new_authtok_reqd=done default=ignore]	pam_unix.so
+	account	requisite	pam_deny.so
+	account	required	pam_permit.so
+	account	$line
+	PAM
+	cat >"$t/pam.d/other" <<-PAM
+	auth	required	pam_deny.so
+	account	required	pam_deny.so
+	password	required	pam_deny.so
+	session	required	pam_deny.so
+	PAM
+	# The module alone, with its profile line and nothing else deciding.
+	printf 'account\t%s\naccount\trequired\tpam_permit.so\n' "$line" >"$t/pam.d/scim-only"
+	printf '@include common-account\n' >"$t/pam.d/scim-host"
+	cat >"$t/pam.d/su" <<-PAM
+	auth	sufficient	pam_rootok.so
+	auth	required	pam_deny.so
+	@include common-account
+	session	required	pam_permit.so
+	PAM
+	cat >"$t/pam.d/sshd" <<-PAM
+	auth	required	pam_deny.so
+	@include common-account
+	session	required	pam_permit.so
+	password	required	pam_deny.so
+	PAM
+}
+
+pam_env_enter() {
+	t=$1
+	mount --bind "$t/nsswitch.conf" /etc/nsswitch.conf
+	mount --bind "$t/passwd" /etc/passwd
+	mount --bind "$t/group" /etc/group
+	mount --bind "$t/pam.d" /etc/pam.d
+	# No nscd answers from the host's cache in here.
+	mount -t tmpfs -o mode=755 tmpfs /run
+	export LD_LIBRARY_PATH="$SCIM_LIBDIR" NSS_SCIM_CACHE="$t/cache.tdb"
+}
