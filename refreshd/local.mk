@@ -11,9 +11,9 @@ libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
 # The network sync (sync.h, sync.c, daemon.c, http.*, fetch.*) replaces
 # sync_stub.c when it lands.
 sbin_PROGRAMS += scim-refreshd
-scim_refreshd_SOURCES = refreshd/main.c refreshd/sync.h refreshd/sync_stub.c
+scim_refreshd_SOURCES = refreshd/main.c refreshd/sync.h refreshd/sync.c refreshd/daemon.c
 scim_refreshd_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS) $(CURL_CFLAGS)
-scim_refreshd_LDADD = libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JSONC_LIBS) $(CURL_LIBS)
+scim_refreshd_LDADD = libscimnet.la libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JSONC_LIBS) $(CURL_LIBS)
 
 # ---- network sync (issue 4; maintained by the network side) ----------------
 # The HTTPS client and the listing walker: no mapping in here, so the unit
@@ -22,5 +22,4 @@ noinst_LTLIBRARIES += libscimnet.la
 libscimnet_la_SOURCES = refreshd/http.c refreshd/http.h refreshd/fetch.c refreshd/fetch.h
 libscimnet_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
 libscimnet_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS)
-# sync.c and daemon.c replace sync_stub.c in scim-refreshd once it is built.
-EXTRA_DIST += refreshd/sync.c refreshd/daemon.c
+# scim-refreshd links it (sync.c and daemon.c in place of the stub).

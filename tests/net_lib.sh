@@ -7,7 +7,7 @@
 set -u
 : "${top_srcdir:?run through make check}" "${top_builddir:?run through make check}"
 TESTS_SRC=$top_srcdir/tests
-REFRESHD=$top_builddir/scim-refreshd
+REFRESHD=${SCIM_REFRESHD:-$top_builddir/scim-refreshd}
 export TDB_NO_FSYNC=1
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/scim-net.XXXXXX")
@@ -72,17 +72,19 @@ net_token() {
 	chmod 600 "$T/token"
 }
 
-# net_config [EXTRA LINES...]: $T/conf for a sync from $URL into $T/cache/cache.tdb.
+# net_config [KEY = VALUE...]: $T/conf for a sync from $URL into
+# $T/cache/cache.tdb; a line given here replaces the default for its key.
 net_config() {
 	mkdir -p "$T/state" "$T/cache"
 	{
-		echo "url = $URL"
-		echo "token_file = $T/token"
-		echo "ca_file = $T/certs/ca.pem"
-		echo "state_dir = $T/state"
-		echo "cache_file = $T/cache/cache.tdb"
-		echo "page_size = 10"
-		echo "timeout = 5"
+		for l in "url = $URL" "token_file = $T/token" "ca_file = $T/certs/ca.pem" \
+			"state_dir = $T/state" "cache_file = $T/cache/cache.tdb" "page_size = 10" "timeout = 5"; do
+			key=${l%% *}
+			for e in "$@"; do
+				[ "${e%% *}" = "$key" ] && continue 2
+			done
+			echo "$l"
+		done
 		for l in "$@"; do
 			echo "$l"
 		done

@@ -18,5 +18,5 @@ tests_net_fetch_LDADD = libscimnet.la libscimrefresh.la $(CURL_LIBS) $(JSONC_LIB
 # The HTTPS SCIM test server and the shared shell helpers.
 dist_check_DATA += tests/scim_server.py
 dist_check_DATA += tests/net_lib.sh tests/scim_seed.py
-dist_check_SCRIPTS += tests/net_fetch.sh
-TESTS += tests/net_fetch.sh
+dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh
+TESTS += tests/net_fetch.sh tests/net_failures.sh
