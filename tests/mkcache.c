@@ -205,6 +205,11 @@ int main(int argc, char **argv)
 		}
 	}
 	r = scim_cache_writer_commit(w, &h);
+	for (size_t i = 0; i < nlines; i++)
+		free(lines[i]);
+	free(lines);
+	free(line);
+	free(source);
 	if (r < 0) {
 		fprintf(stderr, "scim-mkcache: publish %s: %s\n", argv[1], strerror(-r));
 		return 1;

@@ -3,6 +3,7 @@
 # whose /etc/nsswitch.conf says "passwd: files scim" and "group: files scim".
 # Root only (mount namespaces); the host's /etc is never written.
 set -eu
+[ -z "${SCIM_SANITIZERS:-}" ] || { echo "SKIP: an ASan module cannot load into uninstrumented programs"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for unshare --mount"; exit 77; }
 command -v unshare >/dev/null || { echo "SKIP: no unshare"; exit 77; }
 

@@ -2,6 +2,7 @@
 # The module through glibc's own getent under nss_wrapper (no root needed):
 # nss_wrapper loads libnss_scim.so.2 as its "module" backend.
 set -eu
+[ -z "${SCIM_SANITIZERS:-}" ] || { echo "SKIP: an ASan module cannot load into uninstrumented programs"; exit 77; }
 wrapper=$(pkg-config --variable=libdir nss_wrapper 2>/dev/null || true)/libnss_wrapper.so
 [ -f "$wrapper" ] || wrapper=/usr/lib/x86_64-linux-gnu/libnss_wrapper.so
 [ -f "$wrapper" ] || { echo "SKIP: libnss_wrapper.so not installed"; exit 77; }
