@@ -118,3 +118,23 @@ net_wait_for() {
 	done
 	return 0
 }
+
+# net_ns CMD...: run CMD with glibc answering passwd/group from "files scim"
+# and the module reading $T/cache/cache.tdb, in a private mount namespace
+# (root only; the host's /etc is never written; nscd is hidden).
+net_ns() {
+	printf 'passwd: files scim\ngroup: files scim\n' >"$T/nsswitch.conf"
+	NET_NS_CONF=$T/nsswitch.conf NSS_SCIM_CACHE=$T/cache/cache.tdb LD_LIBRARY_PATH=$SCIM_LIBDIR \
+		unshare --mount --propagation private sh -c '
+		mount --bind "$NET_NS_CONF" /etc/nsswitch.conf || exit 99
+		if [ -d /run/nscd ]; then mount -t tmpfs tmpfs /run/nscd || exit 99; fi
+		exec "$@"' sh "$@"
+}
+
+# net_need_root: namespaces need root; an ASan build cannot load the module
+# into uninstrumented getent.
+net_need_root() {
+	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for unshare --mount"; exit 77; }
+	[ -z "${SCIM_SANITIZERS:-}" ] || { echo "SKIP: an ASan module cannot load into uninstrumented programs"; exit 77; }
+	command -v unshare >/dev/null || { echo "SKIP: no unshare"; exit 77; }
+}

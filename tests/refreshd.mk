@@ -1,5 +1,33 @@
 # scim-refreshd tests.
 
+# ---- mapping, id map, config and offline import (issue 3) -----------------
+# test_map: cmocka units (names, gecos, home, hashing, id map, JSON scanner,
+# config).  test_import_*.sh: imports of tests/fixtures/ and generated
+# directories, checked with getent/id through libnss_scim.so.2 in a mount
+# namespace (root; exit 77 otherwise).  scim-maptool prints the hash of an id
+# and dumps a cache for those scripts.
+check_PROGRAMS += tests/scim-maptool
+tests_scim_maptool_SOURCES = tests/map_tool.c
+tests_scim_maptool_LDADD = libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_map
+TESTS += tests/test_map
+endif
+tests_test_map_SOURCES = tests/test_map.c
+tests_test_map_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS)
+tests_test_map_LDADD = libscimrefresh.la libscimcache.la $(CMOCKA_LIBS) $(TDB_LIBS) $(JSONC_LIBS)
+
+dist_check_DATA += tests/import_lib.sh tests/fixtures/README \
+	tests/fixtures/github-emu/Users.json tests/fixtures/github-emu/Users2.json \
+	tests/fixtures/github-emu/Groups.json tests/fixtures/rfc7643/Users.json \
+	tests/fixtures/rfc7643/Groups.json tests/fixtures/hostile/Users.json \
+	tests/fixtures/hostile/Groups.json tests/fixtures/groups/Users.json \
+	tests/fixtures/groups/Groups.json
+dist_check_SCRIPTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh
+TESTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh
+# ---- end of the mapping section ---------------------------------------------
+
 # ---- network sync tests (issue 4; maintained by the network side) ----------
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_http
@@ -18,5 +46,6 @@ tests_net_fetch_LDADD = libscimnet.la libscimrefresh.la $(CURL_LIBS) $(JSONC_LIB
 # The HTTPS SCIM test server and the shared shell helpers.
 dist_check_DATA += tests/scim_server.py
 dist_check_DATA += tests/net_lib.sh tests/scim_seed.py
-dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh
-TESTS += tests/net_fetch.sh tests/net_failures.sh
+dist_check_DATA += tests/scimmy_server.js
+dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh
+TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh
