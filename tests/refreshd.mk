@@ -47,5 +47,5 @@ tests_net_fetch_LDADD = libscimnet.la libscimrefresh.la $(CURL_LIBS) $(JSONC_LIB
 dist_check_DATA += tests/scim_server.py
 dist_check_DATA += tests/net_lib.sh tests/scim_seed.py
 dist_check_DATA += tests/scimmy_server.js
-dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh
-TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh
+dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh
+TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh
