@@ -1,1 +1,8 @@
-# scimctl/: filled in by its issue.
+# scimctl/: look into the cache (status, user, group; --json).  It reads the
+# file through the private read API of the cache convenience library.  Built
+# as scimctl/scimctl (a top-level "scimctl" would clash with this folder) and
+# installed as $(sbindir)/scimctl.
+sbin_PROGRAMS += scimctl/scimctl
+scimctl_scimctl_SOURCES = scimctl/scimctl.c
+scimctl_scimctl_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
+scimctl_scimctl_LDADD = libscimcache.la $(TDB_LIBS) -lpthread

@@ -21,3 +21,7 @@ TESTS += tests/pam_exports.sh
 dist_check_SCRIPTS += tests/pam_system.sh tests/sshd_login.sh
 dist_check_DATA += tests/pam_env.sh
 TESTS += tests/pam_system.sh tests/sshd_login.sh
+
+# scimctl: every command, both output formats, every exit code.
+dist_check_SCRIPTS += tests/scimctl_cli.sh
+TESTS += tests/scimctl_cli.sh
