@@ -70,6 +70,8 @@ def main(d):
         return 1
 
     print("## NSS lookups through glibc, median per call (enumeration: per full pass)\n")
+    if os.path.exists(os.path.join(d, "meta.txt")):
+        print("Measured: %s\n" % open(os.path.join(d, "meta.txt")).read().strip())
     if costs:
         print("stat() on this machine: %.0f ns (median over runs); glibc stat()s nsswitch.conf on every lookup.\n"
               % statistics.median(costs))

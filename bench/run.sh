@@ -16,8 +16,9 @@
 #   BUILD=/tmp/b-bench           configured build tree ("make bench" is run in it)
 #   BENCH_TMP=/tmp/scim-bench    generated data (kept per N and SEED) and results
 #   SECS=2 ITERS=100000          per op: at most SECS timed seconds, ITERS calls
-#   REPS=3                       runs of the fast backends (bnull, scim) per N,
-#                                interleaved; files and cache run once (SLOW_REPS=1)
+#   REPS=3                       runs per N, backends interleaved; files and cache
+#                                do the lookups only in the first SLOW_REPS=1 runs
+#                                (they take seconds) and the enumerations in all
 #   SEED=1 OPS=                  generator seed; nssbench --ops filter
 #
 # Output: raw lines in $BENCH_TMP/results/<time>/, then the table (report.py).
@@ -101,6 +102,9 @@ done
 
 out=$BENCH_TMP/results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
+# what was measured: the source tree's commit (the build is made from it above)
+echo "source=$(git -C "$HERE" describe --always --dirty 2>/dev/null || echo unknown) host=$(uname -r) nproc=$(nproc)" \
+	"load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >"$out/meta.txt"
 echo "run.sh: results in $out" >&2
 failed=0
 for n in $NS; do
@@ -114,10 +118,13 @@ for n in $NS; do
 	"$BUILD/bench/mkbenchcache" "$data/passwd" "$data/group" "$data/scim.tdb" | tee "$out/mkcache-n$n.txt" >&2
 	for rep in $(seq 1 "$REPS"); do
 		for b in $BACKENDS; do
-			case $b in files | cache) [ "$rep" -le "$SLOW_REPS" ] || continue ;; esac
 			args=(--users "$data/users.txt" --groups "$data/groups.txt" --backend "$b" --seconds "$SECS"
 				--iters "$ITERS" --tag "N=$n rep=$rep")
-			if [ -n "$OPS" ]; then args+=(--ops "$OPS"); fi
+			if [ -n "$OPS" ]; then
+				args+=(--ops "$OPS")
+			elif { [ "$b" = files ] || [ "$b" = cache ]; } && [ "$rep" -gt "$SLOW_REPS" ]; then
+				args+=(--ops enum) # cheap, and the enum_pw target compares with files
+			fi
 			if [ "$b" = bnull ]; then args+=(--no-verify); fi # one fixed answer for every key
 			echo "run.sh: N=$n backend=$b rep=$rep" >&2
 			if ! unshare --mount --propagation private \
