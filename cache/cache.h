@@ -132,9 +132,13 @@ int scim_cache_header(const char *path, scim_header_cb cb, void *ctx);
 struct scim_snapshot;
 struct scim_cursor {
 	struct scim_snapshot *snap;
-	uint32_t chunk;
-	uint32_t index;   /* entry within the chunk */
-	size_t offset;    /* byte offset of that entry within the chunk */
+	uint32_t chunk;   /* chunk the cursor is in */
+	size_t offset;    /* byte offset of the next entry within it */
+	/* A private copy of that chunk: one tdb lookup per chunk instead of one
+	 * per entry. */
+	unsigned char *copy;
+	size_t copy_len, copy_cap;
+	bool loaded;
 };
 int scim_cache_cursor_open(const char *path, struct scim_cursor *cur);
 void scim_cache_cursor_close(struct scim_cursor *cur);

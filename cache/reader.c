@@ -434,102 +434,99 @@ int scim_cache_cursor_open(const char *path, struct scim_cursor *cur)
 
 void scim_cache_cursor_close(struct scim_cursor *cur)
 {
-	if (!cur->snap)
-		return;
-	pthread_mutex_lock(&cache_lock);
-	snapshot_unref(cur->snap);
-	pthread_mutex_unlock(&cache_lock);
+	if (cur->snap) {
+		pthread_mutex_lock(&cache_lock);
+		snapshot_unref(cur->snap);
+		pthread_mutex_unlock(&cache_lock);
+	}
+	free(cur->copy);
 	memset(cur, 0, sizeof(*cur));
 }
 
-/* Finds the item at the cursor within its chunk; moves to the next chunk when
- * this one is used up.  *item points into the mapping. */
-struct chunk_ctx {
-	struct scim_cursor *cur;
-	const unsigned char *item;
-	size_t item_len;
-	size_t next_offset;
-	int (*on_item)(struct chunk_ctx *c);
-	void *priv;
-	struct tdb_context *tdb;
-};
-
-static int chunk_item(const unsigned char *data, size_t len, void *priv)
+static int copy_chunk(const unsigned char *data, size_t len, void *priv)
 {
-	struct chunk_ctx *c = priv;
-	size_t pos = c->cur->offset;
-	int r = scim_chunk_next(data, len, &pos, &c->item, &c->item_len);
-	if (r < 0)
-		return r; /* -ENOENT: chunk used up */
-	c->next_offset = pos;
-	return c->on_item(c);
+	struct scim_cursor *cur = priv;
+	if (len > cur->copy_cap) {
+		unsigned char *p = realloc(cur->copy, len);
+		if (!p)
+			return -ENOMEM;
+		cur->copy = p;
+		cur->copy_cap = len;
+	}
+	memcpy(cur->copy, data, len);
+	cur->copy_len = len;
+	return 0;
 }
 
-static int cursor_next(struct scim_cursor *cur, char tag, uint32_t nchunks, struct chunk_ctx *c)
+/* Sets *item to the entry at the cursor, loading chunks as needed; -ENOENT
+ * past the last chunk.  The cursor only moves when the caller says so
+ * (cursor_advance), so an entry refused with -ERANGE comes again. */
+static int cursor_peek(struct scim_cursor *cur, char tag, uint32_t nchunks, const unsigned char **item,
+		       size_t *item_len, size_t *next)
 {
 	unsigned char key[5];
 	int r;
 
 	if (!cur->snap)
 		return -EBADF;
-	c->cur = cur;
-	c->tdb = cur->snap->tdb;
-	pthread_mutex_lock(&cache_lock);
 	for (;;) {
-		if (cur->chunk >= nchunks) {
-			r = -ENOENT;
-			break;
-		}
-		scim_key_num(key, tag, cur->chunk);
-		r = parse(cur->snap->tdb, key, sizeof(key), chunk_item, c);
-		if (r == -ENOENT && cur->offset > 0) {
-			/* this chunk is done: next one */
-			cur->chunk++;
-			cur->index = 0;
+		if (cur->chunk >= nchunks)
+			return -ENOENT;
+		if (!cur->loaded) {
+			scim_key_num(key, tag, cur->chunk);
+			pthread_mutex_lock(&cache_lock);
+			r = parse(cur->snap->tdb, key, sizeof(key), copy_chunk, cur);
+			pthread_mutex_unlock(&cache_lock);
+			if (r < 0)
+				return r == -ENOENT ? -EBADMSG : r; /* the header promised it */
+			cur->loaded = true;
 			cur->offset = 0;
-			continue;
 		}
-		if (r == -ENOENT)
-			r = -EBADMSG; /* a chunk the header promised is missing or empty */
-		if (r == 0) {
-			cur->offset = c->next_offset;
-			cur->index++;
-		}
-		break;
+		*next = cur->offset;
+		r = scim_chunk_next(cur->copy, cur->copy_len, next, item, item_len);
+		if (r != -ENOENT)
+			return r;
+		if (cur->offset == 0)
+			return -EBADMSG; /* an empty chunk is never written */
+		cur->chunk++;
+		cur->loaded = false;
 	}
-	pthread_mutex_unlock(&cache_lock);
-	return r;
-}
-
-static int user_item(struct chunk_ctx *c)
-{
-	return user_record(c->item, c->item_len, c->priv);
 }
 
 int scim_cache_user_next(struct scim_cursor *cur, scim_user_cb cb, void *ctx)
 {
 	struct user_ctx uc = { cb, ctx };
-	struct chunk_ctx c = { .on_item = user_item, .priv = &uc };
-	return cursor_next(cur, SCIM_KEY_USER_CHUNK, cur->snap ? cur->snap->user_chunks : 0, &c);
-}
-
-static int group_item(struct chunk_ctx *c)
-{
-	unsigned char key[SCIM_NAME_MAX + 2];
-	int r;
-	if (c->item_len == 0 || c->item_len > SCIM_NAME_MAX)
-		return -EBADMSG;
-	key[0] = SCIM_KEY_GROUP_NAME;
-	memcpy(key + 1, c->item, c->item_len);
-	r = parse(c->tdb, key, c->item_len + 1, group_record, c->priv);
-	return r == -ENOENT ? -EBADMSG : r;
+	const unsigned char *item;
+	size_t len, next;
+	int r = cursor_peek(cur, SCIM_KEY_USER_CHUNK, cur->snap ? cur->snap->user_chunks : 0, &item, &len, &next);
+	if (r == 0)
+		r = user_record(item, len, &uc); /* from the private copy: no lock needed */
+	if (r == 0)
+		cur->offset = next;
+	return r;
 }
 
 int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx)
 {
 	struct group_ctx gc = { cb, ctx };
-	struct chunk_ctx c = { .on_item = group_item, .priv = &gc };
-	return cursor_next(cur, SCIM_KEY_GROUP_CHUNK, cur->snap ? cur->snap->group_chunks : 0, &c);
+	unsigned char key[SCIM_NAME_MAX + 2];
+	const unsigned char *item;
+	size_t len, next;
+	int r = cursor_peek(cur, SCIM_KEY_GROUP_CHUNK, cur->snap ? cur->snap->group_chunks : 0, &item, &len, &next);
+	if (r < 0)
+		return r;
+	if (len == 0 || len > SCIM_NAME_MAX)
+		return -EBADMSG;
+	key[0] = SCIM_KEY_GROUP_NAME;
+	memcpy(key + 1, item, len);
+	pthread_mutex_lock(&cache_lock);
+	r = parse(cur->snap->tdb, key, len + 1, group_record, &gc);
+	pthread_mutex_unlock(&cache_lock);
+	if (r == -ENOENT)
+		r = -EBADMSG;
+	if (r == 0)
+		cur->offset = next;
+	return r;
 }
 
 void scim_cache_reset(void)
