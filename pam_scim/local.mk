@@ -21,3 +21,7 @@ EXTRA_DIST += pam_scim/pam_scim.sym
 # Debian's pam-auth-update profile: the account line, installed with the
 # module (the profile is pam_scim's, whichever folder holds it).
 dist_pamconfig_DATA = data/pam-configs/scim
+
+# Man pages: the PAM module's, and the NSS module's (which lives beside the
+# NSS module but is written with this one).
+dist_man_MANS += pam_scim/pam_scim.8 nss_scim/nss_scim.8

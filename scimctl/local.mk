@@ -6,3 +6,4 @@ sbin_PROGRAMS += scimctl/scimctl
 scimctl_scimctl_SOURCES = scimctl/scimctl.c
 scimctl_scimctl_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
 scimctl_scimctl_LDADD = libscimcache.la $(TDB_LIBS) -lpthread
+dist_man_MANS += scimctl/scimctl.8
