@@ -179,8 +179,12 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 		for (const char *s = v; *s; s++)
 			if (!isalnum((unsigned char)*s) && !strchr(":._-$", *s))
 				return fail(p, "%s: '%s' is not a SCIM attribute path", k->name, v);
-		if (!strncasecmp(v, "urn:", 4) && !strrchr(v + 4, ':'))
-			return fail(p, "%s: '%s' names a schema but no attribute (URN:attribute)", k->name, v);
+		if (!strncasecmp(v, "urn:", 4)) {
+			/* A schema URN ends with its resource type; the attribute follows it. */
+			const char *last = strrchr(v, ':') + 1;
+			if (!*last || !strcasecmp(last, "User") || !strcasecmp(last, "Group"))
+				return fail(p, "%s: '%s' names a schema but no attribute (URN:attribute)", k->name, v);
+		}
 		return set_string(slot, v);
 	case T_BOOL:
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") || !strcmp(v, "1"))

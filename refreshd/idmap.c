@@ -94,9 +94,20 @@ static int corrupt(struct scim_idmap *map, const char *why)
 	return -EBADMSG;
 }
 
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
 static int load_chunk(struct scim_idmap *map, const unsigned char *p, size_t len, uint32_t chunk)
 {
 	size_t pos = 0, n = 0;
+
+	/* tdb checks its own structure, not our bytes: a flipped byte in an id
+	 * would silently give its number to another id. */
+	if (len < 8 || le64(p + len - 8) != scim_fnv1a(p, len - 8, SCIM_FNV_SEED ^ chunk))
+		return corrupt(map, "a chunk fails its checksum");
+	len -= 8;
 	while (pos < len) {
 		uint16_t idlen;
 		int r;
@@ -184,6 +195,7 @@ static int load(struct scim_idmap *map)
 int scim_idmap_open(const char *state_dir, bool create, struct scim_idmap **out)
 {
 	struct scim_idmap *map;
+	struct stat st;
 	int r = 0, flags = O_RDWR | O_CLOEXEC;
 
 	*out = NULL;
@@ -201,15 +213,23 @@ int scim_idmap_open(const char *state_dir, bool create, struct scim_idmap **out)
 			log_error("cannot create state directory %s: %s", state_dir, strerror(errno));
 			goto out;
 		}
-		flags |= O_CREAT;
 	}
+	/* Never O_CREAT on an existing file: tdb_open then rewrites a file whose
+	 * header it cannot read as a new empty database, and a damaged map would
+	 * silently become an empty one.  An empty file holds nothing to lose. */
+	if (stat(map->path, &st) == 0 && st.st_size == 0 && create)
+		unlink(map->path);
+	if (create && stat(map->path, &st) < 0 && errno == ENOENT)
+		flags |= O_CREAT | O_EXCL;
 	map->tdb = tdb_open(map->path, NEW_HASH_SIZE, TDB_INCOMPATIBLE_HASH, flags, 0600);
 	if (!map->tdb) {
-		r = errno == ENOENT ? -ENOENT : errno == EACCES ? -EACCES : -EBADMSG;
+		r = errno == ENOENT ? -ENOENT : errno == EACCES ? -EACCES : errno == EBUSY ? -EBUSY : -EBADMSG;
 		if (r == -EBADMSG)
 			log_error("%s: the id map is corrupt or not an id map (%s); refusing to run: numbers "
 				  "could change. Restore it from a backup.",
 				  map->path, strerror(errno ? errno : EIO));
+		else if (r == -EBUSY)
+			log_error("%s: the id map is already open in this process", map->path);
 		else if (r != -ENOENT)
 			log_error("%s: %s", map->path, strerror(-r));
 		goto out;
@@ -338,6 +358,17 @@ static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, 
 		(*buf)[len + 3 + idlen + 4] = e->flags;
 		len += idlen + 8;
 	}
+	if (len + 8 > *cap) {
+		unsigned char *nb = realloc(*buf, len + 8);
+		if (!nb)
+			return -ENOMEM;
+		*buf = nb;
+		*cap = len + 8;
+	}
+	uint64_t sum = scim_fnv1a(*buf, len, SCIM_FNV_SEED ^ c);
+	put_le32(*buf + len, (uint32_t)sum);
+	put_le32(*buf + len + 4, (uint32_t)(sum >> 32));
+	len += 8;
 	put_le32(key + 1, c);
 	TDB_DATA k = { key, sizeof(key) }, v = { *buf, len };
 	return tdb_store(map->tdb, k, v, TDB_REPLACE) == 0 ? 0 : -EIO;

@@ -7,7 +7,8 @@
  *   value entries: u8 kind ('U' a User, whose user-private group shares the
  *         number; 'G' a Group), le16 id length, id, le32 number, u8 flags
  *         (SCIM_IDMAP_GONE: the id left the directory; its number stays
- *         reserved for ever: a tombstone)
+ *         reserved for ever: a tombstone); then le64 FNV-1a of the entries
+ *         (seeded with the chunk number), so damage is noticed
  * and one "!idmap" record: "SIDM", le32 version, le32 chunks, le32 entries,
  * so that a missing chunk or a foreign tdb is noticed.  Packing keeps a
  * 110k-id map near 5 MB (a record per id costs twice that in tdb headers),

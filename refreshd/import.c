@@ -121,6 +121,13 @@ static struct json_object *parse_slice(struct json_tokener *tok, const char *p, 
 		return NULL;
 	json_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, p, (int)len);
+	/* A bare number is complete only once json-c sees what follows it. */
+	if (!o && json_tokener_get_error(tok) == json_tokener_continue && len > 0 && p[len - 1] >= '0' &&
+	    p[len - 1] <= '9') {
+		o = json_tokener_parse_ex(tok, " ", 1);
+		if (o && json_tokener_get_error(tok) == json_tokener_success)
+			return o;
+	}
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
 		json_object_put(o);

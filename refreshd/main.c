@@ -112,8 +112,9 @@ int main(int argc, char **argv)
 			log_info("imported %s: %s generation=%llu", import_dir, line,
 				 (unsigned long long)st.generation);
 		} else {
-			log_error("import of %s failed: nothing was published (%s)", import_dir,
-				  r == -ECANCELED ? "refused by a publishing guard" : strerror(-r));
+			/* The reason is already logged where it was found. */
+			log_error("import of %s failed; nothing was published%s", import_dir,
+				  r == -ECANCELED ? " (refused by a publishing guard)" : "");
 		}
 	} else {
 		r = scim_sync_once(cfg, force);

@@ -405,7 +405,7 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 
 	raw = get_str(get_path(res, m->cfg->name_attribute), &len);
 	if (!raw && get_path(res, m->cfg->name_attribute)) {
-		log_warning("skipping user id=%s: %s is not a string", id, m->cfg->name_attribute);
+		log_warning("skipping user id=%s: %s is not a string (or holds a NUL byte)", id, m->cfg->name_attribute);
 		u->skip = 1 + SCIM_SKIP_BAD_RESOURCE;
 		return 0;
 	}

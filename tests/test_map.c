@@ -1,0 +1,371 @@
+/* test_map.c - unit tests of the mapping's pure parts: names, gecos, home
+ * templates, hashing and probing, the id map file, the JSON resource scanner
+ * and the config parser. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "refreshd/config.h"
+#include "refreshd/idmap.h"
+#include "refreshd/import.h"
+#include "refreshd/log.h"
+#include "refreshd/names.h"
+
+static void test_name_valid(void **state)
+{
+	static const char *good[] = { "a", "_", "alice", "a.b-c_d", "x9", "_svc", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" };
+	static const char *bad[] = { "", "A", "9a", "-a", ".a", "a b", "a:b", "a,b", "a/b", "a\nb", "a@b", "j\xc3\xbcrgen",
+				     "ccccccccccccccccccccccccccccccccc", "a$", "\xff" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		assert_true(scim_name_is_valid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_false(scim_name_is_valid(bad[i]));
+}
+
+static int map(const char *raw, bool lower, bool strip, char *out)
+{
+	return scim_map_name(raw, strlen(raw), lower, strip, out);
+}
+
+static void test_map_name(void **state)
+{
+	char out[SCIM_POSIX_NAME_MAX + 1];
+	assert_int_equal(map("E012345", true, false, out), 0);
+	assert_string_equal(out, "e012345");
+	assert_int_equal(map("E012345", false, false, out), -EINVAL); /* upper case is not portable */
+	assert_int_equal(map("Mona.Octocat@Example.com", true, true, out), 0);
+	assert_string_equal(out, "mona.octocat");
+	assert_int_equal(map("mona.octocat@example.com", true, false, out), -EINVAL);
+	assert_int_equal(map("@example.com", true, true, out), -EINVAL);
+	/* The length is checked after stripping and never cut short. */
+	assert_int_equal(map("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb@example.com", true, true, out), 0);
+	assert_int_equal(map("ccccccccccccccccccccccccccccccccc", true, true, out), -EINVAL);
+	/* An embedded NUL does not truncate into a valid name. */
+	assert_int_equal(scim_map_name("nul\0x", 5, true, false, out), -EINVAL);
+	/* Non-ASCII is never folded into ASCII. */
+	assert_int_equal(map("\xc3\x84rger", true, false, out), -EINVAL);
+}
+
+static void gecos(const char *raw, const char *want)
+{
+	char out[SCIM_GECOS_MAX + 1];
+	scim_clean_gecos(raw, strlen(raw), out);
+	assert_string_equal(out, want);
+}
+
+static void test_gecos(void **state)
+{
+	char long_in[600], out[SCIM_GECOS_MAX + 1];
+	gecos("Mona Lisa", "Mona Lisa");
+	gecos("Ms. Barbara J Jensen, III", "Ms. Barbara J Jensen III");
+	gecos("a:b,c\nd\re\tf\x7fg\x01h", "abcdefgh");
+	gecos("  padded  ", "padded");
+	gecos("J\xc3\xbcrgen", "J\xc3\xbcrgen");
+	/* Cut at SCIM_GECOS_MAX bytes, never inside a UTF-8 sequence. */
+	memset(long_in, 'x', sizeof(long_in));
+	memcpy(long_in + 254, "\xc3\xbc", 2);
+	scim_clean_gecos(long_in, sizeof(long_in), out);
+	assert_int_equal(strlen(out), 254);
+	memcpy(long_in + 253, "\xc3\xbc", 2);
+	scim_clean_gecos(long_in, sizeof(long_in), out);
+	assert_int_equal(strlen(out), 255);
+}
+
+static void test_home(void **state)
+{
+	char out[64];
+	assert_int_equal(scim_expand_home("/home/%u", "alice", 5000, out, sizeof(out)), 0);
+	assert_string_equal(out, "/home/alice");
+	assert_int_equal(scim_expand_home("/srv/%U/%u/100%%", "bob", 1879048192, out, sizeof(out)), 0);
+	assert_string_equal(out, "/srv/1879048192/bob/100%");
+	assert_int_equal(scim_expand_home("/home/%u", "alice", 5000, out, 11), -ENAMETOOLONG);
+	assert_int_equal(scim_expand_home("/home/%u", "alice", 5000, out, 12), 0);
+}
+
+static void test_hash(void **state)
+{
+	uint32_t lo = 1879048192, hi = 2147483646;
+	uint32_t a = scim_idmap_hash("7fce0092-d52e-4f76-b727-3955bd72c939", 0, lo, hi);
+	/* Deterministic across runs and hosts: pinned. */
+	assert_int_equal(a, scim_idmap_hash("7fce0092-d52e-4f76-b727-3955bd72c939", 0, lo, hi));
+	assert_true(a >= lo && a <= hi);
+	/* Probing gives other numbers. */
+	assert_int_not_equal(a, scim_idmap_hash("7fce0092-d52e-4f76-b727-3955bd72c939", 1, lo, hi));
+	/* Tiny and full windows stay inside. */
+	for (uint32_t i = 0; i < 1000; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "id-%u", i);
+		uint32_t n = scim_idmap_hash(id, i % 7, 5000, 5002);
+		assert_true(n >= 5000 && n <= 5002);
+		n = scim_idmap_hash(id, 0, 2147483647, 2147483647);
+		assert_int_equal(n, 2147483647);
+	}
+	/* Spread: 3000 ids over 3 numbers hit each about 1000 times. */
+	unsigned hits[3] = { 0 };
+	for (uint32_t i = 0; i < 3000; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "spread-%u", i);
+		hits[scim_idmap_hash(id, 0, 5000, 5002) - 5000]++;
+	}
+	for (int i = 0; i < 3; i++)
+		assert_true(hits[i] > 800 && hits[i] < 1200);
+}
+
+static char *tmpdir(void)
+{
+	char tmpl[] = "/tmp/test_map.XXXXXX";
+	char *d = mkdtemp(tmpl);
+	assert_non_null(d);
+	return strdup(d);
+}
+
+static void test_idmap(void **state)
+{
+	char *dir = tmpdir(), path[512];
+	struct scim_idmap *m;
+	uint32_t n;
+	uint8_t flags;
+
+	assert_int_equal(scim_idmap_open(dir, false, &m), -ENOENT);
+	assert_int_equal(scim_idmap_open(dir, true, &m), 0);
+	assert_int_equal(scim_idmap_count(m), 0);
+	/* More than one chunk. */
+	for (uint32_t i = 0; i < 3 * SCIM_IDMAP_CHUNK + 5; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "user-%u", i);
+		assert_int_equal(scim_idmap_add(m, SCIM_IDMAP_USER, id, 10000 + i), 0);
+	}
+	assert_int_equal(scim_idmap_add(m, SCIM_IDMAP_GROUP, "user-1", 9000), 0); /* kinds are separate */
+	assert_int_equal(scim_idmap_add(m, SCIM_IDMAP_USER, "user-1", 9001), -EEXIST);
+	assert_int_equal(scim_idmap_add(m, SCIM_IDMAP_USER, "other", 10001), -EEXIST); /* number taken */
+	assert_int_equal(scim_idmap_commit(m), 0);
+	/* A second process is refused while the first holds the map. */
+	struct scim_idmap *m2;
+	assert_int_equal(scim_idmap_open(dir, true, &m2), -EBUSY);
+	assert_int_equal(scim_idmap_set_flags(m, SCIM_IDMAP_USER, "user-7", SCIM_IDMAP_GONE), 0);
+	assert_int_equal(scim_idmap_add(m, SCIM_IDMAP_USER, "late", 50000), 0);
+	assert_int_equal(scim_idmap_commit(m), 0);
+	scim_idmap_close(m);
+
+	assert_int_equal(scim_idmap_open(dir, false, &m), 0);
+	assert_int_equal(scim_idmap_count(m), 3 * SCIM_IDMAP_CHUNK + 5 + 2);
+	assert_int_equal(scim_idmap_get(m, SCIM_IDMAP_USER, "user-7", &n, &flags), 0);
+	assert_int_equal(n, 10007);
+	assert_int_equal(flags, SCIM_IDMAP_GONE);
+	assert_int_equal(scim_idmap_get(m, SCIM_IDMAP_GROUP, "user-1", &n, &flags), 0);
+	assert_int_equal(n, 9000);
+	assert_int_equal(scim_idmap_get(m, SCIM_IDMAP_USER, "late", &n, NULL), 0);
+	assert_int_equal(n, 50000);
+	assert_true(scim_idmap_number_taken(m, 10007)); /* a tombstone still holds its number */
+	assert_false(scim_idmap_number_taken(m, 9999));
+	assert_int_equal(scim_idmap_get(m, SCIM_IDMAP_USER, "nobody", &n, NULL), -ENOENT);
+	scim_idmap_close(m);
+
+	/* Garbage is refused, never treated as empty. */
+	snprintf(path, sizeof(path), "%s/%s", dir, SCIM_IDMAP_FILE);
+	FILE *f = fopen(path, "r+");
+	assert_non_null(f);
+	fwrite("garbage garbage garbage garbage garbage garbage", 1, 40, f);
+	fclose(f);
+	assert_int_equal(scim_idmap_open(dir, true, &m), -EBADMSG);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
+static int count_cb(struct json_object *res, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int scan(const char *doc)
+{
+	int n = 0, r = scim_json_foreach_resource(doc, strlen(doc), "test", count_cb, &n);
+	return r < 0 ? r : n;
+}
+
+static void test_scanner(void **state)
+{
+	assert_int_equal(scan("{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],"
+			      "\"totalResults\":2,\"Resources\":[{\"id\":\"a\"},{\"id\":\"b\",\"x\":[1,{\"y\":\"]}\"}]}]}"),
+			 2);
+	assert_int_equal(scan("{\"resources\":[{\"id\":\"a\"}],\"totalResults\":1}"), 1); /* Google's spelling */
+	assert_int_equal(scan("{\"RESOURCES\":[]}"), 0);
+	assert_int_equal(scan("{\"\\u0052esources\":[{\"id\":\"a\"}]}"), 1); /* escaped key */
+	assert_int_equal(scan("{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":0}"),
+			 0);
+	assert_int_equal(scan(" {\"id\":\"single\",\"userName\":\"x\"} \n"), 1); /* a single resource */
+	assert_int_equal(scan("{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],\"status\":\"400\"}"),
+			 -EPROTO);
+	assert_int_equal(scan("{\"Resources\":[{\"id\":\"a\"},{\"id\":"), -EBADMSG);    /* truncated */
+	assert_int_equal(scan("{\"Resources\":[{\"id\":\"a\" \"b\"}]}"), -EBADMSG);      /* invalid */
+	assert_int_equal(scan("{\"Resources\":[{\"id\":\"a\"}]} trailing"), -EBADMSG);   /* trailing junk */
+	assert_int_equal(scan("[{\"id\":\"a\"}]"), -EBADMSG);                            /* not an object */
+	assert_int_equal(scan("{\"Resources\":[{\"id\":\"a\"}]]}"), -EBADMSG);
+	assert_int_equal(scan(""), -EBADMSG);
+}
+
+static int parse(const char *text, struct scim_config **c, char **err)
+{
+	int r;
+	*c = NULL;
+	*err = NULL;
+	r = scim_config_parse("t.conf", text, c, err);
+	if (r < 0 && *err)
+		print_message("config error: %s\n", *err);
+	return r;
+}
+
+static void config_error(const char *text, const char *want)
+{
+	struct scim_config *c;
+	char *err;
+	assert_int_equal(parse(text, &c, &err), -EINVAL);
+	assert_null(c);
+	assert_non_null(err);
+	if (strcmp(err, want))
+		fail_msg("config error\n  want: %s\n  got:  %s", want, err);
+	free(err);
+}
+
+static void test_config(void **state)
+{
+	struct scim_config *c;
+	char *err;
+
+	/* Defaults. */
+	assert_int_equal(parse("", &c, &err), 0);
+	assert_string_equal(c->name_attribute, "userName");
+	assert_true(c->lowercase_names);
+	assert_false(c->strip_domain);
+	assert_null(c->uid_attribute);
+	assert_int_equal(c->uid_min, 1879048192u);
+	assert_int_equal(c->uid_max, 2147483646u);
+	assert_string_equal(c->home, "/home/%u");
+	assert_string_equal(c->shell, "/bin/bash");
+	assert_null(c->primary_group);
+	assert_int_equal(c->ndeny_names, 0);
+	assert_null(c->deny_names[0]);
+	assert_int_equal(c->max_removed_percent, 10);
+	assert_null(c->url);
+	assert_int_equal(c->refresh_interval, 300);
+	assert_int_equal(c->page_size, 100);
+	assert_int_equal(c->timeout, 30);
+	assert_int_equal(c->nheaders, 0);
+	assert_int_equal(c->max_response_bytes, 64u << 20);
+	assert_int_equal(scim_config_check_network(c, &err), -EINVAL);
+	assert_non_null(strstr(err, "'url' is not set"));
+	free(err);
+	scim_config_free(c);
+
+	/* The benchmark's config, and every key. */
+	assert_int_equal(parse("# bench\n"
+			       "uid_attribute = urn:example:params:scim:schemas:extension:posix:2.0:User:uidNumber\n"
+			       "gid_attribute = urn:example:params:scim:schemas:extension:posix:2.0:Group:gidNumber\n"
+			       "uid_min = 100000\n"
+			       "uid_max = 2147483647\n"
+			       "primary_group = users\n"
+			       "state_dir = /tmp/x/state\n"
+			       "cache_file = /tmp/x/state/cache.tdb\n"
+			       "max_removed_percent = 100\n"
+			       "   name_attribute=urn:ietf:params:scim:schemas:core:2.0:User:userName   # trailing comment\n"
+			       "lowercase_names = no\r\n"
+			       "strip_domain = yes\n"
+			       "home = /home/%U\n"
+			       "shell = /bin/sh\n"
+			       "deny_names = admin, operator\n"
+			       "deny_names = backup\n"
+			       "url = https://api.github.com/scim/v2/enterprises/octo/\n"
+			       "token_file = /etc/scim-refreshd/token\n"
+			       "ca_file = /etc/ssl/certs/ca.pem\n"
+			       "refresh_interval = 600\n"
+			       "page_size = 50\n"
+			       "timeout = 10\n"
+			       "header = X-GitHub-Api-Version: 2022-11-28\n"
+			       "header = X-Trace: a#b\n"
+			       "max_response_bytes = 16M\n",
+			       &c, &err),
+			 0);
+	if (err)
+		fail_msg("%s", err);
+	assert_int_equal(c->uid_min, 100000);
+	assert_int_equal(c->uid_max, 2147483647u);
+	assert_string_equal(c->primary_group, "users");
+	assert_string_equal(c->name_attribute, "urn:ietf:params:scim:schemas:core:2.0:User:userName");
+	assert_false(c->lowercase_names);
+	assert_true(c->strip_domain);
+	assert_int_equal(c->ndeny_names, 3);
+	assert_string_equal(c->deny_names[2], "backup");
+	assert_string_equal(c->url, "https://api.github.com/scim/v2/enterprises/octo");
+	assert_int_equal(c->nheaders, 2);
+	assert_string_equal(c->headers[0], "X-GitHub-Api-Version: 2022-11-28");
+	assert_string_equal(c->headers[1], "X-Trace: a#b");
+	assert_int_equal(c->max_response_bytes, 16u << 20);
+	assert_int_equal(scim_config_check_network(c, &err), 0);
+	scim_config_free(c);
+
+	/* primary_group = user is the user-private default. */
+	assert_int_equal(parse("primary_group = user\n", &c, &err), 0);
+	assert_null(c->primary_group);
+	scim_config_free(c);
+
+	/* Errors name the file and line. */
+	config_error("\n\nuid_mn = 5\n", "t.conf:3: unknown key 'uid_mn'");
+	config_error("uid_min\n", "t.conf:1: expected 'key = value'");
+	config_error("uid_min = \n", "t.conf:1: uid_min: missing value");
+	config_error("uid_min = -5\n", "t.conf:1: uid_min: '-5' is not a number");
+	config_error("uid_min = 999\n", "t.conf:1: uid_min: 999 is out of range (1000..2147483647)");
+	config_error("uid_max = 2147483648\n", "t.conf:1: uid_max: 2147483648 is out of range (1000..2147483647)");
+	config_error("uid_max = 99999999999999999999999\n",
+		     "t.conf:1: uid_max: 99999999999999999999999 is out of range (1000..2147483647)");
+	config_error("uid_min = 5000\nuid_max = 4000\n", "t.conf: uid_min (5000) is above uid_max (4000)");
+	config_error("uid_min = 5000\n# x\nuid_min = 6000\n", "t.conf:3: uid_min is already set on line 1");
+	config_error("lowercase_names = perhaps\n", "t.conf:1: lowercase_names: 'perhaps' is not yes or no");
+	config_error("max_removed_percent = 101\n", "t.conf:1: max_removed_percent: 101 is out of range (0..100)");
+	config_error("home = home/%u\n", "t.conf:1: home: 'home/%u' is not an absolute path");
+	config_error("home = /home/%n\n", "t.conf:1: home: unknown escape '%n' (use %u, %U or %%)");
+	config_error("state_dir = relative\n", "t.conf:1: state_dir: 'relative' is not an absolute path");
+	config_error("primary_group = Wheel Group\n",
+		     "t.conf:1: primary_group: 'Wheel Group' is neither 'user' nor a valid group name");
+	config_error("uid_attribute = urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\n",
+		     "t.conf:1: uid_attribute: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User' names a "
+		     "schema but no attribute (URN:attribute)");
+	config_error("uid_attribute = a b\n", "t.conf:1: uid_attribute: 'a b' is not a SCIM attribute path");
+	config_error("url = http://example.com/scim\n", "t.conf:1: url: 'http://example.com/scim' is not an https:// URL");
+	config_error("header = Authorization: Bearer x\n", "t.conf:1: header: Authorization is set from token_file, not here");
+	config_error("header = no colon\n", "t.conf:1: header: 'no colon' is not 'Name: value'");
+	config_error("page_size = 0\n", "t.conf:1: page_size: 0 is out of range (1..10000)");
+	config_error("refresh_interval = 5\n", "t.conf:1: refresh_interval: 5 is out of range (10..604800)");
+	config_error("max_response_bytes = 10X\n",
+		     "t.conf:1: max_response_bytes: '10X' is not a size (bytes, or with K, M or G)");
+}
+
+static void test_config_file(void **state)
+{
+	struct scim_config *c;
+	char *err = NULL;
+	assert_int_equal(scim_config_load("/nonexistent/scim-refreshd.conf", &c, &err), -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/scim-refreshd.conf: cannot open"));
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_gecos),
+		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_idmap),
+		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file),
+	};
+	scim_log_set_level(LOG_EMERG); /* the scanner's error logs are expected */
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
