@@ -43,9 +43,16 @@ tests_net_fetch_SOURCES = tests/net_fetch.c
 tests_net_fetch_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CURL_CFLAGS)
 tests_net_fetch_LDADD = libscimnet.la libscimrefresh.la $(CURL_LIBS) $(JSONC_LIBS)
 
+# Is a cache file one complete snapshot? (the kill -9 test)
+check_PROGRAMS += tests/net_cachecheck
+tests_net_cachecheck_SOURCES = tests/net_cachecheck.c
+tests_net_cachecheck_LDADD = libscimcache.la $(TDB_LIBS)
+
 # The HTTPS SCIM test server and the shared shell helpers.
 dist_check_DATA += tests/scim_server.py
 dist_check_DATA += tests/net_lib.sh tests/scim_seed.py
 dist_check_DATA += tests/scimmy_server.js
-dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh
-TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh
+dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh \
+	tests/net_crash.sh
+TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh \
+	tests/net_crash.sh

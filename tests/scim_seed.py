@@ -16,12 +16,13 @@ def main():
     p.add_argument("--users", type=int, required=True)
     p.add_argument("--groups", type=int, default=3)
     p.add_argument("--members", type=int, default=3)
+    p.add_argument("--gecos", default="Test", help="first word of every displayName")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     core_u = "urn:ietf:params:scim:schemas:core:2.0:User"
     core_g = "urn:ietf:params:scim:schemas:core:2.0:Group"
     users = [{"schemas": [core_u], "id": "u-%04d" % i, "userName": "user%04d" % i,
-              "displayName": "Test User %04d" % i, "active": True,
+              "displayName": "%s User %04d" % (a.gecos, i), "active": True,
               "meta": {"resourceType": "User"}} for i in range(1, a.users + 1)]
     groups = []
     for g in range(1, a.groups + 1):
