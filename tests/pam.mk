@@ -18,9 +18,10 @@ TESTS += tests/pam_exports.sh
 # Root-only system tests in private namespaces (exit 77 otherwise): pamtester
 # and su through the real libpam, NSS and /etc/pam.d; a real sshd on a
 # loopback port of its own network namespace.  pam_env.sh is their setup.
-dist_check_SCRIPTS += tests/pam_system.sh tests/sshd_login.sh
+# pam_import.sh: the whole chain from SCIM JSON through scim-refreshd --import.
+dist_check_SCRIPTS += tests/pam_system.sh tests/sshd_login.sh tests/pam_import.sh
 dist_check_DATA += tests/pam_env.sh
-TESTS += tests/pam_system.sh tests/sshd_login.sh
+TESTS += tests/pam_system.sh tests/sshd_login.sh tests/pam_import.sh
 
 # scimctl: every command, both output formats, every exit code.
 dist_check_SCRIPTS += tests/scimctl_cli.sh
