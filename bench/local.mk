@@ -22,3 +22,6 @@ CLEANFILES += $(EXTRA_PROGRAMS) $(EXTRA_LTLIBRARIES)
 
 .PHONY: bench
 bench: bench/nssbench$(EXEEXT) bench/mkbenchcache$(EXEEXT) bench/libnss_bnull.la libnss_scim.la
+
+# ---- network sync benchmark (issue 4; maintained by the network side) ----
+EXTRA_DIST += bench/sync_bench.sh
