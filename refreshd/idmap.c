@@ -371,7 +371,40 @@ static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, 
 	len += 8;
 	put_le32(key + 1, c);
 	TDB_DATA k = { key, sizeof(key) }, v = { *buf, len };
-	return tdb_store(map->tdb, k, v, TDB_REPLACE) == 0 ? 0 : -EIO;
+	errno = 0;
+	if (tdb_store(map->tdb, k, v, TDB_REPLACE) == 0)
+		return 0;
+	/* tdb keeps its error code from earlier calls; errno says ENOSPC. */
+	return errno > 0 ? -errno : -EIO;
+}
+
+/* Grows a new map's file once to about its final size: tdb otherwise grows
+ * by room for a hundred records of the size being stored, or by a quarter,
+ * and a 110k-id map would end up a third empty.  Storing and deleting one
+ * large record leaves one free block the chunks are then carved from (the
+ * same trick as the cache writer's scim_cache_writer_reserve). */
+static int reserve(struct scim_idmap *map)
+{
+	static const unsigned char key[] = "~reserve";
+	uint64_t bytes = 0;
+	TDB_DATA k = { (unsigned char *)key, sizeof(key) - 1 }, d;
+	int r = 0;
+
+	for (size_t i = 0; i < map->count; i++)
+		bytes += strlen(map->entries[i].id) + 8;
+	/* tdb over-allocates records by a quarter, plus headers and checksums. */
+	bytes = bytes * 5 / 4 + (map->count / SCIM_IDMAP_CHUNK + 1) * 64 + 65536;
+	d.dsize = (size_t)(bytes / 2.5);
+	if (d.dsize < 128 * 1024)
+		return 0;
+	d.dptr = calloc(1, d.dsize);
+	if (!d.dptr)
+		return -ENOMEM;
+	errno = 0;
+	if (tdb_store(map->tdb, k, d, TDB_REPLACE) != 0 || tdb_delete(map->tdb, k) != 0)
+		r = errno > 0 ? -errno : -EIO;
+	free(d.dptr);
+	return r;
 }
 
 int scim_idmap_commit(struct scim_idmap *map)
@@ -393,6 +426,8 @@ int scim_idmap_commit(struct scim_idmap *map)
 		log_error("%s: cannot start a transaction: %s", map->path, tdb_errorstr(map->tdb));
 		return -EIO;
 	}
+	if (!txn)
+		r = reserve(map);
 	for (uint32_t c = 0; c < nchunks && r == 0; c++) {
 		size_t from = (size_t)c * SCIM_IDMAP_CHUNK, to = from + SCIM_IDMAP_CHUNK;
 		bool dirty = false;
@@ -417,14 +452,14 @@ int scim_idmap_commit(struct scim_idmap *map)
 	}
 	free(buf);
 	if (r == 0 && txn && tdb_transaction_commit(map->tdb) != 0) {
-		log_error("%s: cannot commit the id map: %s", map->path, tdb_errorstr(map->tdb));
-		return -EIO;
+		r = errno > 0 ? -errno : -EIO;
+		log_error("%s: cannot commit the id map: %s", map->path, strerror(-r));
+		return r;
 	}
 	if (r == 0 && !txn && !getenv("TDB_NO_FSYNC") && fsync(tdb_fd(map->tdb)) < 0)
 		r = -errno;
 	if (r < 0) {
-		log_error("%s: cannot write the id map: %s", map->path,
-			  r == -EIO ? tdb_errorstr(map->tdb) : strerror(-r));
+		log_error("%s: cannot write the id map: %s", map->path, strerror(-r));
 		if (txn)
 			tdb_transaction_cancel(map->tdb);
 		return r;

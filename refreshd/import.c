@@ -33,6 +33,7 @@ struct scan {
 	const char *what;
 	bool mapped;
 	size_t released; /* bytes from base already given back */
+	struct scim_model *groups; /* set: Resources are groups, streamed into it */
 };
 
 /* Gives back the pages of the mapping below p (MADV_DONTNEED on a private
@@ -164,6 +165,97 @@ static bool schemas_contain(struct json_object *schemas, const char *suffix)
 	return false;
 }
 
+/* A group parsed key by key: its members one at a time.  json-c spends about
+ * 1 KB on a member object, so a 30,000-member group as one tree would cost
+ * 30 MB for a moment; this way it costs one member. */
+static int stream_group(struct scan *s, struct json_tokener *tok, const char *p, const char *end,
+			struct scim_model *m)
+{
+	struct json_object *obj = json_object_new_object(), *val;
+	const char *mem_start = NULL, *mem_end = NULL;
+	char *key = NULL;
+	int r = 0;
+
+	if (!obj)
+		return -ENOMEM;
+	p = skip_ws(s, p + 1);
+	if (p < end && *p == '}')
+		p++;
+	else
+		for (;;) {
+			const char *k = p, *kend, *v, *vend;
+			if (p >= end || *p != '"' || !(kend = skip_string(s, p)))
+				goto bad;
+			p = skip_ws(s, kend);
+			if (p >= end || *p != ':')
+				goto bad;
+			v = skip_ws(s, p + 1);
+			vend = skip_value(s, v);
+			if (!vend || vend > end)
+				goto bad;
+			if (key_is(tok, k, kend, "members") && *v == '[') {
+				mem_start = v;
+				mem_end = vend;
+			} else {
+				struct json_object *ko = NULL;
+				free(key);
+				if (memchr(k, '\\', (size_t)(kend - k))) {
+					ko = parse_slice(tok, k, (size_t)(kend - k));
+					key = ko ? strdup(json_object_get_string(ko)) : NULL;
+					json_object_put(ko);
+				} else {
+					key = strndup(k + 1, (size_t)(kend - k - 2));
+				}
+				val = parse_slice(tok, v, (size_t)(vend - v));
+				if (!key || (!val && strncmp(v, "null", 4)))
+					goto bad;
+				json_object_object_add(obj, key, val);
+			}
+			p = skip_ws(s, vend);
+			if (p < end && *p == ',') {
+				p = skip_ws(s, p + 1);
+				continue;
+			}
+			if (p < end && *p == '}') {
+				p++;
+				break;
+			}
+			goto bad;
+		}
+	r = scim_model_begin_group(m, obj);
+	if (r < 0 || !mem_start)
+		goto out;
+	p = skip_ws(s, mem_start + 1);
+	if (p < mem_end && *p == ']')
+		goto out;
+	for (;;) {
+		const char *e = skip_value(s, p);
+		if (!e || e > mem_end || !(val = parse_slice(tok, p, (size_t)(e - p))))
+			goto bad;
+		r = scim_model_add_member(m, val);
+		json_object_put(val);
+		if (r < 0)
+			goto out;
+		p = skip_ws(s, e);
+		if (p < mem_end && *p == ',') {
+			p = skip_ws(s, p + 1);
+			continue;
+		}
+		if (p < mem_end && *p == ']')
+			break;
+		goto bad;
+	}
+	goto out;
+bad:
+	r = -EBADMSG;
+out:
+	if (r == 0)
+		r = scim_model_end_group(m);
+	free(key);
+	json_object_put(obj);
+	return r;
+}
+
 static int foreach_resource(struct scan *s, int (*cb)(struct json_object *, void *), void *ctx)
 {
 	struct json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
@@ -258,6 +350,17 @@ static int foreach_resource(struct scan *s, int (*cb)(struct json_object *, void
 		struct json_object *o;
 		if (!e || e > res_end)
 			goto bad;
+		if (s->groups && *p == '{') {
+			r = stream_group(s, tok, p, e, s->groups);
+			if (r == -EBADMSG) {
+				log_error("%s: resource %zu (at byte %zu) is not valid JSON", s->what, count + 1,
+					  (size_t)(p - s->base));
+				goto out;
+			}
+			if (r < 0)
+				goto out;
+			goto next;
+		}
 		o = parse_slice(tok, p, (size_t)(e - p));
 		if (!o) {
 			log_error("%s: resource %zu (at byte %zu) is not valid JSON: %s", s->what, count + 1,
@@ -269,6 +372,7 @@ static int foreach_resource(struct scan *s, int (*cb)(struct json_object *, void
 		json_object_put(o);
 		if (r < 0)
 			goto out;
+next:
 		count++;
 		release(s, e);
 		p = skip_ws(s, e);
@@ -296,7 +400,7 @@ out:
 int scim_json_foreach_resource(const char *buf, size_t len, const char *what,
 			       int (*cb)(struct json_object *res, void *ctx), void *ctx)
 {
-	struct scan s = { buf, buf + len, what, false, 0 };
+	struct scan s = { buf, buf + len, what, false, 0, NULL };
 	return foreach_resource(&s, cb, ctx);
 }
 
@@ -346,7 +450,7 @@ static int import_file(struct scim_model *m, int dirfd, const char *dir, const c
 		return r;
 	}
 	madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-	struct scan s = { map, (const char *)map + st.st_size, what, true, 0 };
+	struct scan s = { map, (const char *)map + st.st_size, what, true, 0, groups ? m : NULL };
 	size_t before = groups ? scim_model_group_ids(m) : scim_model_user_ids(m);
 	r = foreach_resource(&s, add_cb, &c);
 	munmap(map, (size_t)st.st_size);

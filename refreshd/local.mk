@@ -4,12 +4,13 @@
 noinst_LTLIBRARIES += libscimrefresh.la
 libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c refreshd/log.h \
 	refreshd/idmap.c refreshd/idmap.h refreshd/model.c refreshd/model.h refreshd/names.c \
-	refreshd/names.h refreshd/import.c refreshd/import.h refreshd/local.c refreshd/local.h refreshd/table.c refreshd/table.h
+	refreshd/names.h refreshd/import.c refreshd/import.h refreshd/local.c refreshd/local.h \
+	refreshd/table.c refreshd/table.h
 libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
 libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
 
-# The network sync (sync.h, sync.c, daemon.c, http.*, fetch.*) replaces
-# sync_stub.c when it lands.
+# main.c dispatches: --once --import to import.c, the rest to the network
+# sync (sync.c, daemon.c, libscimnet below).
 sbin_PROGRAMS += scim-refreshd
 scim_refreshd_SOURCES = refreshd/main.c refreshd/sync.h refreshd/sync.c refreshd/daemon.c
 scim_refreshd_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS) $(CURL_CFLAGS)

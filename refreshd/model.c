@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ struct scim_model {
 	size_t ngroups, gcap;
 	struct scim_strmap ids; /* (kind, SCIM id) -> index */
 	uint32_t noid_users, noid_groups, bad_users, bad_groups;
+	uint32_t cur_group, cur_dropped; /* scim_model_begin_group() .. end */
 	bool used;
 };
 
@@ -468,17 +470,19 @@ static int add_member(struct scim_model *m, struct group *g, struct json_object 
 	return 0;
 }
 
-int scim_model_add_group(struct scim_model *m, struct json_object *res)
+int scim_model_begin_group(struct scim_model *m, struct json_object *res)
 {
 	char name[SCIM_POSIX_NAME_MAX + 1];
 	struct json_object *members;
 	const char *id, *raw;
 	struct group *g;
 	size_t len = 0;
-	uint32_t idx, dropped = 0;
+	uint32_t idx;
 	bool fresh;
 	int r;
 
+	m->cur_group = UINT32_MAX;
+	m->cur_dropped = 0;
 	id = resource_id(m, res, "group", &m->noid_groups, &m->bad_groups);
 	if (!id)
 		return 0;
@@ -492,6 +496,7 @@ int scim_model_add_group(struct scim_model *m, struct json_object *res)
 	g->attr = 0;
 	g->skip = 0;
 	g->nusers = g->nrefs = 0;
+	m->cur_group = idx;
 
 	raw = get_str(get_ci(res, "displayName"), &len);
 	g->skip = check_name(m, "group", id, raw, len, name);
@@ -506,17 +511,43 @@ int scim_model_add_group(struct scim_model *m, struct json_object *res)
 	if (members && json_object_is_type(members, json_type_array)) {
 		size_t n = json_object_array_length(members);
 		for (size_t i = 0; i < n; i++) {
-			r = add_member(m, g, json_object_array_get_idx(members, i));
+			r = scim_model_add_member(m, json_object_array_get_idx(members, i));
 			if (r < 0)
 				return r;
-			dropped += (uint32_t)r;
 		}
 	} else if (members && !json_object_is_type(members, json_type_null)) {
 		log_warning("group id=%s: 'members' is not a list; the group gets no members", id);
 	}
-	if (dropped)
-		log_warning("group id=%s: %u members without a usable 'value' were ignored", id, dropped);
 	return 0;
+}
+
+int scim_model_add_member(struct scim_model *m, struct json_object *member)
+{
+	int r;
+	if (m->cur_group == UINT32_MAX)
+		return 0; /* the group itself was skipped */
+	r = add_member(m, &m->groups[m->cur_group], member);
+	if (r > 0)
+		m->cur_dropped += (uint32_t)r;
+	return r < 0 ? r : 0;
+}
+
+int scim_model_end_group(struct scim_model *m)
+{
+	if (m->cur_group != UINT32_MAX && m->cur_dropped)
+		log_warning("group id=%s: %u members without a usable 'value' were ignored", m->groups[m->cur_group].id,
+			    m->cur_dropped);
+	m->cur_group = UINT32_MAX;
+	m->cur_dropped = 0;
+	return 0;
+}
+
+int scim_model_add_group(struct scim_model *m, struct json_object *res)
+{
+	int r = scim_model_begin_group(m, res);
+	if (r == 0)
+		r = scim_model_end_group(m);
+	return r;
 }
 
 /* ------------------------------------------------------------------ publish */
@@ -1021,41 +1052,43 @@ static void compare(struct publish *p)
 		}
 }
 
-static int write_cache(struct publish *p, const char *source)
-{
-	struct scim_model *m = p->m;
-	const struct scim_config *cfg = m->cfg;
-	struct scim_cache_writer *w = NULL;
-	struct scim_cache_header h = { .last_sync = time(NULL), .source = source };
-	const char **names = NULL;
-	size_t names_cap = 0;
+/* Walks what goes into the cache: users, their private groups, directory
+ * groups.  Once to add up the size (so the writer grows the file once, not in
+ * tdb's 25 % steps), once to write. */
+struct emit {
+	struct publish *p;
+	struct scim_cache_writer *w; /* NULL: only count */
+	uint64_t bytes;
+	const char **names;
+	size_t names_cap;
 	char home[SCIM_HOME_MAX + 1];
+};
+
+static int emit_all(struct emit *e)
+{
+	struct scim_model *m = e->p->m;
+	const struct scim_config *cfg = m->cfg;
 	int r;
 
-	r = scim_cache_writer_new(cfg->cache_file, p->st->users, p->st->groups, &w);
-	if (r < 0) {
-		log_error("cannot start writing %s: %s", cfg->cache_file,
-			  r == -EBUSY ? "another process is publishing it" : strerror(-r));
-		return r;
-	}
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
 		if (u->skip)
 			continue;
-		r = scim_expand_home(cfg->home, u->name, u->number, home, sizeof(home));
+		r = scim_expand_home(cfg->home, u->name, u->number, e->home, sizeof(e->home));
 		if (r < 0) {
-			log_error("home for user %s is too long", u->name);
-			goto fail;
+			log_error("the home directory of user %s is too long", u->name);
+			return r;
 		}
 		struct scim_user su = {
-			.name = u->name, .uid = u->number, .gid = cfg->primary_group ? p->primary_gid : u->number,
-			.gecos = u->gecos, .home = home, .shell = cfg->shell, .suspended = u->suspended,
-			.has_ext = true, .scim_id = u->id, .ngids = u->ngids, .gids = p->gids + u->gid_off,
+			.name = u->name, .uid = u->number, .gid = cfg->primary_group ? e->p->primary_gid : u->number,
+			.gecos = u->gecos, .home = e->home, .shell = cfg->shell, .suspended = u->suspended,
+			.has_ext = true, .scim_id = u->id, .ngids = u->ngids, .gids = e->p->gids + u->gid_off,
 		};
-		r = scim_cache_writer_add_user(w, &su);
-		if (r < 0) {
+		if (!e->w) {
+			e->bytes += scim_cache_user_cost(&su);
+		} else if ((r = scim_cache_writer_add_user(e->w, &su)) < 0) {
 			log_error("cannot add user %s to %s: %s", u->name, cfg->cache_file, strerror(-r));
-			goto fail;
+			return r;
 		}
 	}
 	if (!cfg->primary_group)
@@ -1064,55 +1097,83 @@ static int write_cache(struct publish *p, const char *source)
 			if (u->skip)
 				continue;
 			struct scim_group sg = { .name = u->name, .gid = u->number, .scim_id = u->id };
-			r = scim_cache_writer_add_group(w, &sg);
-			if (r < 0) {
+			if (!e->w) {
+				e->bytes += scim_cache_group_cost(&sg);
+			} else if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
 				log_error("cannot add the private group of %s to %s: %s", u->name, cfg->cache_file,
 					  strerror(-r));
-				goto fail;
+				return r;
 			}
 		}
 	for (size_t i = 0; i < m->ngroups; i++) {
 		const struct group *g = &m->groups[i];
 		if (g->skip)
 			continue;
-		if (g->nflat > names_cap) {
-			const char **nn = realloc(names, g->nflat * sizeof(*nn));
-			if (!nn) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			names = nn;
-			names_cap = g->nflat;
+		if (g->nflat > e->names_cap) {
+			const char **nn = realloc(e->names, g->nflat * sizeof(*nn));
+			if (!nn)
+				return -ENOMEM;
+			e->names = nn;
+			e->names_cap = g->nflat;
 		}
 		for (uint32_t k = 0; k < g->nflat; k++)
-			names[k] = m->users[p->flat[g->flat_off + k]].name;
+			e->names[k] = m->users[e->p->flat[g->flat_off + k]].name;
 		struct scim_group sg = { .name = g->name, .gid = g->number, .scim_id = g->id, .nmembers = g->nflat,
-					 .members = names };
-		r = scim_cache_writer_add_group(w, &sg);
-		if (r < 0) {
+					 .members = e->names };
+		if (!e->w) {
+			e->bytes += scim_cache_group_cost(&sg);
+		} else if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
 			log_error("cannot add group %s to %s: %s", g->name, cfg->cache_file, strerror(-r));
-			goto fail;
+			return r;
 		}
 	}
-	free(names);
-	names = NULL;
+	return 0;
+}
+
+static int write_cache(struct publish *p, const char *source)
+{
+	struct scim_model *m = p->m;
+	const struct scim_config *cfg = m->cfg;
+	struct scim_cache_header h = { .last_sync = time(NULL), .source = source };
+	struct emit e = { .p = p };
+	int r;
+
+	r = emit_all(&e);
+	if (r < 0)
+		goto out;
 	/* The id map first: a crash after it leaves numbers reserved that no
 	 * cache uses yet (harmless); the other order could publish numbers that
-	 * the next run hands out again. */
+	 * the next run hands out again.  It also claims its disk space before
+	 * the cache's new file does. */
 	r = scim_idmap_commit(m->idmap);
 	if (r < 0)
-		goto fail;
-	r = scim_cache_writer_commit(w, &h);
-	w = NULL;
+		goto out;
+	r = scim_cache_writer_new(cfg->cache_file, p->st->users, p->st->groups, &e.w);
+	if (r < 0) {
+		log_error("cannot start writing %s: %s", cfg->cache_file,
+			  r == -EBUSY ? "another process is publishing it" : strerror(-r));
+		e.w = NULL;
+		goto out;
+	}
+	r = scim_cache_writer_reserve(e.w, e.bytes);
+	if (r < 0) {
+		log_error("cannot make room for %llu bytes for %s: %s", (unsigned long long)e.bytes, cfg->cache_file,
+			  strerror(-r));
+		goto out;
+	}
+	r = emit_all(&e);
+	if (r < 0)
+		goto out;
+	r = scim_cache_writer_commit(e.w, &h);
+	e.w = NULL;
 	if (r < 0) {
 		log_error("cannot publish %s: %s", cfg->cache_file, strerror(-r));
-		return r;
+		goto out;
 	}
 	p->st->generation = p->have_old ? p->old_hdr.generation + 1 : 1;
-	return 0;
-fail:
-	free(names);
-	scim_cache_writer_abort(w);
+out:
+	scim_cache_writer_abort(e.w);
+	free(e.names);
 	return r;
 }
 
@@ -1135,6 +1196,7 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	r = find_duplicates(m);
 	if (r < 0)
 		goto out;
+	malloc_trim(0);
 	scim_log_memory(__func__, "reading");
 	r = assign_numbers(&p);
 	if (r < 0)
@@ -1164,6 +1226,18 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	r = supplementary_gids(&p);
 	if (r < 0)
 		goto out;
+	/* Everything below reads the flattened lists: give back the raw ones. */
+	scim_nummap_free(&p.claimed);
+	for (size_t i = 0; i < m->ngroups; i++) {
+		struct group *g = &m->groups[i];
+		free(g->users);
+		free(g->refs);
+		free(g->subgroups);
+		g->users = NULL;
+		g->refs = NULL;
+		g->subgroups = NULL;
+		g->nusers = g->ucap = g->nrefs = g->rcap = g->nsub = 0;
+	}
 
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
@@ -1198,6 +1272,14 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 				stats->groups_added++;
 		if (p.old_groups.count + stats->groups_added > stats->groups)
 			stats->groups_removed = (uint32_t)(p.old_groups.count + stats->groups_added - stats->groups);
+		scim_nummap_free(&p.old_users);
+		scim_nummap_free(&p.old_groups);
+		scim_arena_free(&p.old_arena);
+		free(p.old_names);
+		free(p.old_seen);
+		free(p.old_susp);
+		p.old_names = NULL;
+		p.old_seen = p.old_susp = NULL;
 	} else {
 		stats->added = stats->users;
 		stats->groups_added = stats->groups;
@@ -1228,6 +1310,7 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 			    p.old_n, cfg->max_removed_percent);
 	}
 
+	malloc_trim(0);
 	scim_log_memory(__func__, "comparing");
 	r = write_cache(&p, source);
 	scim_log_memory(__func__, "publishing");

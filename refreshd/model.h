@@ -74,6 +74,15 @@ void scim_model_free(struct scim_model *m);
 int scim_model_add_user(struct scim_model *m, struct json_object *resource);
 int scim_model_add_group(struct scim_model *m, struct json_object *resource);
 
+/* The same as scim_model_add_group() in three steps, for a caller that parses
+ * members one at a time instead of holding a group of 30,000 members as one
+ * JSON tree: begin with the resource (its "members", if any, are added too),
+ * add each member object ({"value": ..., "type": ...}), end.  Every member
+ * added between begin and end belongs to that group. */
+int scim_model_begin_group(struct scim_model *m, struct json_object *resource);
+int scim_model_add_member(struct scim_model *m, struct json_object *member);
+int scim_model_end_group(struct scim_model *m);
+
 /* Distinct SCIM ids received so far (skipped resources with an id included),
  * for comparing a listing with its totalResults. */
 size_t scim_model_user_ids(const struct scim_model *m);
