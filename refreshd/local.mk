@@ -9,6 +9,10 @@ libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c r
 libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
 libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
 
+# The README's first command: scripts/demo.sh imports sample/.
+EXTRA_DIST += scripts/demo.sh sample/README sample/scim-refreshd.conf sample/Users.json \
+	sample/Users2.json sample/Groups.json
+
 # main.c dispatches: --once --import to import.c, the rest to the network
 # sync (sync.c, daemon.c, libscimnet below).
 sbin_PROGRAMS += scim-refreshd

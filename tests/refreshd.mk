@@ -24,8 +24,10 @@ dist_check_DATA += tests/import_lib.sh tests/fixtures/README \
 	tests/fixtures/rfc7643/Groups.json tests/fixtures/hostile/Users.json \
 	tests/fixtures/hostile/Groups.json tests/fixtures/groups/Users.json \
 	tests/fixtures/groups/Groups.json
-dist_check_SCRIPTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh
-TESTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh
+dist_check_SCRIPTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh \
+	tests/test_import_demo.sh
+TESTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh \
+	tests/test_import_demo.sh
 # ---- end of the mapping section ---------------------------------------------
 
 # ---- network sync tests (issue 4; maintained by the network side) ----------
