@@ -1,4 +1,8 @@
-# data/: filled in by its issue.
+# data/: man pages, the systemd unit, pam-configs.  One list per kind; add
+# entries to the lists.
+
+# ---- man pages ---------------------------------------------------------------
+dist_man_MANS += data/scim-refreshd.8 data/scim-refreshd.conf.5
 
 # ---- systemd unit (issue 4; maintained by the network side) ----------------
 # Paths are substituted at build time so the unit matches --prefix and
