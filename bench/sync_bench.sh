@@ -12,7 +12,7 @@
 #
 # The directory comes from GEN_DIR (default /work/shared/bench/gen_dir.py, which
 # writes scim/seed.json with numbers in a POSIX extension), else from
-# tests/scim_seed.py.  Knobs: PAGE_SIZE (100), BUILD (the build tree holding
+# tests/scim_seed.py; SEED=FILE reuses a gen_dir.py scim/seed.json.  Knobs: PAGE_SIZE (100), BUILD (the build tree holding
 # scim-refreshd; default: the current directory), KEEP=1 keeps the work dir.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,11 +32,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "# generating $N users, $G groups" >&2
-if [ -f "$GEN_DIR" ]; then
+ext=urn:example:params:scim:schemas:extension:posix:2.0
+if [ -n "${SEED:-}" ]; then
+	# A directory generated before (gen_dir.py's scim/seed.json).
+	DATA=$SEED
+	NUMBERS="uid_attribute = $ext:User:uidNumber
+gid_attribute = $ext:Group:gidNumber
+uid_min = 100000
+uid_max = 2147483647"
+elif [ -f "$GEN_DIR" ]; then
+	echo "# generating $N users, $G groups" >&2
 	python3 "$GEN_DIR" --users "$N" --groups "$G" --out "$W/dir" >&2
 	DATA=$W/dir/scim/seed.json
-	ext=urn:example:params:scim:schemas:extension:posix:2.0
 	NUMBERS="uid_attribute = $ext:User:uidNumber
 gid_attribute = $ext:Group:gidNumber
 uid_min = 100000
