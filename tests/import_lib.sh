@@ -92,7 +92,7 @@ members() { gr "$1" | cut -d: -f4 | tr , '\n' | sort | paste -sd, -; }
 # Group names of a user (id -Gn), sorted, space-separated.
 groups_of() { in_ns id -Gn "$1" 2>/dev/null | tr ' ' '\n' | sort | paste -sd' ' -; }
 # Every directory user (uid >= min), sorted by name: "name:uid".
-dir_users() { in_ns getent passwd | awk -F: -v min="${1:-1000}" '$3 >= min && $3 != 65534 { print $1 ":" $3 }' | sort; }
+dir_users() { in_ns getent passwd | awk -F: -v min="${1:-1879048192}" '$3 >= min && $3 != 65534 { print $1 ":" $3 }' | sort; }
 
 finish() {
 	if [ "$failures" -gt 0 ]; then

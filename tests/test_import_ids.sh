@@ -97,6 +97,25 @@ check "re-import: same answers" "$all_before" "$(in_ns getent passwd; in_ns gete
 check "re-import: generation advances" "$((gen_before + 1))" "$($MAPTOOL dump "$CACHE" | sed -n 's/.*generation=\([0-9]*\).*/\1/p')"
 check_log "re-import: nothing changed" "added=0 removed=0 renamed=0 suspended=0 reactivated=0"
 
+# ---- Leniency: an id listed twice (pages shifting under an export): the later
+# copy wins; attribute names in any case.
+rm -rf "$T/state"; mkdir "$T/state"
+config
+mkdir -p "$T/dup"
+cat >"$T/dup/Users1.json" <<'JSON'
+{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":2,
+ "Resources":[{"id":"d-1","userName":"first"},{"ID":"d-2","USERNAME":"Upper","DisplayName":"Upper Case","ACTIVE":false}]}
+JSON
+cat >"$T/dup/Users2.json" <<'JSON'
+{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,
+ "Resources":[{"id":"d-1","userName":"second"}]}
+JSON
+run_import "$T/dup"
+check "repeated id: the later copy wins" "second" "$(pw second | cut -d: -f1)$(pw first)"
+check "repeated id: counted once" "2" "$(dir_users 1879048192 | wc -l)"
+check "attribute names in any case" "upper:Upper Case:suspended" \
+	"$(pw upper | cut -d: -f1,5):$($MAPTOOL dump "$CACHE" | awk '$2 == "upper" { print $5 }')"
+
 # ---- Attribute numbers win when free, but never move a number once given.
 rm -rf "$T/state"; mkdir "$T/state"
 config "uid_min = 6000" "uid_max = 6999" "uid_attribute = urn:example:posix:User:uidNumber"
