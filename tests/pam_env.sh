@@ -54,15 +54,22 @@ pam_env_setup() {
 	{ cat /etc/group; echo "scimlocal:x:62001:"; } >"$t/group"
 	printf 'passwd: files scim\ngroup: files scim\nshadow: files\n' >"$t/nsswitch.conf"
 
-	# What pam-auth-update makes of Debian's pam_unix profile and ours.
+	# The account stack: what Debian's pam-auth-update makes of the pam_unix
+	# profile and ours, run for real when it is installed.
 	line=$(sed -n '/^Account:/,$p' "$top_srcdir/data/pam-configs/scim" | sed -n 's/^[[:space:]]\{1,\}//p' |
 		sed "s|pam_scim\.so|$SCIM_LIBDIR/pam_scim.so|")
-	cat >"$t/pam.d/common-account" <<-PAM
-	account	[success=1 new_authtok_reqd=done default=ignore]	pam_unix.so
-	account	requisite	pam_deny.so
-	account	required	pam_permit.so
-	account	$line
-	PAM
+	if command -v pam-auth-update >/dev/null && [ -f /usr/share/pam-configs/unix ] && [ -d /var/cache/debconf ]; then
+		pam_auth_update "$t"
+	else
+		cat >"$t/pam.d/common-account" <<-PAM
+		account	[success=1 new_authtok_reqd=done default=ignore]	pam_unix.so
+		account	requisite	pam_deny.so
+		account	required	pam_permit.so
+		account	$line
+		PAM
+	fi
+	grep -q "pam_scim.so" "$t/pam.d/common-account" || { echo "no pam_scim line in common-account:"; cat "$t/pam.d/common-account"; exit 1; }
+	echo "common-account:"; grep '^account' "$t/pam.d/common-account" | sed 's/^/  /'
 	cat >"$t/pam.d/other" <<-PAM
 	auth	required	pam_deny.so
 	account	required	pam_deny.so
@@ -84,6 +91,25 @@ pam_env_setup() {
 	session	required	pam_permit.so
 	password	required	pam_deny.so
 	PAM
+}
+
+# pam_auth_update DIR: runs pam-auth-update on DIR/pam-gen, a private copy of
+# everything it reads and writes (pam.d, pam-configs, /var/lib/pam and the
+# debconf database), and keeps the common-account it generates.
+pam_auth_update() {
+	g=$1/pam-gen
+	mkdir -p "$g/pam.d" "$g/configs" "$g/varlib" "$g/debconf"
+	cp /usr/share/pam-configs/unix "$g/configs/"
+	sed "s|pam_scim\.so|$SCIM_LIBDIR/pam_scim.so|" "$top_srcdir/data/pam-configs/scim" >"$g/configs/scim"
+	cp -a /var/cache/debconf/. "$g/debconf/"
+	unshare --mount --propagation private sh -c '
+		g=$1
+		mount --bind "$g/pam.d" /etc/pam.d && mount --bind "$g/configs" /usr/share/pam-configs &&
+		mount --bind "$g/varlib" /var/lib/pam && mount --bind "$g/debconf" /var/cache/debconf || exit 1
+		DEBIAN_FRONTEND=noninteractive pam-auth-update --package --force --enable scim' sh "$g" >"$g/log" 2>&1 ||
+		{ echo "pam-auth-update failed:"; cat "$g/log"; exit 1; }
+	cp "$g/pam.d/common-account" "$1/pam.d/common-account"
+	rm -rf "$g"
 }
 
 pam_env_enter() {
