@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -385,6 +386,9 @@ int scim_http_global_init(void)
 
 	if (done)
 		return 0;
+	/* This process is about to hold the bearer token: no core dumps, and
+	 * no ptrace or /proc/PID/mem from other processes of the same user. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("libcurl could not be initialised");
 		return -ENOMEM;

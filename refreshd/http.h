@@ -48,7 +48,8 @@ struct scim_http_stats {
 
 struct scim_http;
 
-/* curl_global_init, once per process, before any other thread exists. */
+/* curl_global_init, once per process, before any other thread exists; also
+ * makes the process non-dumpable (it is about to hold the token). */
 int scim_http_global_init(void);
 
 /* Reads and checks the token (see scim_token_read), sets up the handle.

@@ -58,3 +58,7 @@ dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.
 	tests/net_crash.sh
 TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh \
 	tests/net_crash.sh
+# The README's end-to-end command over HTTPS.
+EXTRA_DIST += scripts/demo-sync.sh
+dist_check_SCRIPTS += tests/net_demo.sh
+TESTS += tests/net_demo.sh
