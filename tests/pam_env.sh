@@ -48,9 +48,18 @@ pam_env_setup() {
 	DESC
 	# The directory later suspends scimact too.
 	sed 's/:active:id-act:/:suspended:id-act:/' "$t/active.desc" >"$t/allsusp.desc"
-	publish active
 
-	{ cat /etc/passwd; echo "scimlocal:*:62001:62001:Local User:$t/home/scimlocal:/bin/sh"; } >"$t/passwd"
+	# scimlong is local, with a passwd line longer than pam_scim's first
+	# buffer, and a suspended directory user too: the local account wins.
+	echo "user:scimlong:72003:72003:Long:$t/home/scimlong:/bin/sh:suspended:id-long:" >>"$t/active.desc"
+	echo "user:scimlong:72003:72003:Long:$t/home/scimlong:/bin/sh:suspended:id-long:" >>"$t/allsusp.desc"
+	publish active
+	long=$(head -c 5000 /dev/zero | tr '\0' x)
+	{
+		cat /etc/passwd
+		echo "scimlocal:*:62001:62001:Local User:$t/home/scimlocal:/bin/sh"
+		echo "scimlong:*:62002:62002:$long:$t/home/scimlocal:/bin/sh"
+	} >"$t/passwd"
 	{ cat /etc/group; echo "scimlocal:x:62001:"; } >"$t/group"
 	printf 'passwd: files scim\ngroup: files scim\nshadow: files\n' >"$t/nsswitch.conf"
 

@@ -26,6 +26,7 @@ check_has "pamtester: suspended is PAM_ACCT_EXPIRED" "User account has expired" 
 acct scim-only scimnobody; check "pamtester: unknown user is not pam_scim's business" 0 "$rc"
 acct scim-only scimlocal; check "pamtester: local user" 0 "$rc"
 acct scim-only root;      check "pamtester: root" 0 "$rc"
+acct scim-only scimlong;  check "pamtester: local user with a 5000-byte passwd line, suspended in the directory" 0 "$rc"
 
 # The whole account stack of a Debian host.
 acct scim-host scimact;  check "host stack: active directory user" 0 "$rc"
