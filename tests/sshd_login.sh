@@ -8,7 +8,20 @@ set -eu
 sshd=/usr/sbin/sshd
 [ -x "$sshd" ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
 	{ echo "SKIP: needs openssh-server and openssh-client"; exit 77; }
-command -v ip >/dev/null || { echo "SKIP: no ip (iproute2)"; exit 77; }
+# Loopback up in the new network namespace: ip(8) when iproute2 is there,
+# else the SIOCSIFFLAGS ioctl from python3.
+lo_up() {
+	if command -v ip >/dev/null; then
+		ip link set lo up
+	else
+		python3 -c '
+import fcntl, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+name, flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0)))
+fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))'
+	fi
+}
+command -v ip >/dev/null || command -v python3 >/dev/null || { echo "SKIP: needs ip or python3"; exit 77; }
 
 if [ "${1:-}" != __inner ]; then
 	t=$(mktemp -d)
@@ -26,7 +39,7 @@ if [ "${1:-}" != __inner ]; then
 fi
 t=$2
 pam_env_enter "$t"
-ip link set lo up
+lo_up
 mkdir -m 755 /run/sshd   # privilege separation directory, on the private /run
 port=2222
 
