@@ -82,7 +82,7 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 	for (;;) {
 		json_object *res, *next;
 		long total;
-		size_t received;
+		size_t received, noid_page = 0, ids_before;
 
 		if (out->pages >= SCIM_MAX_PAGES) {
 			log_error("%s: more than %d pages: giving up", type, SCIM_MAX_PAGES);
@@ -132,6 +132,7 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 			goto out;
 		}
 		received = res ? json_object_array_length(res) : 0;
+		ids_before = sink->ids(sink->ctx);
 		for (size_t i = 0; i < received; i++) {
 			json_object *rsc = json_object_array_get_idx(res, i), *id;
 			if (!json_object_is_type(rsc, json_type_object)) {
@@ -142,12 +143,24 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 			/* The sink skips and logs a resource without an id; it
 			 * still counts toward totalResults. */
 			id = scim_json_get(rsc, "id");
-			if (!id || !json_object_is_type(id, json_type_string))
+			if (!id || !json_object_is_type(id, json_type_string)) {
 				noid++;
+				noid_page++;
+			}
 			r = sink->add(sink->ctx, rsc);
 			if (r < 0)
 				goto out;
 			fed++;
+		}
+
+		/* A page of nothing but ids seen before means the server ignores
+		 * startIndex or cycles its cursors: without totalResults to stop
+		 * at, that would go on for ever. */
+		if (received > noid_page && sink->ids(sink->ctx) == ids_before && (out->total < 0 || out->cursor)) {
+			log_error("%s: page %zu brought only resources already listed: the server repeats "
+				  "pages (does it ignore startIndex?)", type, out->pages);
+			r = -EPROTO;
+			goto out;
 		}
 
 		next = scim_json_get(page, "nextCursor");

@@ -57,6 +57,18 @@ grep -q "rc=0 resources=47 .*cursor=1" "$T/out" || fail "cursor-strict: $(cat "$
 grep -q "trying cursor paging" "$T/out" || fail "cursor-strict: no log"
 ok "cursor-only server"
 
+# A server that ignores startIndex: with totalResults the listing is
+# incomplete; without it, repeated pages are refused instead of looping.
+net_control '{"ignore_start": true}'
+fetch Users 10
+grep -q "rc=-116" "$T/out" && grep -q "listing incomplete: 10 unique resources, totalResults 47" "$T/out" ||
+	fail "ignored startIndex: $(cat "$T/out")"
+net_control '{"ignore_start": true, "omit_total": true}'
+fetch Users 10
+grep -q "rc=-71 .*pages=2 " "$T/out" && grep -q "the server repeats pages" "$T/out" ||
+	fail "repeated pages: $(cat "$T/out")"
+ok "a server ignoring startIndex: incomplete, or refused when it repeats pages"
+
 # An expired cursor ends the listing with -ESTALE (the sync starts over).
 net_control '{"paging": "cursor", "faults": [{"kind": "cursor_error", "scimType": "expiredCursor", "page": 3}]}'
 fetch Users 10

@@ -23,7 +23,8 @@ injection driven by a control file that the test rewrites between syncs.
 The control file is JSON, re-read whenever it changes (hit counters restart then):
   {"paging": "index" | "cursor" | "cursor-strict",   # cursor-strict: 400 when startIndex is sent
    "max_page": N,              # cap the page size whatever count asks
-   "omit_total": true,         # no totalResults (cursor servers may omit it)
+   "omit_total": true,         # no totalResults (cursor servers, or with ignore_start)
+   "ignore_start": true,       # index paging that always returns the first page (broken)
    "shrink_percent": 90,       # serve only the first (100-p)% of the users
    "empty": true,              # serve empty listings
    "faults": [ {"resource": "Users"|"Groups"|"*", "page": N (1-based, default any),
@@ -268,6 +269,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 offset = dec_cursor(q["cursor"])
                 if offset is None:
                     return self._error(400, "cursor not recognised", "invalidCursor")
+        elif ctl.get("ignore_start"):
+            offset = 0          # a broken server: always the first page
         else:
             try:
                 offset = max(int(q.get("startIndex", "1")), 1) - 1
@@ -294,7 +297,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         chunk = items[offset: offset + count]
         body = {"schemas": [LR], "itemsPerPage": len(chunk), "Resources": chunk}
-        if not (cursor_mode and ctl.get("omit_total")):
+        if not ((cursor_mode or ctl.get("ignore_start")) and ctl.get("omit_total")):
             total = len(items)
             d = srv.control.fault(resource, page, ("total_delta",))
             if d:
