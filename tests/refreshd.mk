@@ -62,3 +62,5 @@ TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_
 EXTRA_DIST += scripts/demo-sync.sh
 dist_check_SCRIPTS += tests/net_demo.sh
 TESTS += tests/net_demo.sh
+dist_check_SCRIPTS += tests/net_nscd.sh
+TESTS += tests/net_nscd.sh
