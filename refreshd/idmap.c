@@ -46,7 +46,7 @@ struct scim_idmap {
 };
 
 static int add_entry(struct scim_idmap *map, char kind, const char *id, size_t idlen, uint32_t number,
-		     uint8_t flags, bool dirty)
+		     uint8_t flags, bool dirty, bool borrow)
 {
 	uint32_t idx = (uint32_t)map->count;
 	const char *copy;
@@ -60,7 +60,7 @@ static int add_entry(struct scim_idmap *map, char kind, const char *id, size_t i
 		map->entries = e;
 		map->cap = cap;
 	}
-	copy = scim_arena_strndup(&map->arena, id, idlen);
+	copy = borrow ? id : scim_arena_strndup(&map->arena, id, idlen);
 	if (!copy)
 		return -ENOMEM;
 	r = scim_strmap_put(&map->by_id, (uint8_t)kind, copy, &idx);
@@ -118,7 +118,7 @@ static int load_chunk(struct scim_idmap *map, const unsigned char *p, size_t len
 		    len - pos - 3 < (size_t)idlen + 5 || memchr(p + pos + 3, 0, idlen))
 			return corrupt(map, "malformed entry");
 		r = add_entry(map, (char)p[pos], (const char *)p + pos + 3, idlen, le32(p + pos + 3 + idlen),
-			      p[pos + 3 + idlen + 4], false);
+			      p[pos + 3 + idlen + 4], false, false);
 		if (r == -EEXIST)
 			return corrupt(map, "an id or a number recorded twice");
 		if (r == -EINVAL)
@@ -221,7 +221,9 @@ int scim_idmap_open(const char *state_dir, bool create, struct scim_idmap **out)
 		unlink(map->path);
 	if (create && stat(map->path, &st) < 0 && errno == ENOENT)
 		flags |= O_CREAT | O_EXCL;
-	map->tdb = tdb_open(map->path, NEW_HASH_SIZE, TDB_INCOMPATIBLE_HASH, flags, 0600);
+	/* Read once at open, written a few chunks at a time: no mapping, which
+	 * would count the whole file in the daemon's memory for the whole run. */
+	map->tdb = tdb_open(map->path, NEW_HASH_SIZE, TDB_INCOMPATIBLE_HASH | TDB_NOMMAP, flags, 0600);
 	if (!map->tdb) {
 		r = errno == ENOENT ? -ENOENT : errno == EACCES ? -EACCES : errno == EBUSY ? -EBUSY : -EBADMSG;
 		if (r == -EBADMSG)
@@ -301,7 +303,20 @@ int scim_idmap_add(struct scim_idmap *map, char kind, const char *id, uint32_t n
 {
 	if (find(map, kind, id) || scim_idmap_number_taken(map, number))
 		return -EEXIST;
-	return add_entry(map, kind, id, strlen(id), number, 0, true);
+	return add_entry(map, kind, id, strlen(id), number, 0, true, false);
+}
+
+int scim_idmap_add_borrowed(struct scim_idmap *map, char kind, const char *id, uint32_t number)
+{
+	if (find(map, kind, id) || scim_idmap_number_taken(map, number))
+		return -EEXIST;
+	return add_entry(map, kind, id, strlen(id), number, 0, true, true);
+}
+
+const char *scim_idmap_id(const struct scim_idmap *map, char kind, const char *id)
+{
+	const struct entry *e = find(map, kind, id);
+	return e ? e->id : NULL;
 }
 
 int scim_idmap_set_flags(struct scim_idmap *map, char kind, const char *id, uint8_t flags)

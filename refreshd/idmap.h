@@ -49,6 +49,11 @@ int scim_idmap_get(const struct scim_idmap *map, char kind, const char *id, uint
 bool scim_idmap_number_taken(const struct scim_idmap *map, uint32_t number);
 /* Stages a new record (-EEXIST if id or number is taken). */
 int scim_idmap_add(struct scim_idmap *map, char kind, const char *id, uint32_t number);
+/* The same, keeping the pointer instead of a copy: id must stay valid until
+ * scim_idmap_close() (the model's strings do; it saves a copy of every id). */
+int scim_idmap_add_borrowed(struct scim_idmap *map, char kind, const char *id, uint32_t number);
+/* The map's own copy of a recorded id, or NULL; valid until scim_idmap_close(). */
+const char *scim_idmap_id(const struct scim_idmap *map, char kind, const char *id);
 /* Stages a flags change of an existing record (-ENOENT). */
 int scim_idmap_set_flags(struct scim_idmap *map, char kind, const char *id, uint8_t flags);
 /* Calls cb for every record; a non-zero return stops and is passed through. */

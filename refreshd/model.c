@@ -219,9 +219,10 @@ void scim_model_free(struct scim_model *m)
 	}
 	free(m->users);
 	free(m->groups);
+	/* The id map borrows the model's strings: close it first. */
+	scim_idmap_close(m->idmap);
 	scim_strmap_free(&m->ids);
 	scim_arena_free(&m->arena);
-	scim_idmap_close(m->idmap);
 	scim_local_free(m->local);
 	free(m);
 }
@@ -344,7 +345,10 @@ static int slot_for(struct scim_model *m, char kind, const char *id, uint32_t *i
 		m->groups = g;
 		m->gcap = cap;
 	}
-	copy = scim_arena_strdup(&m->arena, id);
+	/* Known ids share the id map's copy. */
+	copy = scim_idmap_id(m->idmap, kind, id);
+	if (!copy)
+		copy = scim_arena_strdup(&m->arena, id);
 	if (!copy)
 		return -ENOMEM;
 	*idx = (uint32_t)count;
@@ -775,7 +779,7 @@ static int assign_numbers(struct publish *p)
 		bool skipped = e->kind == KIND_USER ? m->users[e->idx].skip : m->groups[e->idx].skip;
 		if (skipped)
 			continue;
-		r = scim_idmap_add(m->idmap, e->kind, e->id, n);
+		r = scim_idmap_add_borrowed(m->idmap, e->kind, e->id, n);
 		if (r < 0)
 			goto out;
 		p->st->new_numbers++;

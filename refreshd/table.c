@@ -74,6 +74,11 @@ static uint64_t str_hash(uint8_t kind, const char *key)
 	return mix64(scim_fnv1a(key, strlen(key), SCIM_FNV_SEED ^ kind));
 }
 
+static uint32_t tag_of(uint64_t h, uint8_t kind)
+{
+	return ((uint32_t)(h >> 32) & ~(uint32_t)0xff) | kind;
+}
+
 static int strmap_grow(struct scim_strmap *m)
 {
 	size_t ncap = m->slots ? (m->mask + 1) * 2 : 64;
@@ -84,7 +89,7 @@ static int strmap_grow(struct scim_strmap *m)
 		for (size_t i = 0; i <= m->mask; i++) {
 			if (!m->slots[i].key)
 				continue;
-			size_t j = str_hash(m->slots[i].kind, m->slots[i].key) & (ncap - 1);
+			size_t j = str_hash((uint8_t)(m->slots[i].tag & 0xff), m->slots[i].key) & (ncap - 1);
 			while (ns[j].key)
 				j = (j + 1) & (ncap - 1);
 			ns[j] = m->slots[i];
@@ -100,9 +105,11 @@ static struct scim_strmap_slot *strmap_find(const struct scim_strmap *m, uint8_t
 {
 	if (!m->slots)
 		return NULL;
-	size_t j = str_hash(kind, key) & m->mask;
+	uint64_t h = str_hash(kind, key);
+	uint32_t tag = tag_of(h, kind);
+	size_t j = h & m->mask;
 	while (m->slots[j].key) {
-		if (m->slots[j].kind == kind && !strcmp(m->slots[j].key, key))
+		if (m->slots[j].tag == tag && !strcmp(m->slots[j].key, key))
 			return &m->slots[j];
 		j = (j + 1) & m->mask;
 	}
@@ -112,7 +119,7 @@ static struct scim_strmap_slot *strmap_find(const struct scim_strmap *m, uint8_t
 int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
 {
 	struct scim_strmap_slot *s;
-	if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
+	if (!m->slots || (m->count + 1) * 3 > (m->mask + 1) * 2) {
 		int r = strmap_grow(m);
 		if (r < 0)
 			return r;
@@ -123,7 +130,7 @@ int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32
 		return -EEXIST;
 	}
 	s->key = key;
-	s->kind = kind;
+	s->tag = tag_of(str_hash(kind, key), kind);
 	s->value = *value;
 	m->count++;
 	return 0;

@@ -29,7 +29,7 @@ uint64_t scim_fnv1a(const void *data, size_t len, uint64_t seed);
 struct scim_strmap_slot {
 	const char *key;
 	uint32_t value;
-	uint8_t kind;
+	uint32_t tag; /* high bits of the hash, kind in the low byte: most probes end here */
 };
 struct scim_strmap {
 	struct scim_strmap_slot *slots;
