@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "refreshd/config.h"
 #include "refreshd/http.h"
@@ -87,6 +88,18 @@ static uint64_t scim_next_delay_ms(const struct scim_config *cfg, unsigned failu
 	return ms;
 }
 
+/* The token file is read again at every sync (a rotated token needs no
+ * restart), but a wrong owner or mode is refused up front: at start the
+ * daemon does not start, on SIGHUP the new config is refused. */
+static int scim_check_token(const struct scim_config *cfg)
+{
+	char *tok = NULL;
+	int r = scim_token_read(cfg->token_file, geteuid(), &tok);
+
+	scim_token_free(tok);
+	return r;
+}
+
 static int scim_reload(const char *config_path, struct scim_config **cfg)
 {
 	struct scim_config *n = NULL;
@@ -96,6 +109,8 @@ static int scim_reload(const char *config_path, struct scim_config **cfg)
 	r = scim_config_load(config_path, &n, &err);
 	if (r == 0)
 		r = scim_config_check_network(n, &err);
+	if (r == 0 && scim_check_token(n) < 0)
+		r = -EPERM; /* scim_token_read said why */
 	if (r < 0) {
 		log_error("SIGHUP: new configuration refused, keeping the old one: %s", err ? err : strerror(-r));
 		free(err);
@@ -161,6 +176,11 @@ int scim_daemon_run(const char *config_path, bool force)
 	r = scim_http_global_init();
 	if (r < 0)
 		goto out;
+	r = scim_check_token(cfg);
+	if (r < 0) {
+		log_error("not starting: token_file %s is refused", cfg->token_file);
+		goto out;
+	}
 	scim_clean_leftovers(cfg);
 	log_info("scim-refreshd %s: syncing %s every %u s (+-10%%)", PACKAGE_VERSION, cfg->url, cfg->refresh_interval);
 

@@ -8,11 +8,13 @@
 net_token
 net_seed 40 4 5
 net_start_server
-net_config "max_response_bytes = 64K"
+net_config "max_response_bytes = 64K" "header = X-GitHub-Api-Version: 2022-11-28"
 CACHE=$T/cache/cache.tdb
 
 net_once
 [ $RC = 0 ] || fail "first sync: rc=$RC"
+grep -q '"x": {"X-GitHub-Api-Version": "2022-11-28"}' "$T/server.log" || fail "the configured header was not sent"
+ok "configured header sent"
 cat "$T/out" >>"$T/all.log"
 gen() { sed -n 's/.* generation=\([0-9]*\).*/\1/p' "$T/out" | tail -n 1; }
 last_gen=$(gen)

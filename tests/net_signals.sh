@@ -37,6 +37,16 @@ stop_within() {
 }
 published() { grep -c "published: " "$LOG"; }
 
+# A token file that group can read: the daemon refuses to start.
+chmod 640 "$T/token"
+RC=0
+"$REFRESHD" --config "$T/conf" >"$LOG" 2>&1 || RC=$?
+[ $RC = 1 ] || fail "started with a group-readable token file (rc=$RC)"
+grep -q "lets group or others read or write it" "$LOG" && grep -q "not starting: token_file" "$LOG" || fail "no reason given"
+[ ! -s "$T/server.log" ] || fail "a request went out"
+chmod 600 "$T/token"
+ok "group-readable token file: refused to start, nothing sent"
+
 # A leftover from a publisher killed mid-write is removed at start.
 mkdir -p "$T/cache"
 echo junk >"$CACHE.new"
