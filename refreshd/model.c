@@ -283,7 +283,7 @@ static uint8_t check_name(struct scim_model *m, const char *kind, const char *id
 	if (!strcmp(name, "root"))
 		goto reserved;
 	for (size_t i = 0; i < cfg->ndeny_names; i++)
-		if (!strcmp(name, cfg->deny_names[i]))
+		if (!strcasecmp(name, cfg->deny_names[i]))
 			goto reserved;
 	if (scim_local_has_name(m->local, name)) {
 		log_warning("skipping %s id=%s: name '%s' exists in /etc/passwd or /etc/group (the directory never "
