@@ -90,6 +90,27 @@ grep -q "rc=-71" "$T/out" && grep -q "redirects are not followed" "$T/out" || fa
 [ ! -s "$T/other.log" ] || fail "the redirect target got a request: $(cat "$T/other.log")"
 ok "redirect not followed, nothing sent to the other host"
 
+# https_proxy is honoured: the request goes through a CONNECT tunnel (the
+# token stays inside TLS, end to end with the server).
+python3 "$TESTS_SRC/connect_proxy.py" --port-file "$T/proxy.port" --log "$T/proxy.log" --max-seconds 120 &
+NET_PIDS="$NET_PIDS $!"
+i=0
+while [ ! -s "$T/proxy.port" ]; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && fail "proxy did not start"
+	sleep 0.05
+done
+net_control '{}'
+n=$(net_requests)
+RC=0
+https_proxy="http://127.0.0.1:$(cat "$T/proxy.port")" no_proxy= NO_PROXY= \
+	"$FETCH" "$URL" "$T/token" "$T/certs/ca.pem" Users 10 >"$T/out" 2>&1 || RC=$?
+[ $RC = 0 ] && grep -q "rc=0 resources=47 " "$T/out" || fail "through the proxy: $(cat "$T/out")"
+grep -q "^CONNECT 127.0.0.1:$server_PORT HTTP/1.1$" "$T/proxy.log" || fail "no CONNECT: $(cat "$T/proxy.log")"
+[ "$(grep -c CONNECT "$T/proxy.log")" = 1 ] || fail "one tunnel expected: $(cat "$T/proxy.log")"
+[ "$(($(net_requests) - n))" = 5 ] || fail "the server did not get the pages through the proxy"
+ok "https_proxy honoured (one CONNECT tunnel for all pages)"
+
 # TLS verification cannot be turned off: another CA fails.
 net_control '{}'
 mkdir -p "$T/certs2"

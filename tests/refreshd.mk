@@ -53,7 +53,7 @@ tests_net_cachecheck_LDADD = libscimcache.la $(TDB_LIBS)
 # The HTTPS SCIM test server and the shared shell helpers.
 dist_check_DATA += tests/scim_server.py
 dist_check_DATA += tests/net_lib.sh tests/scim_seed.py
-dist_check_DATA += tests/scimmy_server.js
+dist_check_DATA += tests/scimmy_server.js tests/connect_proxy.py
 dist_check_SCRIPTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh \
 	tests/net_crash.sh
 TESTS += tests/net_fetch.sh tests/net_failures.sh tests/net_scimmy.sh tests/net_signals.sh \
