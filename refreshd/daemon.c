@@ -88,39 +88,33 @@ static uint64_t scim_next_delay_ms(const struct scim_config *cfg, unsigned failu
 	return ms;
 }
 
-/* The token file is read again at every sync (a rotated token needs no
- * restart), but a wrong owner or mode is refused up front: at start the
- * daemon does not start, on SIGHUP the new config is refused. */
-static int scim_check_token(const struct scim_config *cfg)
-{
-	char *tok = NULL;
-	int r = scim_token_read(cfg->token_file, geteuid(), &tok);
-
-	scim_token_free(tok);
-	return r;
-}
-
-static int scim_reload(const char *config_path, struct scim_config **cfg)
+/* Loads config_path and checks what a sync needs: url, token_file, and the
+ * token file's owner and mode.  The token is read again at every sync (a
+ * rotated token needs no restart), but a wrong owner or mode is refused up
+ * front: at start the daemon does not start, on SIGHUP the new config is
+ * refused.  Logs why not. */
+static int scim_load_checked(const char *config_path, struct scim_config **out)
 {
 	struct scim_config *n = NULL;
-	char *err = NULL;
+	char *err = NULL, *tok = NULL;
 	int r;
 
 	r = scim_config_load(config_path, &n, &err);
 	if (r == 0)
 		r = scim_config_check_network(n, &err);
-	if (r == 0 && scim_check_token(n) < 0)
-		r = -EPERM; /* scim_token_read said why */
 	if (r < 0) {
-		log_error("SIGHUP: new configuration refused, keeping the old one: %s", err ? err : strerror(-r));
+		log_error("%s", err ? err : strerror(-r));
 		free(err);
-		scim_config_free(n);
-		return r;
+		goto out;
 	}
-	scim_config_free(*cfg);
-	*cfg = n;
-	log_info("SIGHUP: configuration reloaded from %s", n->path);
-	return 0;
+	r = scim_token_read(n->token_file, geteuid(), &tok);
+	scim_token_free(tok);
+out:
+	if (r < 0)
+		scim_config_free(n);
+	else
+		*out = n;
+	return r;
 }
 
 static uint64_t scim_mono_ms(void)
@@ -140,9 +134,16 @@ static void scim_wait(uint64_t ms, const char *config_path, struct scim_config *
 
 	while (!got_stop && !got_usr1) {
 		if (got_hup) {
+			struct scim_config *n = NULL;
 			got_hup = 0;
-			if (scim_reload(config_path, cfg) == 0)
+			if (scim_load_checked(config_path, &n) < 0) {
+				log_error("SIGHUP: new configuration refused, keeping the old one");
+			} else {
+				scim_config_free(*cfg);
+				*cfg = n;
+				log_info("SIGHUP: configuration reloaded from %s", n->path);
 				return;
+			}
 		}
 		if (scim_mono_ms() >= end)
 			return;
@@ -157,15 +158,11 @@ int scim_daemon_run(const char *config_path, bool force)
 {
 	struct scim_config *cfg = NULL;
 	unsigned failures = 0;
-	char *err = NULL;
 	int r;
 
-	r = scim_config_load(config_path, &cfg, &err);
-	if (r == 0)
-		r = scim_config_check_network(cfg, &err);
+	r = scim_load_checked(config_path, &cfg);
 	if (r < 0) {
-		log_error("%s", err ? err : strerror(-r));
-		free(err);
+		log_error("not starting");
 		goto out;
 	}
 	r = scim_install_signals();
@@ -176,11 +173,6 @@ int scim_daemon_run(const char *config_path, bool force)
 	r = scim_http_global_init();
 	if (r < 0)
 		goto out;
-	r = scim_check_token(cfg);
-	if (r < 0) {
-		log_error("not starting: token_file %s is refused", cfg->token_file);
-		goto out;
-	}
 	scim_clean_leftovers(cfg);
 	log_info("scim-refreshd %s: syncing %s every %u s (+-10%%)", PACKAGE_VERSION, cfg->url, cfg->refresh_interval);
 

@@ -36,13 +36,22 @@ stop_within() {
 	grep -q "stopping on signal" "$LOG" || fail "no 'stopping on signal' in the log"
 }
 published() { grep -c "published: " "$LOG"; }
+# wait_published N WHAT: until the N-th publish, or fail with WHAT.
+wait_published() {
+	i=0
+	while [ "$(published)" -lt "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "$2"
+		sleep 0.05
+	done
+}
 
 # A token file that group can read: the daemon refuses to start.
 chmod 640 "$T/token"
 RC=0
 "$REFRESHD" --config "$T/conf" >"$LOG" 2>&1 || RC=$?
 [ $RC = 1 ] || fail "started with a group-readable token file (rc=$RC)"
-grep -q "lets group or others read or write it" "$LOG" && grep -q "not starting: token_file" "$LOG" || fail "no reason given"
+grep -q "lets group or others read or write it" "$LOG" && grep -q "not starting" "$LOG" || fail "no reason given"
 [ ! -s "$T/server.log" ] || fail "a request went out"
 chmod 600 "$T/token"
 ok "group-readable token file: refused to start, nothing sent"
@@ -59,27 +68,18 @@ ok "leftover .new removed at start, first sync published"
 # SIGUSR1: a sync now, not in 600 s.
 kill -USR1 "$DPID"
 net_wait_for "$LOG" "SIGUSR1: syncing now" 5 || fail "SIGUSR1 not acknowledged"
-i=0
-while [ "$(published)" -lt 2 ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "SIGUSR1 did not trigger a sync"
-	sleep 0.05
-done
+wait_published 2 "SIGUSR1 did not trigger a sync"
 ok "SIGUSR1 triggered a sync"
 
 # SIGHUP with a bad config: refused, the old one kept (and still used).
 cp "$T/conf" "$T/conf.good"
 echo "page_size = lots" >>"$T/conf"
 kill -HUP "$DPID"
-net_wait_for "$LOG" "new configuration refused, keeping the old one: .*page_size" 5 || fail "bad config not refused"
+net_wait_for "$LOG" "new configuration refused, keeping the old one" 5 || fail "bad config not refused"
+grep -q "conf:[0-9]*: .*page_size" "$LOG" || fail "the bad line is not named"
 kill -0 "$DPID" || fail "the daemon died on a bad config"
 kill -USR1 "$DPID"
-i=0
-while [ "$(published)" -lt 3 ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "no sync with the old config after a refused reload"
-	sleep 0.05
-done
+wait_published 3 "no sync with the old config after a refused reload"
 ok "SIGHUP with a bad config: refused, old config kept"
 
 # SIGHUP with a good new config: reloaded, and it syncs with it (pages of 7).
@@ -87,12 +87,7 @@ sed 's/^page_size = .*/page_size = 7/' "$T/conf.good" >"$T/conf"
 n=$(net_requests)
 kill -HUP "$DPID"
 net_wait_for "$LOG" "configuration reloaded" 5 || fail "good config not reloaded"
-i=0
-while [ "$(published)" -lt 4 ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "no sync after a reload"
-	sleep 0.05
-done
+wait_published 4 "no sync after a reload"
 tail -n +$((n + 1)) "$T/server.log" | grep -q '"query": "startIndex=8&count=7"' || fail "the new page_size is not used"
 ok "SIGHUP with a good config: reloaded and synced with it"
 
