@@ -70,7 +70,7 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 {
 	json_object *page = NULL;
 	char *url = NULL, *cursor = NULL;
-	size_t start = 1, noid = 0, fed = 0, ids0 = sink->ids(sink->ctx), ids;
+	size_t start = 1, noid = 0, fed = 0, ids0 = sink->ids(sink->ctx);
 	bool fell_back = false;
 	int r;
 
@@ -193,8 +193,7 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 
 	/* Pages that shifted under us hand the sink the same id twice; it
 	 * keeps one, and only unique ids count toward totalResults. */
-	ids = sink->ids(sink->ctx) - ids0;
-	out->resources = ids + noid;
+	out->resources = sink->ids(sink->ctx) - ids0 + noid;
 	out->duplicates = fed - out->resources;
 	if (out->total >= 0 && out->resources != (size_t)out->total) {
 		log_warning("%s: listing incomplete: %zu unique resources, totalResults %ld", type,
@@ -204,6 +203,11 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 	}
 	r = 0;
 out:
+	if (r < 0) {
+		/* What arrived before the failure, for the summary line. */
+		out->resources = sink->ids(sink->ctx) - ids0 + noid;
+		out->duplicates = fed - out->resources;
+	}
 	if (page)
 		json_object_put(page);
 	free(url);
