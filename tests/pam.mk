@@ -8,7 +8,7 @@ TESTS += tests/test_pam_scim
 endif
 tests_test_pam_scim_SOURCES = tests/test_pam_scim.c
 tests_test_pam_scim_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_pam_scim_LDADD = $(CMOCKA_LIBS) $(PAM_LIBS) -ldl
+tests_test_pam_scim_LDADD = $(CMOCKA_LIBS) $(PAM_LIBS) -ldl -lpthread
 # Built before the test runs: the module and the cache publisher it drives.
 EXTRA_tests_test_pam_scim_DEPENDENCIES = pam_scim.la tests/scim-mkcache$(EXEEXT)
 

@@ -11,6 +11,7 @@
  * Local accounts are the ones in the real /etc/passwd: root and daemon exist
  * on every system we build on.  The system tests bind-mount their own. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -42,23 +43,53 @@ static char msgbuf[8192];
 
 #define PUBLIC __attribute__((visibility("default")))
 
+/* libpam's pam_vsyslog() ends in __syslog_chk() (or, built without
+ * fortification, syslog()); these definitions in the executable take their
+ * place, so tests can read what the module logged. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void capture(int pri, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&log_lock);
+	n = strlen(logbuf);
+	if (n + 16 < sizeof(logbuf)) {
+		n += (size_t)snprintf(logbuf + n, sizeof(logbuf) - n, "<%d>", LOG_PRI(pri));
+		vsnprintf(logbuf + n, sizeof(logbuf) - n, fmt, ap);
+		n = strlen(logbuf);
+		if (n + 1 < sizeof(logbuf))
+			strcat(logbuf, "\n");
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
 PUBLIC void __syslog_chk(int pri, int flag, const char *fmt, ...);
-/* libpam's pam_vsyslog() ends in __syslog_chk(); this definition in the
- * executable takes its place, so tests can read what the module logged. */
 PUBLIC void __syslog_chk(int pri, int flag, const char *fmt, ...)
 {
-	size_t n = strlen(logbuf);
 	va_list ap;
-
-	if (n + 16 >= sizeof(logbuf))
-		return;
-	n += (size_t)snprintf(logbuf + n, sizeof(logbuf) - n, "<%d>", LOG_PRI(pri));
 	va_start(ap, fmt);
-	vsnprintf(logbuf + n, sizeof(logbuf) - n, fmt, ap);
+	capture(pri, fmt, ap);
 	va_end(ap);
-	n = strlen(logbuf);
-	if (n + 1 < sizeof(logbuf))
-		strcat(logbuf, "\n");
+}
+
+PUBLIC void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
+PUBLIC void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
+{
+	capture(pri, fmt, ap);
+}
+
+PUBLIC void syslog(int pri, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	capture(pri, fmt, ap);
+	va_end(ap);
+}
+
+PUBLIC void vsyslog(int pri, const char *fmt, va_list ap)
+{
+	capture(pri, fmt, ap);
 }
 
 static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
@@ -399,6 +430,58 @@ static void test_shared_handle(void **state)
 	assert_int_equal(CHECK("alice"), PAM_AUTHINFO_UNAVAIL);
 }
 
+/* Threads checking through their own handles while the cache is republished
+ * under them: every answer is the right one (the content never changes, the
+ * file does). */
+#define NTHREADS 4
+#define NCHECKS 300
+
+struct worker {
+	const char *cache_opt;
+	int wrong;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct pam_conv c = { conv, NULL };
+
+	for (int i = 0; i < NCHECKS; i++) {
+		const char *user = i % 2 ? "bob" : "alice";
+		const char *argv[] = { w->cache_opt };
+		pam_handle_t *pamh = NULL;
+		int r, want = i % 2 ? PAM_ACCT_EXPIRED : PAM_SUCCESS;
+
+		if (pam_start_confdir("scim-test", user, &c, tmpdir, &pamh) != PAM_SUCCESS) {
+			w->wrong++;
+			continue;
+		}
+		r = acct_mgmt(pamh, PAM_SILENT, 1, argv);
+		pam_end(pamh, r);
+		w->wrong += r != want;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct worker w[NTHREADS];
+	pthread_t tid[NTHREADS];
+	const char *opt = cache("good");
+
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct worker){ opt, 0 };
+		assert_int_equal(pthread_create(&tid[i], NULL, worker_run, &w[i]), 0);
+	}
+	for (int i = 0; i < 5; i++)
+		publish("live.tdb", USERS);
+	for (int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		assert_int_equal(w[i].wrong, 0);
+	}
+	clear_output();
+}
+
 /* ------------------------------------------------------------ through libpam */
 
 static int stack(const char *user, const char *scenario)
@@ -526,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_errno_preserved),
 		cmocka_unit_test(test_republish),
 		cmocka_unit_test(test_shared_handle),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_stack),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
