@@ -108,3 +108,23 @@ PY
 echo "# daemon: $REFRESHD; data: $DATA ($(du -h "$DATA" | cut -f1))" >&2
 run first
 run steady
+
+# The same directory through the offline import (no network, same mapping and
+# publish), as the reference in the same run: what the network layer adds is
+# the difference.
+dir=$(dirname "$DATA")
+if [ -f "$dir/Users.json" ] && [ -f "$dir/Groups.json" ]; then
+	mkdir -p "$W/import/state"
+	sed -e "s|$W/state|$W/import/state|g" "$W/conf" >"$W/import/conf"
+	python3 - "$REFRESHD" "$W/import/conf" "$dir" <<'PY'
+import resource, subprocess, sys, time
+daemon, conf, d = sys.argv[1:]
+t0 = time.monotonic()
+rc = subprocess.call([daemon, "--config", conf, "--once", "--import", d],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.monotonic() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("import (reference, no network): rc=%d wall=%.2f cpu=%.2f user=%.2f sys=%.2f maxrss_mb=%.1f" %
+      (rc, wall, ru.ru_utime + ru.ru_stime, ru.ru_utime, ru.ru_stime, ru.ru_maxrss / 1024))
+PY
+fi
