@@ -56,6 +56,9 @@ struct scim_config {
 	char **headers;            /* "Name: value", NULL-terminated; never NULL itself */
 	size_t nheaders;
 	uint64_t max_response_bytes; /* default 64 MiB */
+
+	/* ---- not keys: set from the command line */
+	bool recover_idmap; /* --recover-idmap: rebuild a lost id map from the cache */
 };
 
 /* Reads and checks path (NULL: the built-in default SCIM_SYSCONFDIR

@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		   "                     instead of the server (offline import)\n"
 		   "  -f, --force        publish even if the snapshot is empty or removes more\n"
 		   "                     than max_removed_percent of the users\n"
+		   "      --recover-idmap  with --once: rebuild a lost id map from the published\n"
+		   "                     cache (tombstones of ids that left earlier are lost)\n"
 		   "  -d, --debug        log debug messages\n"
 		   "  -h, --help         this help\n"
 		   "  -V, --version      print the version\n"
@@ -49,10 +51,11 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' }, { "once", no_argument, NULL, '1' },
 		{ "import", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },	    { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },	    { "recover-idmap", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *import_dir = NULL;
-	bool once = false, force = false;
+	bool once = false, force = false, recover = false;
 	struct scim_config *cfg = NULL;
 	char *err = NULL;
 	int c, r;
@@ -74,6 +77,9 @@ int main(int argc, char **argv)
 		case 'd':
 			scim_log_set_level(LOG_DEBUG);
 			break;
+		case 'R':
+			recover = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -90,8 +96,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (import_dir && !once) {
-		fprintf(stderr, "scim-refreshd: --import needs --once\n");
+	if ((import_dir || recover) && !once) {
+		fprintf(stderr, "scim-refreshd: %s needs --once\n", import_dir ? "--import" : "--recover-idmap");
 		return 2;
 	}
 	if (!once)
@@ -103,6 +109,7 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
+	cfg->recover_idmap = recover;
 	if (import_dir) {
 		struct scim_sync_stats st;
 		char line[1024];

@@ -170,6 +170,94 @@ static bool get_number(struct json_object *o, uint32_t *out)
 
 /* ------------------------------------------------------------------ model */
 
+/* --recover-idmap: the published cache holds the SCIM id and number of every
+ * user and group it publishes, so a lost map can be rebuilt from it.  What it
+ * cannot hold are tombstones: numbers of ids that had already left. */
+struct recover_ctx {
+	struct scim_cache_file *f;
+	struct scim_idmap *map;
+	struct scim_arena names;
+	const char **list;
+	size_t n, cap;
+	uint32_t users, groups, failed;
+};
+
+static int recover_name_cb(const struct scim_user *u, void *ctx)
+{
+	struct recover_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 1024;
+		const char **l = realloc(c->list, cap * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		c->list = l;
+		c->cap = cap;
+	}
+	c->list[c->n] = scim_arena_strdup(&c->names, u->name);
+	return c->list[c->n++] ? 0 : -ENOMEM;
+}
+
+static int recover_user_cb(const struct scim_user *u, void *ctx)
+{
+	struct recover_ctx *c = ctx;
+	if (!u->has_ext || !u->scim_id || !*u->scim_id ||
+	    scim_idmap_add(c->map, SCIM_IDMAP_USER, u->scim_id, u->uid) < 0) {
+		log_warning("cannot recover the number of user %s (uid %u)", u->name, u->uid);
+		c->failed++;
+		return 0;
+	}
+	c->users++;
+	return 0;
+}
+
+static int recover_group_cb(const struct scim_group *g, void *ctx)
+{
+	struct recover_ctx *c = ctx;
+	uint32_t n;
+	/* A user-private group carries its user's id and number. */
+	if (g->scim_id && scim_idmap_get(c->map, SCIM_IDMAP_USER, g->scim_id, &n, NULL) == 0 && n == g->gid)
+		return 0;
+	if (!g->scim_id || !*g->scim_id || scim_idmap_add(c->map, SCIM_IDMAP_GROUP, g->scim_id, g->gid) < 0) {
+		log_warning("cannot recover the number of group %s (gid %u)", g->name, g->gid);
+		c->failed++;
+		return 0;
+	}
+	c->groups++;
+	return 0;
+}
+
+static int recover_idmap(const struct scim_config *cfg, struct scim_idmap *map)
+{
+	struct recover_ctx c = { .map = map };
+	int r = scim_cache_file_open(cfg->cache_file, &c.f);
+
+	if (r < 0) {
+		log_error("cannot rebuild the id map from %s: %s", cfg->cache_file, strerror(-r));
+		return r;
+	}
+	r = scim_cache_file_foreach_user(c.f, recover_name_cb, &c);
+	for (size_t i = 0; i < c.n && r == 0; i++) {
+		r = scim_cache_file_user_by_name(c.f, c.list[i], recover_user_cb, &c);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r == 0)
+		r = scim_cache_file_foreach_group(c.f, recover_group_cb, &c);
+	scim_cache_file_close(c.f);
+	free(c.list);
+	scim_arena_free(&c.names);
+	if (r == 0)
+		r = scim_idmap_commit(map);
+	if (r < 0) {
+		log_error("cannot rebuild the id map from %s: %s", cfg->cache_file, strerror(-r));
+		return r;
+	}
+	log_notice("rebuilt the id map from %s: %u users and %u groups keep their numbers%s; numbers of ids that "
+		   "had already left the directory (tombstones) are not in a cache and could be handed out again",
+		   cfg->cache_file, c.users, c.groups, c.failed ? " (some could not, see above)" : "");
+	return 0;
+}
+
 int scim_model_new(const struct scim_config *cfg, struct scim_model **out)
 {
 	struct scim_model *m;
@@ -191,10 +279,16 @@ int scim_model_new(const struct scim_config *cfg, struct scim_model **out)
 		goto out;
 	/* An empty map beside a published cache means the map was lost: going
 	 * on would hand out new numbers, and old files would change owner. */
+	if (scim_idmap_count(m->idmap) == 0 && stat(cfg->cache_file, &st) == 0 && cfg->recover_idmap) {
+		r = recover_idmap(cfg, m->idmap);
+		if (r < 0)
+			goto out;
+	}
 	if (scim_idmap_count(m->idmap) == 0 && stat(cfg->cache_file, &st) == 0) {
 		log_error("the id map %s/%s is missing or empty, but the cache %s exists: the numbers it "
-			  "recorded would change. Restore the id map from a backup; to start over with new "
-			  "numbers on purpose, remove %s first.",
+			  "recorded would change. Restore the id map from a backup, or run once with "
+			  "--recover-idmap to rebuild it from the cache; to start over with new numbers on "
+			  "purpose, remove %s first.",
 			  cfg->state_dir, SCIM_IDMAP_FILE, cfg->cache_file, cfg->cache_file);
 		r = -ENOENT;
 		goto out;
@@ -606,7 +700,6 @@ static void skip_entry(struct scim_model *m, char kind, uint32_t idx, enum scim_
 static int find_duplicates(struct scim_model *m)
 {
 	struct scim_strmap names = { 0 };
-	uint32_t *dupmark = NULL;
 	int r = 0;
 
 	for (int pass = 0; pass < 2 && r == 0; pass++) {
@@ -642,10 +735,6 @@ static int find_duplicates(struct scim_model *m)
 				break;
 		}
 	}
-	/* Users skipped as duplicates above were only marked after their name went
-	 * into the map; the private-group check read their skip flag live, so a
-	 * group may have been skipped for a user that is skipped too: harmless. */
-	free(dupmark);
 	scim_strmap_free(&names);
 	return r;
 }
@@ -791,8 +880,6 @@ out:
 
 struct tomb_ctx {
 	struct publish *p;
-	char **kinds_ids; /* unused */
-	int r;
 };
 
 static int tomb_cb(char kind, const char *id, uint32_t number, uint8_t flags, void *ctx)

@@ -101,6 +101,13 @@ check_log "lost id map: explained" "the id map .*idmap.tdb is missing or empty, 
 unchanged "lost id map"
 run_import "$T/twenty" --force
 check "lost id map: --force does not override it" 1 "$rc"
+# --recover-idmap rebuilds it from the cache: every number stays.
+answers=$(dir_users)
+run_import "$T/twenty" --recover-idmap
+check "--recover-idmap: publishes" 0 "$rc"
+check_log "--recover-idmap: explained" "rebuilt the id map from .*: 20 users and 0 groups keep their numbers"
+check "--recover-idmap: same numbers" "$answers" "$(dir_users)"
+check_log "--recover-idmap: nothing renumbered" "added=0 removed=0 renamed=0 .* new_numbers=0"
 cp "$T/idmap.good" "$T/state/idmap.tdb"
 run_import "$T/twenty"
 check "restored id map: publishes again" 0 "$rc"
