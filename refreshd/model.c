@@ -1108,6 +1108,10 @@ static int load_old(struct publish *p)
 	return p->old_seen ? 0 : -ENOMEM;
 }
 
+/* Additions and removals are logged by name up to this many per sync (every
+ * suspension, reactivation and rename always is). */
+#define LOG_BY_NAME_MAX 100
+
 static void compare(struct publish *p)
 {
 	struct scim_model *m = p->m;
@@ -1119,8 +1123,9 @@ static void compare(struct publish *p)
 		if (u->skip)
 			continue;
 		if (scim_nummap_get(&p->old_users, u->number, &o) < 0) {
-			st->added++;
-			log_info("user %s (uid %u) added%s", u->name, u->number, u->suspended ? ", suspended" : "");
+			/* By name only up to a point: a first sync adds everyone. */
+			if (st->added++ < LOG_BY_NAME_MAX)
+				log_info("user %s (uid %u) added%s", u->name, u->number, u->suspended ? ", suspended" : "");
 			continue;
 		}
 		p->old_seen[o] = true;
@@ -1137,10 +1142,12 @@ static void compare(struct publish *p)
 		}
 	}
 	for (size_t o = 0; o < p->old_n; o++)
-		if (!p->old_seen[o]) {
-			st->removed++;
+		if (!p->old_seen[o] && st->removed++ < LOG_BY_NAME_MAX)
 			log_info("user %s removed", p->old_names[o]);
-		}
+	if (st->added > LOG_BY_NAME_MAX)
+		log_info("... and %u more users added", st->added - LOG_BY_NAME_MAX);
+	if (st->removed > LOG_BY_NAME_MAX)
+		log_info("... and %u more users removed", st->removed - LOG_BY_NAME_MAX);
 }
 
 /* Walks what goes into the cache: users, their private groups, directory
