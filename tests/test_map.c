@@ -14,8 +14,10 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "cache/cache.h"
 #include "refreshd/config.h"
 #include "refreshd/idmap.h"
+#include "refreshd/model.h"
 #include "refreshd/import.h"
 #include "refreshd/log.h"
 #include "refreshd/names.h"
@@ -118,6 +120,101 @@ static void test_hash(void **state)
 	}
 	for (int i = 0; i < 3; i++)
 		assert_true(hits[i] > 800 && hits[i] < 1200);
+}
+
+static char *tmpdir(void);
+
+struct seen {
+	uint32_t uids[8];
+	const char *names[8];
+	int n;
+};
+
+static int seen_cb(const struct scim_user *u, void *ctx)
+{
+	struct seen *s = ctx;
+	if (s->n < 8) {
+		s->uids[s->n] = u->uid;
+		s->names[s->n] = strdup(u->name);
+	}
+	s->n++;
+	return 0;
+}
+
+/* Probing through the model: ids whose first hashes collide in a window of
+ * three numbers get the remaining numbers, the fourth id finds none and is
+ * skipped, and a second run gives every id its number again. */
+static void test_probing(void **state)
+{
+	char *dir = tmpdir(), conf[1024], *err = NULL;
+	struct scim_config *cfg;
+	const char *ids[4] = { NULL };
+	char idbuf[4][32];
+	int found = 0;
+
+	/* Four ids that all hash to 5000 first. */
+	for (unsigned i = 0; found < 4 && i < 100000; i++) {
+		snprintf(idbuf[found], sizeof(idbuf[found]), "probe-%u", i);
+		if (scim_idmap_hash(idbuf[found], 0, 5000, 5002) == 5000) {
+			ids[found] = idbuf[found];
+			found++;
+		}
+	}
+	assert_int_equal(found, 4);
+	snprintf(conf, sizeof(conf), "uid_min = 5000\nuid_max = 5002\nstate_dir = %s\ncache_file = %s/cache.tdb\n", dir,
+		 dir);
+	assert_int_equal(scim_config_parse("t.conf", conf, &cfg, &err), 0);
+
+	for (int run = 0; run < 2; run++) {
+		struct scim_model *m;
+		struct scim_sync_stats st;
+		struct scim_cache_file *f;
+		struct seen seen = { .n = 0 };
+		assert_int_equal(scim_model_new(cfg, &m), 0);
+		for (int i = 0; i < 4; i++) {
+			char js[256];
+			snprintf(js, sizeof(js), "{\"id\":\"%s\",\"userName\":\"user%d\"}", ids[i], i);
+			struct json_object *o = json_tokener_parse(js);
+			assert_non_null(o);
+			assert_int_equal(scim_model_add_user(m, o), 0);
+			json_object_put(o);
+		}
+		assert_int_equal(scim_publish(m, "test", false, &st), 0);
+		scim_model_free(m);
+		assert_int_equal(st.users, 3);
+		assert_int_equal(st.skipped_users[SCIM_SKIP_NO_NUMBER], 1);
+		assert_int_equal(st.collisions, run == 0 ? 2 : 0);
+		assert_int_equal(st.new_numbers, run == 0 ? 3 : 0);
+		assert_int_equal(scim_cache_file_open(cfg->cache_file, &f), 0);
+		assert_int_equal(scim_cache_file_foreach_user(f, seen_cb, &seen), 0);
+		scim_cache_file_close(f);
+		assert_int_equal(seen.n, 3);
+		/* New ids are numbered in id order: the smallest keeps its hash,
+		 * the others probe. */
+		int first = 0;
+		char first_name[16];
+		for (int i = 1; i < 4; i++)
+			if (strcmp(ids[i], ids[first]) < 0)
+				first = i;
+		snprintf(first_name, sizeof(first_name), "user%d", first);
+		uint32_t sum = 0;
+		bool saw_first = false;
+		for (int i = 0; i < 3; i++) {
+			sum += seen.uids[i];
+			if (!strcmp(seen.names[i], first_name)) {
+				assert_int_equal(seen.uids[i], 5000);
+				saw_first = true;
+			}
+			free((void *)seen.names[i]);
+		}
+		assert_true(saw_first);
+		assert_int_equal(sum, 5000 + 5001 + 5002);
+	}
+	scim_config_free(cfg);
+	char cmd[1100];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
 }
 
 static char *tmpdir(void)
@@ -363,7 +460,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_gecos),
-		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_idmap),
+		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_probing),
+		cmocka_unit_test(test_idmap),
 		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file),
 	};
 	scim_log_set_level(LOG_EMERG); /* the scanner's error logs are expected */
