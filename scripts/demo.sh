@@ -1,9 +1,10 @@
 #!/bin/sh
-# demo.sh BUILDDIR - the README's first command: imports sample/ (a small
+# demo.sh [BUILDDIR] - the README's first command: imports sample/ (a small
 # GitHub EMU directory) into a temporary state directory with scim-refreshd,
 # then shows getent passwd, getent group and id answering from libnss_scim.
 #
-# It builds nothing (run scripts/build.sh or make first) and never touches the
+# It builds nothing (BUILDDIR defaults to scripts/build.sh's ./_build; build
+# first) and never touches the
 # host's /etc: as root, the lookups run in a private mount namespace whose
 # /etc/nsswitch.conf says "passwd: files scim" / "group: files scim"; without
 # root, nss_wrapper (apt-get install libnss-wrapper) loads the module into
@@ -11,12 +12,14 @@
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -eq 1 ] || { echo "usage: $0 BUILDDIR" >&2; exit 2; }
-b=$(cd "$1" && pwd)
+[ $# -le 1 ] || { echo "usage: $0 [BUILDDIR]" >&2; exit 2; }
+b=${1:-$here/_build}
+[ -d "$b" ] || { echo "demo.sh: no build in $b: run scripts/build.sh first" >&2; exit 1; }
+b=$(cd "$b" && pwd)
 refreshd=$b/scim-refreshd
 lib=$b/.libs/libnss_scim.so.2
 for f in "$refreshd" "$lib"; do
-	[ -e "$f" ] || { echo "demo.sh: $f is missing: build first (make in $b)" >&2; exit 1; }
+	[ -e "$f" ] || { echo "demo.sh: $f is missing: build first (scripts/build.sh, or make in $b)" >&2; exit 1; }
 done
 
 t=$(mktemp -d "${TMPDIR:-/tmp}/scim-demo.XXXXXX")
