@@ -3,12 +3,11 @@
 # GitHub EMU directory) into a temporary state directory with scim-refreshd,
 # then shows getent passwd, getent group and id answering from libnss_scim.
 #
-# It builds nothing (BUILDDIR defaults to scripts/build.sh's ./_build; build
-# first) and never touches the
-# host's /etc: as root, the lookups run in a private mount namespace whose
-# /etc/nsswitch.conf says "passwd: files scim" / "group: files scim"; without
-# root, nss_wrapper (apt-get install libnss-wrapper) loads the module into
-# getent and id instead.  Everything is removed at exit.
+# It builds nothing (BUILDDIR defaults to scripts/build.sh's ./_build) and
+# never touches the host's /etc: as root, the lookups run in a private mount
+# namespace whose /etc/nsswitch.conf says "passwd: files scim" / "group: files
+# scim"; without root, nss_wrapper (apt-get install libnss-wrapper) loads the
+# module into getent and id instead.  Everything is removed at exit.
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
