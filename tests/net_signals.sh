@@ -112,7 +112,8 @@ ok "SIGTERM during a Retry-After wait inside a sync: exited in ${ms} ms"
 net_control '{"faults": [{"kind": "slow", "seconds": 15}]}'
 cp "$CACHE" "$T/before"
 start_daemon
-sleep 1.5
+net_wait_for "$T/server.log" '"status": "slow"' 10 || fail "the slow request never arrived"
+sleep 0.3
 stop_within 3
 grep -q "transfer interrupted" "$LOG" || fail "no 'transfer interrupted' in the log"
 ok "SIGTERM mid-transfer: exited in ${ms} ms"

@@ -284,6 +284,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         f = srv.control.fault(resource, page, ("status", "truncate", "invalid_json", "oversize",
                                               "slow", "redirect"))
         if f and f["kind"] == "slow":
+            # Logged before the wait, so a test knows a transfer is under way.
+            self._log("slow", 0, auth)
             time.sleep(float(f.get("seconds", 5)))
             f = None
         if f and f["kind"] == "status":
