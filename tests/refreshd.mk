@@ -64,3 +64,5 @@ dist_check_SCRIPTS += tests/net_demo.sh
 TESTS += tests/net_demo.sh
 dist_check_SCRIPTS += tests/net_nscd.sh
 TESTS += tests/net_nscd.sh
+dist_check_SCRIPTS += tests/net_no_nss.sh
+TESTS += tests/net_no_nss.sh
