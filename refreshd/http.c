@@ -559,23 +559,25 @@ enum scim_verdict {
 	V_RATE_WAIT,   /* wait `wait` seconds, try again */
 };
 
-/* Rate limits: how long the server wants us gone.  -1: not a rate limit. */
-static long scim_rate_wait(struct scim_http *h, long status)
+long scim_rate_limit_wait(long status, const char *retry_after, const char *remaining, const char *reset,
+			 const char *detail, time_t now)
 {
 	long secs;
-	time_t now = time(NULL);
 
-	if (h->retry_after[0] && scim_parse_retry_after(h->retry_after, now, &secs) == 0)
+	if (status != 429 && status != 403)
+		return -1;
+	if (retry_after && *retry_after && scim_parse_retry_after(retry_after, now, &secs) == 0)
 		return secs;
-	if (h->rl_remaining[0] && strcmp(h->rl_remaining, "0") == 0) {
-		char *end;
-		long long reset = h->rl_reset[0] ? strtoll(h->rl_reset, &end, 10) : 0;
-		if (reset > 0 && *end == '\0')
-			return reset > now ? (long)(reset - now) + 1 : 1;
-		/* GitHub: without a reset time, wait at least a minute. */
+	if (remaining && strcmp(remaining, "0") == 0) {
+		char *end = NULL;
+		long long t = reset && *reset ? strtoll(reset, &end, 10) : 0;
+		if (t > 0 && end && *end == '\0')
+			return t > now ? (long)(t - now) + 1 : 1;
 		return 60;
 	}
-	if (status == 429)
+	/* GitHub's secondary rate limits may come as a bare 403 whose message
+	 * says so; without a time, wait at least a minute. */
+	if (status == 429 || (detail && strcasestr(detail, "rate limit")))
 		return 60;
 	return -1;
 }
@@ -680,9 +682,9 @@ int scim_http_get_json(struct scim_http *h, const char *url, json_object **out)
 			return 0;
 		} else {
 			scim_error_detail(h->body.data, h->body.len, detail, sizeof(detail), scim_type, sizeof(scim_type));
-			if (status == 429 || status == 403)
-				wait = scim_rate_wait(h, status);
-			if ((status == 429 || status == 403) && wait >= 0) {
+			wait = scim_rate_limit_wait(status, h->retry_after, h->rl_remaining, h->rl_reset, detail,
+						    time(NULL));
+			if (wait >= 0) {
 				if (wait > (long)h->o.max_wait || rate_waits >= SCIM_HTTP_MAX_RATE_WAITS) {
 					log_error("%s: rate limited (HTTP %ld) for %ld s more: giving up this sync: %s",
 						where, status, wait, detail);

@@ -89,6 +89,11 @@ int scim_token_read(const char *path, uid_t euid, char **out);
 void scim_token_free(char *tok);
 /* Retry-After: delay-seconds or an HTTP date; *secs >= 0. -EINVAL if neither. */
 int scim_parse_retry_after(const char *v, time_t now, long *secs);
+/* How long a 429 or 403 asks us to wait, in seconds, from its Retry-After,
+ * x-ratelimit-remaining/x-ratelimit-reset headers or (GitHub's secondary
+ * limits) a detail that says "rate limit"; -1 when it is not a rate limit. */
+long scim_rate_limit_wait(long status, const char *retry_after, const char *remaining, const char *reset,
+			 const char *detail, time_t now);
 /* Backoff before retry number attempt (0-based): base * 2^attempt capped at
  * cap, then a jitter of -50%..+0% picked by rnd. */
 uint64_t scim_backoff_ms(unsigned attempt, unsigned base, unsigned cap, uint32_t rnd);

@@ -105,6 +105,25 @@ static void test_retry_after(void **state)
 	assert_true(s > 0 && s <= 86400L * 365);
 }
 
+static void test_rate_limit_wait(void **state)
+{
+	time_t now = 1700000000;
+
+	assert_int_equal(scim_rate_limit_wait(429, "7", "", "", "", now), 7);
+	assert_int_equal(scim_rate_limit_wait(429, "", "", "", "", now), 60);
+	assert_int_equal(scim_rate_limit_wait(403, "", "0", "1700000100", "API rate limit exceeded", now), 101);
+	/* a reset in the past: come back at once (1 s) */
+	assert_int_equal(scim_rate_limit_wait(403, "", "0", "1600000000", "", now), 1);
+	assert_int_equal(scim_rate_limit_wait(403, "", "0", "", "", now), 60);
+	assert_int_equal(scim_rate_limit_wait(403, "", "", "", "You have exceeded a secondary rate limit", now), 60);
+	assert_int_equal(scim_rate_limit_wait(403, "30", "", "", "", now), 30);
+	/* a plain 403 or 401 is an authentication failure, not a rate limit */
+	assert_int_equal(scim_rate_limit_wait(403, "", "", "", "Forbidden", now), -1);
+	assert_int_equal(scim_rate_limit_wait(403, "", "4999", "1700000100", "", now), -1);
+	assert_int_equal(scim_rate_limit_wait(401, "30", "0", "", "rate limit", now), -1);
+	assert_int_equal(scim_rate_limit_wait(503, "30", "", "", "", now), -1);
+}
+
 static void test_backoff(void **state)
 {
 	/* base 1 s: attempt 0 is 0.5..1 s, doubling, capped at 30 s */
@@ -212,6 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_token_ok),      cmocka_unit_test(test_token_refused),
 		cmocka_unit_test(test_retry_after),   cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_rate_limit_wait),
 		cmocka_unit_test(test_error_detail),  cmocka_unit_test(test_json_parse),
 		cmocka_unit_test(test_listing_url),   cmocka_unit_test(test_sleep_stops),
 		cmocka_unit_test(test_http_new_refuses),
