@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <tdb.h>
 #include <unistd.h>
 
@@ -81,12 +82,38 @@ static int chunk_append(struct chunk_buf *c, const void *item, size_t len)
 	return 0;
 }
 
+/* What a failed tdb call means.  tdb's own code says what kind of failure it
+ * was; errno is only trusted for the disk-full family, since tdb leaves stale
+ * values in it (a full disk once read "No such file or directory"). */
+static int tdb_failure(struct tdb_context *tdb)
+{
+	int e = errno;
+	switch (tdb_error(tdb)) {
+	case TDB_ERR_EXISTS:
+		return -EEXIST;
+	case TDB_ERR_OOM:
+		return -ENOMEM;
+	case TDB_ERR_IO: {
+		struct statvfs vfs;
+		if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+			return -e;
+		/* tdb often loses the write's errno on the way out */
+		if (fstatvfs(tdb_fd(tdb), &vfs) == 0 && vfs.f_bavail < 64)
+			return -ENOSPC;
+		return -EIO;
+	}
+	default:
+		return -EIO;
+	}
+}
+
 static int store(struct scim_cache_writer *w, const void *key, size_t klen, const void *data, size_t dlen)
 {
 	TDB_DATA k = { (unsigned char *)key, klen }, d = { (unsigned char *)data, dlen };
+	errno = 0;
 	if (tdb_store(w->tdb, k, d, TDB_INSERT) == 0)
 		return 0;
-	return tdb_error(w->tdb) == TDB_ERR_EXISTS ? -EEXIST : errno_or(-EIO);
+	return tdb_failure(w->tdb);
 }
 
 static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char tag)
@@ -334,11 +361,16 @@ int scim_cache_writer_reserve(struct scim_cache_writer *w, uint64_t bytes)
 	d.dsize = (size_t)(bytes / 2.5);
 	if (d.dsize < 128 * 1024)
 		return 0; /* small files: tdb's own steps waste little */
+	/* Say "no space" up front: tdb reports a failed growth as plain I/O. */
+	struct statvfs vfs;
+	if (fstatvfs(tdb_fd(w->tdb), &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < bytes)
+		return -ENOSPC;
 	d.dptr = calloc(1, d.dsize);
 	if (!d.dptr)
 		return -ENOMEM;
+	errno = 0;
 	if (tdb_store(w->tdb, k, d, TDB_INSERT) != 0 || tdb_delete(w->tdb, k) != 0)
-		r = errno_or(-EIO);
+		r = tdb_failure(w->tdb);
 	free(d.dptr);
 	return r;
 }

@@ -190,8 +190,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nlines; i++)
 		(void)handle(lines[i], NULL, &cost, &h, &source);
 	r = scim_cache_writer_new(argv[1], nusers, ngroups, &w);
-	if (r == 0)
-		r = scim_cache_writer_reserve(w, cost);
+	if (r == 0 && (r = scim_cache_writer_reserve(w, cost)) < 0)
+		scim_cache_writer_abort(w);
 	if (r < 0) {
 		fprintf(stderr, "scim-mkcache: %s: %s\n", argv[1], strerror(-r));
 		return 1;
