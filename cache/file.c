@@ -11,6 +11,7 @@
 #include <tdb.h>
 
 #include "cache/cache.h"
+#include "cache/lookup.h"
 #include "cache/record.h"
 
 struct scim_cache_file {
@@ -68,30 +69,6 @@ int scim_cache_file_header(struct scim_cache_file *f, struct scim_cache_header *
 	return 0;
 }
 
-/* Like reader.c's parse(): -ENOENT for a missing key, -EBADMSG for damage. */
-struct parse_ctx {
-	int (*fn)(const unsigned char *, size_t, void *);
-	void *ctx;
-	int result;
-};
-
-static int trampoline(TDB_DATA key, TDB_DATA data, void *priv)
-{
-	struct parse_ctx *p = priv;
-	p->result = p->fn(data.dptr, data.dsize, p->ctx);
-	return 0;
-}
-
-static int parse(struct tdb_context *tdb, const unsigned char *key, size_t klen,
-		 int (*fn)(const unsigned char *, size_t, void *), void *ctx)
-{
-	TDB_DATA k = { (unsigned char *)key, klen };
-	struct parse_ctx p = { fn, ctx, 0 };
-	if (tdb_parse_record(tdb, k, trampoline, &p) != 0)
-		return tdb_error(tdb) == TDB_ERR_NOEXIST ? -ENOENT : -EBADMSG;
-	return p.result;
-}
-
 struct walk_ctx {
 	struct tdb_context *tdb;
 	scim_user_cb ucb;
@@ -126,12 +103,7 @@ static int walk_chunk(const unsigned char *data, size_t len, void *priv)
 		if (w->ucb) {
 			r = user_rec(item, ilen, w);
 		} else {
-			unsigned char key[SCIM_NAME_MAX + 2];
-			if (ilen == 0 || ilen > SCIM_NAME_MAX)
-				return -EBADMSG;
-			key[0] = SCIM_KEY_GROUP_NAME;
-			memcpy(key + 1, item, ilen);
-			r = parse(w->tdb, key, ilen + 1, group_rec, w);
+			r = scim_tdb_parse_name(w->tdb, SCIM_KEY_GROUP_NAME, item, ilen, group_rec, w);
 			if (r == -ENOENT)
 				r = -EBADMSG;
 		}
@@ -146,7 +118,7 @@ static int walk(struct scim_cache_file *f, char tag, uint32_t nchunks, struct wa
 	unsigned char key[5];
 	for (uint32_t i = 0; i < nchunks; i++) {
 		scim_key_num(key, tag, i);
-		int r = parse(f->tdb, key, sizeof(key), walk_chunk, w);
+		int r = scim_tdb_parse(f->tdb, key, sizeof(key), walk_chunk, w);
 		if (r != 0)
 			return r == -ENOENT ? -EBADMSG : r;
 	}
@@ -168,11 +140,5 @@ int scim_cache_file_foreach_group(struct scim_cache_file *f, scim_group_cb cb, v
 int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, scim_user_cb cb, void *ctx)
 {
 	struct walk_ctx w = { f->tdb, cb, NULL, ctx };
-	unsigned char key[SCIM_NAME_MAX + 2];
-	size_t n = strlen(name);
-	if (n == 0 || n > SCIM_NAME_MAX)
-		return -ENOENT;
-	key[0] = SCIM_KEY_USER_NAME;
-	memcpy(key + 1, name, n);
-	return parse(f->tdb, key, n + 1, user_rec, &w);
+	return scim_tdb_parse_name(f->tdb, SCIM_KEY_USER_NAME, name, strlen(name), user_rec, &w);
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "cache/lookup.h"
 #include "cache/record.h"
 
 #ifndef SCIM_CACHE_FILE
@@ -102,31 +103,6 @@ static void snapshot_unref(struct scim_snapshot *s)
 	}
 }
 
-/* Runs a tdb_parse_record and sorts out its ambiguous -1: "no such key" is
- * -ENOENT, anything else means the file is damaged. */
-struct parse_ctx {
-	int (*fn)(const unsigned char *data, size_t len, void *ctx);
-	void *ctx;
-	int result;
-};
-
-static int parse_trampoline(TDB_DATA key, TDB_DATA data, void *priv)
-{
-	struct parse_ctx *p = priv;
-	p->result = p->fn(data.dptr, data.dsize, p->ctx);
-	return 0;
-}
-
-static int parse(struct tdb_context *tdb, const void *key, size_t klen,
-		 int (*fn)(const unsigned char *, size_t, void *), void *ctx)
-{
-	TDB_DATA k = { (unsigned char *)key, klen };
-	struct parse_ctx p = { fn, ctx, 0 };
-	if (tdb_parse_record(tdb, k, parse_trampoline, &p) != 0)
-		return tdb_error(tdb) == TDB_ERR_NOEXIST ? -ENOENT : -EBADMSG;
-	return p.result;
-}
-
 static int header_into_snapshot(const unsigned char *data, size_t len, void *ctx)
 {
 	struct scim_snapshot *s = ctx;
@@ -184,7 +160,7 @@ static int snapshot_open(struct source *src, const struct stat *st, struct scim_
 		r = -EAGAIN;
 		goto out;
 	}
-	r = parse(s->tdb, &key, 1, header_into_snapshot, s);
+	r = scim_tdb_parse(s->tdb, &key, 1, header_into_snapshot, s);
 	if (r < 0) {
 		r = r == -ENOENT ? -EBADMSG : r;
 		goto out;
@@ -317,19 +293,15 @@ static int with_snapshot_name(const char *path, char tag, const char *name,
 			      int (*fn)(const unsigned char *, size_t, void *), void *ctx)
 {
 	struct scim_snapshot *s;
-	unsigned char big_key[SCIM_NAME_MAX + 2];
 	size_t n = strlen(name);
 	int r;
 
 	if (n == 0 || n > SCIM_NAME_MAX)
-		return -ENOENT;
+		return -ENOENT; /* before the lock: a junk name costs nothing */
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
-	if (r == 0) {
-		big_key[0] = (unsigned char)tag;
-		memcpy(big_key + 1, name, n);
-		r = parse(s->tdb, big_key, n + 1, fn, ctx);
-	}
+	if (r == 0)
+		r = scim_tdb_parse_name(s->tdb, tag, name, n, fn, ctx);
 	pthread_mutex_unlock(&cache_lock);
 	return r;
 }
@@ -351,13 +323,8 @@ struct by_num_ctx {
 static int num_to_record(const unsigned char *data, size_t len, void *priv)
 {
 	struct by_num_ctx *c = priv;
-	unsigned char key[SCIM_NAME_MAX + 2];
-	if (len == 0 || len > SCIM_NAME_MAX)
-		return -EBADMSG;
-	key[0] = (unsigned char)c->name_tag;
-	memcpy(key + 1, data, len);
-	int r = parse(c->tdb, key, len + 1, c->fn, c->ctx);
-	return r == -ENOENT ? -EBADMSG : r;
+	int r = scim_tdb_parse_name(c->tdb, c->name_tag, data, len, c->fn, c->ctx);
+	return r == -ENOENT ? -EBADMSG : r; /* the number's name must be there */
 }
 
 static int with_snapshot_num(const char *path, char num_tag, char name_tag, uint32_t num,
@@ -372,7 +339,7 @@ static int with_snapshot_num(const char *path, char num_tag, char name_tag, uint
 	if (r == 0) {
 		struct by_num_ctx c = { s->tdb, name_tag, fn, ctx };
 		scim_key_num(key, num_tag, num);
-		r = parse(s->tdb, key, sizeof(key), num_to_record, &c);
+		r = scim_tdb_parse(s->tdb, key, sizeof(key), num_to_record, &c);
 	}
 	pthread_mutex_unlock(&cache_lock);
 	return r;
@@ -406,7 +373,7 @@ int scim_cache_header(const char *path, scim_header_cb cb, void *ctx)
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
 	if (r == 0) {
-		r = parse(s->tdb, &key, 1, header_record, &c);
+		r = scim_tdb_parse(s->tdb, &key, 1, header_record, &c);
 		if (r == -ENOENT)
 			r = -EBADMSG;
 	}
@@ -475,7 +442,7 @@ static int cursor_peek(struct scim_cursor *cur, char tag, uint32_t nchunks, cons
 		if (!cur->loaded) {
 			scim_key_num(key, tag, cur->chunk);
 			pthread_mutex_lock(&cache_lock);
-			r = parse(cur->snap->tdb, key, sizeof(key), copy_chunk, cur);
+			r = scim_tdb_parse(cur->snap->tdb, key, sizeof(key), copy_chunk, cur);
 			pthread_mutex_unlock(&cache_lock);
 			if (r < 0)
 				return r == -ENOENT ? -EBADMSG : r; /* the header promised it */
@@ -509,18 +476,13 @@ int scim_cache_user_next(struct scim_cursor *cur, scim_user_cb cb, void *ctx)
 int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx)
 {
 	struct group_ctx gc = { cb, ctx };
-	unsigned char key[SCIM_NAME_MAX + 2];
 	const unsigned char *item;
 	size_t len, next;
 	int r = cursor_peek(cur, SCIM_KEY_GROUP_CHUNK, cur->snap ? cur->snap->group_chunks : 0, &item, &len, &next);
 	if (r < 0)
 		return r;
-	if (len == 0 || len > SCIM_NAME_MAX)
-		return -EBADMSG;
-	key[0] = SCIM_KEY_GROUP_NAME;
-	memcpy(key + 1, item, len);
 	pthread_mutex_lock(&cache_lock);
-	r = parse(cur->snap->tdb, key, len + 1, group_record, &gc);
+	r = scim_tdb_parse_name(cur->snap->tdb, SCIM_KEY_GROUP_NAME, item, len, group_record, &gc);
 	pthread_mutex_unlock(&cache_lock);
 	if (r == -ENOENT)
 		r = -EBADMSG;

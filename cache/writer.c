@@ -241,14 +241,11 @@ int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_us
 {
 	unsigned char ukey[5];
 	size_t nlen = u->name ? strlen(u->name) : 0, len;
-	unsigned char *nkey = NULL;
+	unsigned char nkey[SCIM_NAME_MAX + 1];
 	int r;
 
 	if (nlen == 0 || nlen > SCIM_NAME_MAX)
 		return -EINVAL;
-	nkey = malloc(nlen + 1);
-	if (!nkey)
-		return -ENOMEM;
 	nkey[0] = SCIM_KEY_USER_NAME;
 	memcpy(nkey + 1, u->name, nlen);
 
@@ -278,7 +275,6 @@ int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_us
 	if (u->suspended)
 		w->nsuspended++;
 out:
-	free(nkey);
 	return r;
 }
 
@@ -286,14 +282,11 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 {
 	unsigned char gkey[5];
 	size_t nlen = g->name ? strlen(g->name) : 0, len;
-	unsigned char *nkey = NULL;
+	unsigned char nkey[SCIM_NAME_MAX + 1];
 	int r;
 
 	if (nlen == 0 || nlen > SCIM_NAME_MAX)
 		return -EINVAL;
-	nkey = malloc(nlen + 1);
-	if (!nkey)
-		return -ENOMEM;
 	nkey[0] = SCIM_KEY_GROUP_NAME;
 	memcpy(nkey + 1, g->name, nlen);
 
@@ -316,7 +309,6 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 		r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK);
 	w->ngroups++;
 out:
-	free(nkey);
 	return r;
 }
 
