@@ -367,12 +367,6 @@ int scim_cache_writer_reserve(struct scim_cache_writer *w, uint64_t bytes)
 	return r;
 }
 
-static int header_cb(const struct scim_cache_header *h, void *ctx)
-{
-	*(uint64_t *)ctx = h->generation;
-	return 0;
-}
-
 /* The generation of the live cache, 0 if there is none or it cannot be read. */
 static uint64_t live_generation(const char *live)
 {
@@ -381,7 +375,7 @@ static uint64_t live_generation(const char *live)
 	uint64_t gen = 0;
 	if (scim_cache_file_open(live, &f) == 0) {
 		if (scim_cache_file_header(f, &h) == 0)
-			(void)header_cb(&h, &gen);
+			gen = h.generation;
 		scim_cache_file_close(f);
 	}
 	return gen;

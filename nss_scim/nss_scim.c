@@ -241,10 +241,6 @@ EXPORT enum nss_status _nss_scim_initgroups_dyn(const char *user, gid_t group, l
  * Not part of glibc's interface: pam_scim.so calls this so that the NSS and
  * PAM modules in one process (sshd) share the one process-wide cache handle. */
 
-struct account_ctx {
-	struct scim_account *out;
-};
-
 static int account_user_cb(const struct scim_user *u, void *ctx)
 {
 	struct scim_account *a = ctx;
