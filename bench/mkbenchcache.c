@@ -225,16 +225,6 @@ int main(int argc, char **argv)
 
 	t1 = now_ms();
 	r = scim_cache_writer_new(argv[3], nusers, ngroups, &w);
-	if (r == 0) {
-		/* Size the file once, as scim-refreshd does, so the benchmark reads
-		 * a file laid out like a published one. */
-		uint64_t bytes = 0;
-		for (size_t i = 0; i < nusers; i++)
-			bytes += scim_cache_user_cost(&users[i].u);
-		for (size_t i = 0; i < ngroups; i++)
-			bytes += scim_cache_group_cost(&groups[i].g);
-		r = scim_cache_writer_reserve(w, bytes);
-	}
 	for (size_t i = 0; r == 0 && i < nusers; i++)
 		r = scim_cache_writer_add_user(w, &users[i].u);
 	for (size_t i = 0; r == 0 && i < ngroups; i++)

@@ -159,10 +159,9 @@ void scim_cache_reset(void);
  * error (and on scim_cache_writer_abort) the .new file is removed and the live
  * file is untouched.  Names must be unique per kind, and so must numbers. */
 struct scim_cache_writer;
-/* The hints size the hash table.  Call scim_cache_writer_reserve() with the
- * sum of scim_cache_user_cost() and scim_cache_group_cost() over everything
- * to be added, and the file is grown once to its final size instead of by
- * tdb's 25 % steps (which leave up to a quarter of the file unused). */
+/* The hints size the hash table; a wrong hint costs lookup speed, never
+ * correctness.  Adding a name or number twice fails with -EEXIST; a full disk
+ * with -ENOSPC. */
 int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngroups_hint,
 			  struct scim_cache_writer **out);
 int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_user *u);
@@ -170,9 +169,6 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 /* generation and counts in h are filled in by the writer; last_sync and source
  * come from the caller. */
 int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h);
-size_t scim_cache_user_cost(const struct scim_user *u);
-size_t scim_cache_group_cost(const struct scim_group *g);
-int scim_cache_writer_reserve(struct scim_cache_writer *w, uint64_t bytes);
 void scim_cache_writer_abort(struct scim_cache_writer *w);
 /* The last step of commit, for a file that is already complete and fsynced:
  * renames tmp_path over live_path, fsyncs the directory and marks the
@@ -190,5 +186,12 @@ int scim_cache_file_header(struct scim_cache_file *f, struct scim_cache_header *
 int scim_cache_file_foreach_user(struct scim_cache_file *f, scim_user_cb cb, void *ctx);
 int scim_cache_file_foreach_group(struct scim_cache_file *f, scim_group_cb cb, void *ctx);
 int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, scim_user_cb cb, void *ctx);
+/* Every user (full records) and group of the file at path, in file order,
+ * and its header (source set to NULL), read with plain reads: the publisher
+ * compares the live cache with a new snapshot without mapping, and so holding
+ * in memory, the tens of megabytes a 100k-user cache takes.  -ENODATA when
+ * there is no file; -EBADMSG when it is damaged or has no header. */
+int scim_cache_file_scan(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
+			 void *ctx);
 
 #endif

@@ -13,6 +13,7 @@
 #include "cache/cache.h"
 #include "cache/lookup.h"
 #include "cache/record.h"
+#include "cache/tdbfile.h"
 
 struct scim_cache_file {
 	struct tdb_context *tdb;
@@ -141,4 +142,50 @@ int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, sc
 {
 	struct walk_ctx w = { f->tdb, cb, NULL, ctx };
 	return scim_tdb_parse_name(f->tdb, SCIM_KEY_USER_NAME, name, strlen(name), user_rec, &w);
+}
+
+struct scan_ctx {
+	struct scim_cache_header *hdr;
+	bool have_header;
+	scim_user_cb ucb;
+	scim_group_cb gcb;
+	void *ctx;
+};
+
+static int scan_record(const unsigned char *key, size_t klen, const unsigned char *data, size_t dlen, void *priv)
+{
+	struct scan_ctx *c = priv;
+	int r;
+
+	switch (key[0]) {
+	case SCIM_KEY_HEADER: {
+		if (klen != 1)
+			return -EBADMSG;
+		r = scim_rec_decode_header(data, dlen, c->hdr);
+		c->hdr->source = NULL; /* it would point into the scan's buffer */
+		c->have_header = r == 0;
+		return r;
+	}
+	case SCIM_KEY_USER_NAME: {
+		struct scim_user u;
+		r = scim_rec_decode_user(data, dlen, &u);
+		return r < 0 ? r : c->ucb(&u, c->ctx);
+	}
+	case SCIM_KEY_GROUP_NAME: {
+		struct scim_group g;
+		r = scim_rec_decode_group(data, dlen, &g);
+		return r < 0 ? r : c->gcb(&g, c->ctx);
+	}
+	default:
+		return 0;
+	}
+}
+
+int scim_cache_file_scan(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
+			 void *ctx)
+{
+	static const char tags[] = { SCIM_KEY_HEADER, SCIM_KEY_USER_NAME, SCIM_KEY_GROUP_NAME, 0 };
+	struct scan_ctx c = { hdr, false, ucb, gcb, ctx };
+	int r = scim_tdb_scan(path, tags, scan_record, &c);
+	return r == 0 && !c.have_header ? -EBADMSG : r;
 }

@@ -2,6 +2,7 @@
 # and scim-refreshd link it; pam_scim.so reaches the reader through libnss_scim.so.2.
 noinst_LTLIBRARIES += libscimcache.la
 libscimcache_la_SOURCES = cache/cache.h cache/record.h cache/record.c cache/reader.c \
-	cache/writer.c cache/file.c cache/lookup.c cache/lookup.h
+	cache/writer.c cache/file.c cache/lookup.c cache/lookup.h \
+	cache/tdbfile.c cache/tdbfile.h
 libscimcache_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) -fPIC
 libscimcache_la_LIBADD = $(TDB_LIBS) -lpthread

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <tdb.h>
 #include <unistd.h>
 
 #include "cache/cache.h"
 #include "cache/record.h"
+#include "cache/tdbfile.h"
 
 struct chunk_buf {
 	unsigned char *data;
@@ -34,7 +34,7 @@ struct scim_cache_writer {
 	char *live;
 	char *tmp;
 	int lock_fd;
-	struct tdb_context *tdb;
+	struct scim_tdb_builder *file;
 	struct chunk_buf users, groups;
 	unsigned char *scratch;
 	size_t scratch_cap;
@@ -82,38 +82,9 @@ static int chunk_append(struct chunk_buf *c, const void *item, size_t len)
 	return 0;
 }
 
-/* What a failed tdb call means.  tdb's own code says what kind of failure it
- * was; errno is only trusted for the disk-full family, since tdb leaves stale
- * values in it (a full disk once read "No such file or directory"). */
-static int tdb_failure(struct tdb_context *tdb)
-{
-	int e = errno;
-	switch (tdb_error(tdb)) {
-	case TDB_ERR_EXISTS:
-		return -EEXIST;
-	case TDB_ERR_OOM:
-		return -ENOMEM;
-	case TDB_ERR_IO: {
-		struct statvfs vfs;
-		if (e == ENOSPC || e == EDQUOT || e == EFBIG)
-			return -e;
-		/* tdb often loses the write's errno on the way out */
-		if (fstatvfs(tdb_fd(tdb), &vfs) == 0 && vfs.f_bavail < 64)
-			return -ENOSPC;
-		return -EIO;
-	}
-	default:
-		return -EIO;
-	}
-}
-
 static int store(struct scim_cache_writer *w, const void *key, size_t klen, const void *data, size_t dlen)
 {
-	TDB_DATA k = { (unsigned char *)key, klen }, d = { (unsigned char *)data, dlen };
-	errno = 0;
-	if (tdb_store(w->tdb, k, d, TDB_INSERT) == 0)
-		return 0;
-	return tdb_failure(w->tdb);
+	return scim_tdb_builder_add(w->file, key, klen, data, dlen);
 }
 
 static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char tag)
@@ -161,8 +132,7 @@ static int enc_group(const void *obj, bool full, unsigned char *buf, size_t *len
 
 static void writer_free(struct scim_cache_writer *w)
 {
-	if (w->tdb)
-		tdb_close(w->tdb);
+	scim_tdb_builder_free(w->file);
 	if (w->lock_fd >= 0)
 		close(w->lock_fd); /* releases the flock */
 	free(w->users.data);
@@ -179,7 +149,8 @@ int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngro
 	struct scim_cache_writer *w;
 	char *lock_path = NULL;
 	size_t records;
-	int hash_size, r = 0;
+	uint32_t hash_size;
+	int r = 0;
 
 	*out = NULL;
 	w = calloc(1, sizeof(*w));
@@ -212,23 +183,16 @@ int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngro
 		goto out;
 	}
 
-	/* One and a half buckets per record: a lookup mostly reads one bucket
-	 * and one record, and a miss usually finds an empty chain. */
+	/* One and a half chains per record: a lookup mostly reads one chain
+	 * head and one record, and a miss usually finds an empty chain. */
 	records = 2 * nusers_hint + 2 * ngroups_hint + nusers_hint / SCIM_CHUNK_USERS +
 		  ngroups_hint / SCIM_CHUNK_GROUPS + 8;
-	records += records / 2;
-	hash_size = records < 131 ? 131 : records > INT_MAX / 2 ? INT_MAX / 2 : (int)records;
-	w->tdb = tdb_open(w->tmp, hash_size, TDB_NOLOCK | TDB_NOSYNC | TDB_INCOMPATIBLE_HASH,
-			  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (!w->tdb) {
-		r = errno_or(-EIO);
-		goto out;
-	}
+	hash_size = records + records / 2 < 131 ? 131 : records > UINT32_MAX / 8 ? UINT32_MAX / 8 :
+			(uint32_t)(records + records / 2);
+	r = scim_tdb_builder_new(w->tmp, hash_size, records, &w->file);
 out:
 	free(lock_path);
 	if (r < 0) {
-		if (w && w->tdb)
-			unlink(w->tmp);
 		if (w)
 			writer_free(w);
 		return r;
@@ -312,61 +276,6 @@ out:
 	return r;
 }
 
-/* ---------------------------------------------------------------- sizing
- * What one record costs in a tdb file: tdb over-allocates every record by a
- * quarter (to limit fragmentation when records grow, which ours never do),
- * adds a 4-byte tailer, aligns to 4, and puts a 24-byte header in front. */
-static size_t tdb_cost(size_t key_len, size_t data_len)
-{
-	size_t len = (size_t)((double)(key_len + data_len) * 1.25) + 4;
-	return ((len + 3) & ~(size_t)3) + 24;
-}
-
-size_t scim_cache_user_cost(const struct scim_user *u)
-{
-	size_t full = 0, pw = 0, nlen = strlen(u->name);
-	(void)scim_rec_encode_user(u, true, NULL, &full);
-	(void)scim_rec_encode_user(u, false, NULL, &pw);
-	/* "U" record, "u" record, and a share of an enumeration chunk */
-	return tdb_cost(1 + nlen, full) + tdb_cost(5, nlen) + (size_t)((double)(4 + pw) * 1.25) + 1;
-}
-
-size_t scim_cache_group_cost(const struct scim_group *g)
-{
-	size_t len = 0, nlen = strlen(g->name);
-	(void)scim_rec_encode_group(g, NULL, &len);
-	return tdb_cost(1 + nlen, len) + tdb_cost(5, nlen) + (size_t)((double)(4 + nlen) * 1.25) + 1;
-}
-
-int scim_cache_writer_reserve(struct scim_cache_writer *w, uint64_t bytes)
-{
-	static const unsigned char key[] = "~reserve";
-	TDB_DATA k = { (unsigned char *)key, sizeof(key) - 1 }, d;
-	int r = 0;
-
-	/* Chunk and header records, and a margin so that a small misestimate
-	 * does not trigger one more 25 % growth at the very end. */
-	bytes += bytes / 50 + 65536;
-	/* tdb grows the file by twice a large record's (over-allocated) size:
-	 * storing and deleting one record of bytes/2.5 leaves one free block of
-	 * about bytes that every later record is carved from. */
-	d.dsize = (size_t)(bytes / 2.5);
-	if (d.dsize < 128 * 1024)
-		return 0; /* small files: tdb's own steps waste little */
-	/* Say "no space" up front: tdb reports a failed growth as plain I/O. */
-	struct statvfs vfs;
-	if (fstatvfs(tdb_fd(w->tdb), &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < bytes)
-		return -ENOSPC;
-	d.dptr = calloc(1, d.dsize);
-	if (!d.dptr)
-		return -ENOMEM;
-	errno = 0;
-	if (tdb_store(w->tdb, k, d, TDB_INSERT) != 0 || tdb_delete(w->tdb, k) != 0)
-		r = tdb_failure(w->tdb);
-	free(d.dptr);
-	return r;
-}
-
 /* The generation of the live cache, 0 if there is none or it cannot be read. */
 static uint64_t live_generation(const char *live)
 {
@@ -440,7 +349,7 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 	struct scim_cache_header hdr = *h;
 	unsigned char key = SCIM_KEY_HEADER;
 	size_t len;
-	int fd = -1, r;
+	int r;
 
 	r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK);
 	if (r < 0)
@@ -474,29 +383,18 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 	if (r < 0)
 		goto fail;
 
-	if (tdb_close(w->tdb) != 0) {
-		w->tdb = NULL;
-		r = -EIO;
+	r = scim_tdb_builder_finish(w->file, 0644);
+	w->file = NULL;
+	if (r < 0)
 		goto fail;
-	}
-	w->tdb = NULL;
-
-	fd = open(w->tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
-		r = errno_or(-EIO);
-		goto fail;
-	}
 
 	r = scim_cache_install(w->tmp, w->live);
 	if (r < 0)
 		goto fail;
-	close(fd);
 	writer_free(w);
 	return r;
 
 fail:
-	if (fd >= 0)
-		close(fd);
 	unlink(w->tmp);
 	writer_free(w);
 	return r;
@@ -506,10 +404,6 @@ void scim_cache_writer_abort(struct scim_cache_writer *w)
 {
 	if (!w)
 		return;
-	if (w->tdb) {
-		tdb_close(w->tdb);
-		w->tdb = NULL;
-	}
 	unlink(w->tmp);
 	writer_free(w);
 }

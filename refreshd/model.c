@@ -1078,28 +1078,15 @@ static int old_group_cb(const struct scim_group *g, void *ctx)
 static int load_old(struct publish *p)
 {
 	const struct scim_config *cfg = p->m->cfg;
-	struct scim_cache_file *f = NULL;
-	int r = scim_cache_file_open(cfg->cache_file, &f);
+	int r = scim_cache_file_scan(cfg->cache_file, &p->old_hdr, old_user_cb, old_group_cb, p);
 
 	if (r == -ENODATA)
 		return 0;
-	if (r < 0) {
-		log_warning("the live cache %s cannot be read (%s); it will be replaced without comparison",
-			    cfg->cache_file, strerror(-r));
-		return 0;
-	}
-	scim_cache_file_header(f, &p->old_hdr);
-	r = scim_cache_file_foreach_user(f, old_user_cb, p);
-	if (r == 0)
-		r = scim_cache_file_foreach_group(f, old_group_cb, p);
-	/* tdb allows one open of a file per process, and the writer opens the
-	 * live file at commit: close it now. */
-	scim_cache_file_close(f);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		log_warning("the live cache %s is damaged (%s); it will be replaced without comparison",
-			    cfg->cache_file, strerror(-r));
+		log_warning("the live cache %s cannot be read (%s); it will be replaced without comparison",
+			    cfg->cache_file, r == -EBADMSG ? "damaged or of another format" : strerror(-r));
 		p->old_n = 0;
 		return 0;
 	}
@@ -1150,13 +1137,11 @@ static void compare(struct publish *p)
 		log_info("... and %u more users removed", st->removed - LOG_BY_NAME_MAX);
 }
 
-/* Walks what goes into the cache: users, their private groups, directory
- * groups.  Once to add up the size (so the writer grows the file once, not in
- * tdb's 25 % steps), once to write. */
+/* Writes what goes into the cache: users, their private groups, directory
+ * groups. */
 struct emit {
 	struct publish *p;
-	struct scim_cache_writer *w; /* NULL: only count */
-	uint64_t bytes;
+	struct scim_cache_writer *w;
 	const char **names;
 	size_t names_cap;
 	char home[SCIM_HOME_MAX + 1];
@@ -1182,9 +1167,7 @@ static int emit_all(struct emit *e)
 			.gecos = u->gecos, .home = e->home, .shell = cfg->shell, .suspended = u->suspended,
 			.has_ext = true, .scim_id = u->id, .ngids = u->ngids, .gids = e->p->gids + u->gid_off,
 		};
-		if (!e->w) {
-			e->bytes += scim_cache_user_cost(&su);
-		} else if ((r = scim_cache_writer_add_user(e->w, &su)) < 0) {
+		if ((r = scim_cache_writer_add_user(e->w, &su)) < 0) {
 			log_error("cannot add user %s to %s: %s", u->name, cfg->cache_file, strerror(-r));
 			return r;
 		}
@@ -1195,9 +1178,7 @@ static int emit_all(struct emit *e)
 			if (u->skip)
 				continue;
 			struct scim_group sg = { .name = u->name, .gid = u->number, .scim_id = u->id };
-			if (!e->w) {
-				e->bytes += scim_cache_group_cost(&sg);
-			} else if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
+			if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
 				log_error("cannot add the private group of %s to %s: %s", u->name, cfg->cache_file,
 					  strerror(-r));
 				return r;
@@ -1218,9 +1199,7 @@ static int emit_all(struct emit *e)
 			e->names[k] = m->users[e->p->flat[g->flat_off + k]].name;
 		struct scim_group sg = { .name = g->name, .gid = g->number, .scim_id = g->id, .nmembers = g->nflat,
 					 .members = e->names };
-		if (!e->w) {
-			e->bytes += scim_cache_group_cost(&sg);
-		} else if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
+		if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
 			log_error("cannot add group %s to %s: %s", g->name, cfg->cache_file, strerror(-r));
 			return r;
 		}
@@ -1236,9 +1215,6 @@ static int write_cache(struct publish *p, const char *source)
 	struct emit e = { .p = p };
 	int r;
 
-	r = emit_all(&e);
-	if (r < 0)
-		goto out;
 	/* The id map first: a crash after it leaves numbers reserved that no
 	 * cache uses yet (harmless); the other order could publish numbers that
 	 * the next run hands out again.  It also claims its disk space before
@@ -1251,12 +1227,6 @@ static int write_cache(struct publish *p, const char *source)
 		log_error("cannot start writing %s: %s", cfg->cache_file,
 			  r == -EBUSY ? "another process is publishing it" : strerror(-r));
 		e.w = NULL;
-		goto out;
-	}
-	r = scim_cache_writer_reserve(e.w, e.bytes);
-	if (r < 0) {
-		log_error("cannot make room for %llu bytes for %s: %s", (unsigned long long)e.bytes, cfg->cache_file,
-			  strerror(-r));
 		goto out;
 	}
 	r = emit_all(&e);

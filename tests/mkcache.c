@@ -85,10 +85,8 @@ static int publish_raw(int argc, char **argv)
 	return 0;
 }
 
-/* One description line: adds it to w, or with cost set only adds up what
- * it will take in the file. */
-static int handle(const char *text, struct scim_cache_writer *w, uint64_t *cost, struct scim_cache_header *h,
-		  char **source)
+/* One description line: adds it to w, or sets a header field. */
+static int handle(const char *text, struct scim_cache_writer *w, struct scim_cache_header *h, char **source)
 {
 	char *line = strdup(text), *s = line, *kind;
 	int r = 0;
@@ -116,7 +114,7 @@ static int handle(const char *text, struct scim_cache_writer *w, uint64_t *cost,
 		for (uint32_t i = 0; i < u.ngids; i++)
 			gids[i] = strtoul(gidv[i], NULL, 10);
 		u.gids = gids;
-		r = cost ? (*cost += scim_cache_user_cost(&u), 0) : scim_cache_writer_add_user(w, &u);
+		r = scim_cache_writer_add_user(w, &u);
 		free(gids);
 		free(gidv);
 	} else if (!strcmp(kind, "group")) {
@@ -127,7 +125,7 @@ static int handle(const char *text, struct scim_cache_writer *w, uint64_t *cost,
 		g.scim_id = field(&s);
 		g.nmembers = (uint32_t)split_list(field(&s), &mem);
 		g.members = (const char *const *)mem;
-		r = cost ? (*cost += scim_cache_group_cost(&g), 0) : scim_cache_writer_add_group(w, &g);
+		r = scim_cache_writer_add_group(w, &g);
 		free(mem);
 	} else if (!strcmp(kind, "biggroup")) {
 		struct scim_group g = { 0 };
@@ -143,7 +141,7 @@ static int handle(const char *text, struct scim_cache_writer *w, uint64_t *cost,
 			snprintf(mem[i], n, "%s%u", prefix, i);
 		}
 		g.members = (const char *const *)mem;
-		r = cost ? (*cost += scim_cache_group_cost(&g), 0) : scim_cache_writer_add_group(w, &g);
+		r = scim_cache_writer_add_group(w, &g);
 		for (uint32_t i = 0; i < g.nmembers; i++)
 			free(mem[i]);
 		free(mem);
@@ -168,7 +166,6 @@ int main(int argc, char **argv)
 	struct scim_cache_header h = { .last_sync = time(NULL), .source = "scim-mkcache" };
 	char *line = NULL, *source = NULL;
 	size_t cap = 0, nusers = 0, ngroups = 0, nlines = 0, lcap = 1024;
-	uint64_t cost = 0;
 	int r;
 
 	if (argc > 1 && !strcmp(argv[1], "--raw"))
@@ -178,7 +175,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* Read everything first: the writer sizes its hash table from the
-	 * counts and its file from the costs. */
+	 * counts. */
 	char **lines = malloc(lcap * sizeof(*lines));
 	while (getline(&line, &cap, stdin) > 0) {
 		if (nlines == lcap)
@@ -187,17 +184,13 @@ int main(int argc, char **argv)
 		nusers += !strncmp(line, "user:", 5);
 		ngroups += !strncmp(line, "group:", 6) || !strncmp(line, "biggroup:", 9);
 	}
-	for (size_t i = 0; i < nlines; i++)
-		(void)handle(lines[i], NULL, &cost, &h, &source);
 	r = scim_cache_writer_new(argv[1], nusers, ngroups, &w);
-	if (r == 0 && (r = scim_cache_writer_reserve(w, cost)) < 0)
-		scim_cache_writer_abort(w);
 	if (r < 0) {
 		fprintf(stderr, "scim-mkcache: %s: %s\n", argv[1], strerror(-r));
 		return 1;
 	}
 	for (size_t i = 0; i < nlines; i++) {
-		r = handle(lines[i], w, NULL, &h, &source);
+		r = handle(lines[i], w, &h, &source);
 		if (r < 0) {
 			fprintf(stderr, "scim-mkcache: line %zu: %s\n", i + 1, strerror(-r));
 			scim_cache_writer_abort(w);

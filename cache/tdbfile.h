@@ -1,0 +1,52 @@
+/* tdbfile.h - tdb's on-disk format, for the two jobs libtdb does slowly for a
+ * file that is written once and never changed: building a whole new file, and
+ * reading every record of one without mapping it.
+ *
+ * libtdb (1.2 to 1.4) stores version-1 files: a 168-byte header, the free-list
+ * head and hash_size chain heads (file offsets), then records that tile the
+ * rest of the file.  A record is a 24-byte header (next in chain, rec_len,
+ * key_len, data_len, the key's full hash, a magic number), the key, the data,
+ * padding, and a 4-byte tailer holding 24 + rec_len.  tdb_store() adds a
+ * record at the head of its chain, so a chain is newest first.
+ *
+ * libtdb creates the header (tdb_open with O_CREAT) and does every lookup;
+ * this code only lays out records the way tdb_store() would, in one
+ * sequential write, and the tests hold each file it writes to tdb_check(). */
+#ifndef SCIM_TDBFILE_H
+#define SCIM_TDBFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A new file at path (which must not exist), built with hash_size chains.
+ * Records go out in the order they are added; duplicate keys are refused.
+ * expected_records only sizes the in-memory index. */
+struct scim_tdb_builder;
+int scim_tdb_builder_new(const char *path, uint32_t hash_size, size_t expected_records,
+			 struct scim_tdb_builder **out);
+/* 0, -EEXIST (the key is there already), -E2BIG, or a write error
+ * (-ENOSPC, -EIO, ...). */
+int scim_tdb_builder_add(struct scim_tdb_builder *b, const void *key, size_t klen, const void *data,
+			 size_t dlen);
+/* Writes what is buffered and the chain heads, fsyncs and sets mode; the file
+ * is complete when this returns 0.  Frees b either way. */
+int scim_tdb_builder_finish(struct scim_tdb_builder *b, unsigned mode);
+/* Frees b; the caller removes the file. */
+void scim_tdb_builder_free(struct scim_tdb_builder *b);
+
+/* Every live record of the tdb file at path, in file order, read with
+ * pread() into a small window instead of a mapping, so that scanning a file
+ * costs no more memory than its largest record.  fn gets only records whose
+ * key starts with one of the bytes in tags (all records if tags is NULL); key
+ * and data are valid only inside fn.  A non-zero return from fn stops the
+ * scan and is returned.  -ENODATA when there is no file, -EBADMSG when it is
+ * not a tdb file or a record is out of bounds. */
+typedef int (*scim_tdb_record_fn)(const unsigned char *key, size_t klen, const unsigned char *data, size_t dlen,
+				  void *ctx);
+int scim_tdb_scan(const char *path, const char *tags, scim_tdb_record_fn fn, void *ctx);
+
+/* The size of tdb's file header (before the free-list head). */
+#define SCIM_TDB_HEADER_SIZE 168u
+
+#endif
