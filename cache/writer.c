@@ -221,7 +221,7 @@ int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_us
 		goto out;
 
 	/* By uid only the name: a second full copy of every user would make the
-	 * file a third larger (see the size notes in cache.h). */
+	 * file a third larger. */
 	scim_key_num(ukey, SCIM_KEY_USER_UID, u->uid);
 	r = store(w, ukey, sizeof(ukey), u->name, nlen);
 	if (r < 0)

@@ -396,8 +396,7 @@ static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, 
 /* Grows a new map's file once to about its final size: tdb otherwise grows
  * by room for a hundred records of the size being stored, or by a quarter,
  * and a 110k-id map would end up a third empty.  Storing and deleting one
- * large record leaves one free block the chunks are then carved from (the
- * same trick as the cache writer's scim_cache_writer_reserve). */
+ * large record leaves one free block the chunks are then carved from. */
 static int reserve(struct scim_idmap *map)
 {
 	static const unsigned char key[] = "~reserve";
