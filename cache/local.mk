@@ -3,6 +3,6 @@
 noinst_LTLIBRARIES += libscimcache.la
 libscimcache_la_SOURCES = cache/cache.h cache/record.h cache/record.c cache/reader.c \
 	cache/writer.c cache/file.c cache/lookup.c cache/lookup.h \
-	cache/tdbfile.c cache/tdbfile.h
+	cache/tdbfile.c cache/tdbfile.h cache/index.c cache/index.h
 libscimcache_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) -fPIC
 libscimcache_la_LIBADD = $(TDB_LIBS) -lpthread

@@ -15,14 +15,17 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <tdb.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "cache/index.h"
 #include "cache/lookup.h"
 #include "cache/record.h"
+#include "cache/tdbfile.h"
 
 #ifndef SCIM_CACHE_FILE
 #define SCIM_CACHE_FILE "/var/lib/nss-pam-scim/cache.tdb"
@@ -40,6 +43,11 @@ struct scim_snapshot {
 	ino_t ino;
 	unsigned refs;
 	uint32_t user_chunks, group_chunks;
+	/* The direct indexes (index.h), read through a mapping of our own:
+	 * libtdb keeps its mapping to itself. */
+	const unsigned char *map;
+	size_t map_len;
+	struct scim_index ix[SCIM_INDEX_NKINDS];
 };
 
 /* One cache path and the snapshot currently open for it. */
@@ -98,6 +106,8 @@ static int64_t now_ns(void)
 static void snapshot_unref(struct scim_snapshot *s)
 {
 	if (s && --s->refs == 0) {
+		if (s->map)
+			munmap((void *)s->map, s->map_len);
 		tdb_close(s->tdb);
 		free(s);
 	}
@@ -113,6 +123,42 @@ static int header_into_snapshot(const unsigned char *data, size_t len, void *ctx
 	s->user_chunks = h.user_chunks;
 	s->group_chunks = h.group_chunks;
 	return 0;
+}
+
+struct locator {
+	unsigned char data[SCIM_INDEX_LOCATOR_SIZE];
+	size_t len;
+};
+
+static int copy_locator(const unsigned char *data, size_t len, void *ctx)
+{
+	struct locator *l = ctx;
+	if (len > sizeof(l->data))
+		len = sizeof(l->data); /* kinds this reader does not know */
+	memcpy(l->data, data, len);
+	l->len = len;
+	return 0;
+}
+
+/* Sets up the direct indexes if the file has them.  Without them (or with a
+ * damaged locator) lookups go through libtdb, slower but just as right. */
+static void indexes_open(struct scim_snapshot *s, size_t file_size)
+{
+	unsigned char key = SCIM_KEY_INDEX_LOCATOR;
+	struct locator loc;
+	void *map;
+
+	if (scim_tdb_parse(s->tdb, &key, 1, copy_locator, &loc) != 0 || file_size == 0)
+		return;
+	map = mmap(NULL, file_size, PROT_READ, MAP_SHARED, tdb_fd(s->tdb), 0);
+	if (map == MAP_FAILED)
+		return;
+	if (scim_index_open(loc.data, loc.len, map, file_size, s->ix) < 0) {
+		munmap(map, file_size);
+		return;
+	}
+	s->map = map;
+	s->map_len = file_size;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -165,6 +211,7 @@ static int snapshot_open(struct source *src, const struct stat *st, struct scim_
 		r = r == -ENOENT ? -EBADMSG : r;
 		goto out;
 	}
+	indexes_open(s, (size_t)fst.st_size);
 	s->seqnum = tdb_get_seqnum(s->tdb);
 	s->dev = st->st_dev;
 	s->ino = st->st_ino;
@@ -250,9 +297,12 @@ static int current_snapshot(const char *path, struct scim_snapshot **out)
 
 /* ---------------------------------------------------------------- lookups */
 
+/* A record found through a number's index slot must carry that number:
+ * want is set then, and a mismatch means a damaged index. */
 struct user_ctx {
 	scim_user_cb cb;
 	void *ctx;
+	const uint32_t *want;
 };
 
 static int user_record(const unsigned char *data, size_t len, void *priv)
@@ -260,12 +310,15 @@ static int user_record(const unsigned char *data, size_t len, void *priv)
 	struct user_ctx *c = priv;
 	struct scim_user u;
 	int r = scim_rec_decode_user(data, len, &u);
+	if (r == 0 && c->want && u.uid != *c->want)
+		r = -EBADMSG;
 	return r < 0 ? r : c->cb(&u, c->ctx);
 }
 
 struct group_ctx {
 	scim_group_cb cb;
 	void *ctx;
+	const uint32_t *want;
 };
 
 static int group_record(const unsigned char *data, size_t len, void *priv)
@@ -273,6 +326,8 @@ static int group_record(const unsigned char *data, size_t len, void *priv)
 	struct group_ctx *c = priv;
 	struct scim_group g;
 	int r = scim_rec_decode_group(data, len, &g);
+	if (r == 0 && c->want && g.gid != *c->want)
+		r = -EBADMSG;
 	return r < 0 ? r : c->cb(&g, c->ctx);
 }
 
@@ -289,8 +344,63 @@ static int header_record(const unsigned char *data, size_t len, void *priv)
 	return r < 0 ? r : c->cb(&h, c->ctx);
 }
 
-static int with_snapshot_name(const char *path, char tag, const char *name,
-			      int (*fn)(const unsigned char *, size_t, void *), void *ctx)
+/* What each index finds, and the keys libtdb finds the same thing under. */
+static const struct {
+	char name_tag; /* the record: "U"/"G" + name */
+	char num_tag;  /* "u"/"g" + number -> name */
+} kinds[SCIM_INDEX_NKINDS] = {
+	[SCIM_INDEX_USER_NAME] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID },
+	[SCIM_INDEX_USER_UID] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID },
+	[SCIM_INDEX_GROUP_NAME] = { SCIM_KEY_GROUP_NAME, SCIM_KEY_GROUP_GID },
+	[SCIM_INDEX_GROUP_GID] = { SCIM_KEY_GROUP_NAME, SCIM_KEY_GROUP_GID },
+};
+
+/* The record of the candidate at off, if it is a name_tag record; with name
+ * set, only if it is that name's. 1: found, 0: another key, <0: damaged. */
+static int index_candidate(const struct scim_snapshot *s, uint32_t off, char tag, const char *name, size_t n,
+			   const unsigned char **data, size_t *dlen)
+{
+	const unsigned char *key;
+	size_t klen;
+	if (scim_tdb_record_at(s->map, s->map_len, off, &key, &klen, data, dlen) < 0 || klen < 2 || key[0] != tag)
+		return -EBADMSG;
+	return !name || (klen == n + 1 && !memcmp(key + 1, name, n));
+}
+
+static int index_by_name(const struct scim_snapshot *s, enum scim_index_kind k, const char *name, size_t n,
+			 scim_data_fn fn, void *ctx)
+{
+	uint32_t check = scim_index_name_check(name, n), pos = 0, off;
+	const unsigned char *data;
+	size_t dlen;
+
+	while ((off = scim_index_next(&s->ix[k], check, &pos)) != 0) {
+		int r = index_candidate(s, off, kinds[k].name_tag, name, n, &data, &dlen);
+		if (r < 0)
+			return r;
+		if (r)
+			return fn(data, dlen, ctx);
+	}
+	return -ENOENT;
+}
+
+static int index_by_num(const struct scim_snapshot *s, enum scim_index_kind k, uint32_t num, scim_data_fn fn,
+			void *ctx)
+{
+	uint32_t pos = 0, off = scim_index_next(&s->ix[k], num, &pos);
+	const unsigned char *data;
+	size_t dlen;
+	int r;
+
+	/* Numbers are unique, so the first slot with the number is the one. */
+	if (off == 0)
+		return -ENOENT;
+	r = index_candidate(s, off, kinds[k].name_tag, NULL, 0, &data, &dlen);
+	return r < 0 ? r : fn(data, dlen, ctx);
+}
+
+static int with_snapshot_name(const char *path, enum scim_index_kind k, const char *name, scim_data_fn fn,
+			      void *ctx)
 {
 	struct scim_snapshot *s;
 	size_t n = strlen(name);
@@ -301,22 +411,18 @@ static int with_snapshot_name(const char *path, char tag, const char *name,
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
 	if (r == 0)
-		r = scim_tdb_parse_name(s->tdb, tag, name, n, fn, ctx);
+		r = s->ix[k].slots ? index_by_name(s, k, name, n, fn, ctx)
+				   : scim_tdb_parse_name(s->tdb, kinds[k].name_tag, name, n, fn, ctx);
 	pthread_mutex_unlock(&cache_lock);
 	return r;
 }
 
-int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
-{
-	struct user_ctx c = { cb, ctx };
-	return with_snapshot_name(path, SCIM_KEY_USER_NAME, name, user_record, &c);
-}
-
-/* "u" uid and "g" gid hold a name; the record itself is under "U"/"G" name. */
+/* Without an index: "u" uid and "g" gid hold a name, and the record itself
+ * is under "U"/"G" name. */
 struct by_num_ctx {
 	struct tdb_context *tdb;
 	char name_tag;
-	int (*fn)(const unsigned char *, size_t, void *);
+	scim_data_fn fn;
 	void *ctx;
 };
 
@@ -327,8 +433,7 @@ static int num_to_record(const unsigned char *data, size_t len, void *priv)
 	return r == -ENOENT ? -EBADMSG : r; /* the number's name must be there */
 }
 
-static int with_snapshot_num(const char *path, char num_tag, char name_tag, uint32_t num,
-			     int (*fn)(const unsigned char *, size_t, void *), void *ctx)
+static int with_snapshot_num(const char *path, enum scim_index_kind k, uint32_t num, scim_data_fn fn, void *ctx)
 {
 	struct scim_snapshot *s;
 	unsigned char key[5];
@@ -336,31 +441,39 @@ static int with_snapshot_num(const char *path, char num_tag, char name_tag, uint
 
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
-	if (r == 0) {
-		struct by_num_ctx c = { s->tdb, name_tag, fn, ctx };
-		scim_key_num(key, num_tag, num);
+	if (r == 0 && s->ix[k].slots) {
+		r = index_by_num(s, k, num, fn, ctx);
+	} else if (r == 0) {
+		struct by_num_ctx c = { s->tdb, kinds[k].name_tag, fn, ctx };
+		scim_key_num(key, kinds[k].num_tag, num);
 		r = scim_tdb_parse(s->tdb, key, sizeof(key), num_to_record, &c);
 	}
 	pthread_mutex_unlock(&cache_lock);
 	return r;
 }
 
+int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
+{
+	struct user_ctx c = { cb, ctx, NULL };
+	return with_snapshot_name(path, SCIM_INDEX_USER_NAME, name, user_record, &c);
+}
+
 int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx)
 {
-	struct user_ctx c = { cb, ctx };
-	return with_snapshot_num(path, SCIM_KEY_USER_UID, SCIM_KEY_USER_NAME, uid, user_record, &c);
+	struct user_ctx c = { cb, ctx, &uid };
+	return with_snapshot_num(path, SCIM_INDEX_USER_UID, uid, user_record, &c);
 }
 
 int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb cb, void *ctx)
 {
-	struct group_ctx c = { cb, ctx };
-	return with_snapshot_name(path, SCIM_KEY_GROUP_NAME, name, group_record, &c);
+	struct group_ctx c = { cb, ctx, NULL };
+	return with_snapshot_name(path, SCIM_INDEX_GROUP_NAME, name, group_record, &c);
 }
 
 int scim_cache_group_by_gid(const char *path, uint32_t gid, scim_group_cb cb, void *ctx)
 {
-	struct group_ctx c = { cb, ctx };
-	return with_snapshot_num(path, SCIM_KEY_GROUP_GID, SCIM_KEY_GROUP_NAME, gid, group_record, &c);
+	struct group_ctx c = { cb, ctx, &gid };
+	return with_snapshot_num(path, SCIM_INDEX_GROUP_GID, gid, group_record, &c);
 }
 
 int scim_cache_header(const char *path, scim_header_cb cb, void *ctx)
@@ -462,7 +575,7 @@ static int cursor_peek(struct scim_cursor *cur, char tag, uint32_t nchunks, cons
 
 int scim_cache_user_next(struct scim_cursor *cur, scim_user_cb cb, void *ctx)
 {
-	struct user_ctx uc = { cb, ctx };
+	struct user_ctx uc = { cb, ctx, NULL };
 	const unsigned char *item;
 	size_t len, next;
 	int r = cursor_peek(cur, SCIM_KEY_USER_CHUNK, cur->snap ? cur->snap->user_chunks : 0, &item, &len, &next);
@@ -475,7 +588,7 @@ int scim_cache_user_next(struct scim_cursor *cur, scim_user_cb cb, void *ctx)
 
 int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx)
 {
-	struct group_ctx gc = { cb, ctx };
+	struct group_ctx gc = { cb, ctx, NULL };
 	const unsigned char *item;
 	size_t len, next;
 	int r = cursor_peek(cur, SCIM_KEY_GROUP_CHUNK, cur->snap ? cur->snap->group_chunks : 0, &item, &len, &next);

@@ -25,7 +25,7 @@
 #define TDB_REC_MAGIC 0x26011999u
 #define TDB_REC_FREE_MAGIC (~TDB_REC_MAGIC)
 #define TDB_REC_DEAD_MAGIC 0xFEE1DEADu
-#define TDB_REC_HEADER 24u
+#define TDB_REC_HEADER SCIM_TDB_RECORD_HEADER
 #define TDB_TAILER 4u
 #define TDB_HASH_SIZE_OFFSET 36u
 /* Offset of chain head b (the free-list head comes first). */
@@ -263,6 +263,11 @@ int scim_tdb_builder_add(struct scim_tdb_builder *b, const void *key, size_t kle
 	return 0;
 }
 
+uint64_t scim_tdb_builder_tell(const struct scim_tdb_builder *b)
+{
+	return b->end;
+}
+
 int scim_tdb_builder_finish(struct scim_tdb_builder *b, unsigned mode)
 {
 	int r = flush(b);
@@ -291,6 +296,28 @@ void scim_tdb_builder_free(struct scim_tdb_builder *b)
 	free(b->recs);
 	free(b->buf);
 	free(b);
+}
+
+int scim_tdb_record_at(const unsigned char *map, size_t map_len, uint64_t off, const unsigned char **key,
+		       size_t *klen, const unsigned char **data, size_t *dlen)
+{
+	const unsigned char *p;
+	uint32_t rec_len, kl, dl;
+
+	if (off < SCIM_TDB_HEADER_SIZE || off > map_len || map_len - off < TDB_REC_HEADER)
+		return -EBADMSG;
+	p = map + off;
+	rec_len = get32(p + 4);
+	kl = get32(p + 8);
+	dl = get32(p + 12);
+	if (get32(p + 20) != TDB_REC_MAGIC || rec_len > map_len - off - TDB_REC_HEADER ||
+	    (uint64_t)kl + dl > rec_len)
+		return -EBADMSG;
+	*key = p + TDB_REC_HEADER;
+	*klen = kl;
+	*data = p + TDB_REC_HEADER + kl;
+	*dlen = dl;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- scan */

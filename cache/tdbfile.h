@@ -29,6 +29,9 @@ int scim_tdb_builder_new(const char *path, uint32_t hash_size, size_t expected_r
  * (-ENOSPC, -EIO, ...). */
 int scim_tdb_builder_add(struct scim_tdb_builder *b, const void *key, size_t klen, const void *data,
 			 size_t dlen);
+/* The file offset the next record will get (a record's header comes first,
+ * then its key at +24, then its data). */
+uint64_t scim_tdb_builder_tell(const struct scim_tdb_builder *b);
 /* Writes what is buffered and the chain heads, fsyncs and sets mode; the file
  * is complete when this returns 0.  Frees b either way. */
 int scim_tdb_builder_finish(struct scim_tdb_builder *b, unsigned mode);
@@ -45,6 +48,12 @@ void scim_tdb_builder_free(struct scim_tdb_builder *b);
 typedef int (*scim_tdb_record_fn)(const unsigned char *key, size_t klen, const unsigned char *data, size_t dlen,
 				  void *ctx);
 int scim_tdb_scan(const char *path, const char *tags, scim_tdb_record_fn fn, void *ctx);
+
+/* The live record whose header is at off in a mapped file: its key and data,
+ * after checking that it lies wholly inside the file.  -EBADMSG otherwise. */
+#define SCIM_TDB_RECORD_HEADER 24u
+int scim_tdb_record_at(const unsigned char *map, size_t map_len, uint64_t off, const unsigned char **key,
+		       size_t *klen, const unsigned char **data, size_t *dlen);
 
 /* The size of tdb's file header (before the free-list head). */
 #define SCIM_TDB_HEADER_SIZE 168u

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "cache/index.h"
 #include "cache/record.h"
 #include "cache/tdbfile.h"
 
@@ -36,6 +37,10 @@ struct scim_cache_writer {
 	int lock_fd;
 	struct scim_tdb_builder *file;
 	struct chunk_buf users, groups;
+	struct index_list {
+		struct scim_index_entry *e;
+		uint32_t n, cap;
+	} index[SCIM_INDEX_NKINDS];
 	unsigned char *scratch;
 	size_t scratch_cap;
 	uint32_t nusers, ngroups, nsuspended;
@@ -85,6 +90,72 @@ static int chunk_append(struct chunk_buf *c, const void *item, size_t len)
 static int store(struct scim_cache_writer *w, const void *key, size_t klen, const void *data, size_t dlen)
 {
 	return scim_tdb_builder_add(w->file, key, klen, data, dlen);
+}
+
+static int index_add(struct index_list *l, uint32_t check, uint64_t offset)
+{
+	if (offset > UINT32_MAX)
+		return -EFBIG;
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 1024;
+		struct scim_index_entry *e = realloc(l->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		l->e = e;
+		l->cap = cap;
+	}
+	l->e[l->n++] = (struct scim_index_entry){ check, (uint32_t)offset };
+	return 0;
+}
+
+/* Stores one table as "I" + tag and notes where its data landed. */
+static int index_store(struct scim_cache_writer *w, int kind, char tag, uint32_t *offset, uint32_t *length)
+{
+	struct index_list *l = &w->index[kind];
+	unsigned char key[2] = { SCIM_KEY_INDEX, (unsigned char)tag };
+	size_t len = scim_index_table_size(l->n);
+	uint64_t at;
+	int r;
+
+	if (len > w->scratch_cap) {
+		unsigned char *p = realloc(w->scratch, len);
+		if (!p)
+			return -ENOMEM;
+		w->scratch = p;
+		w->scratch_cap = len;
+	}
+	scim_index_build(l->e, l->n, w->scratch);
+	at = scim_tdb_builder_tell(w->file) + SCIM_TDB_RECORD_HEADER + sizeof(key);
+	if (at + len > UINT32_MAX)
+		return -EFBIG;
+	r = store(w, key, sizeof(key), w->scratch, len);
+	if (r < 0)
+		return r;
+	*offset = (uint32_t)at;
+	*length = (uint32_t)len;
+	free(l->e);
+	memset(l, 0, sizeof(*l));
+	return 0;
+}
+
+/* The four tables, then the locator that says where they are. */
+static int store_indexes(struct scim_cache_writer *w)
+{
+	static const char tags[SCIM_INDEX_NKINDS] = {
+		[SCIM_INDEX_USER_NAME] = SCIM_KEY_USER_NAME, [SCIM_INDEX_USER_UID] = SCIM_KEY_USER_UID,
+		[SCIM_INDEX_GROUP_NAME] = SCIM_KEY_GROUP_NAME, [SCIM_INDEX_GROUP_GID] = SCIM_KEY_GROUP_GID,
+	};
+	uint32_t offsets[SCIM_INDEX_NKINDS], lengths[SCIM_INDEX_NKINDS];
+	unsigned char locator[SCIM_INDEX_LOCATOR_SIZE], key = SCIM_KEY_INDEX_LOCATOR;
+	int r;
+
+	for (int k = 0; k < SCIM_INDEX_NKINDS; k++) {
+		r = index_store(w, k, tags[k], &offsets[k], &lengths[k]);
+		if (r < 0)
+			return r;
+	}
+	scim_index_encode_locator(offsets, lengths, locator);
+	return store(w, &key, 1, locator, sizeof(locator));
 }
 
 static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char tag)
@@ -137,6 +208,8 @@ static void writer_free(struct scim_cache_writer *w)
 		close(w->lock_fd); /* releases the flock */
 	free(w->users.data);
 	free(w->groups.data);
+	for (int k = 0; k < SCIM_INDEX_NKINDS; k++)
+		free(w->index[k].e);
 	free(w->scratch);
 	free(w->live);
 	free(w->tmp);
@@ -216,7 +289,13 @@ int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_us
 	r = encode_scratch(w, enc_user, u, true, &len);
 	if (r < 0)
 		goto out;
+	uint64_t at = scim_tdb_builder_tell(w->file);
 	r = store(w, nkey, nlen + 1, w->scratch, len);
+	if (r < 0)
+		goto out;
+	r = index_add(&w->index[SCIM_INDEX_USER_NAME], scim_index_name_check(u->name, nlen), at);
+	if (r == 0)
+		r = index_add(&w->index[SCIM_INDEX_USER_UID], u->uid, at);
 	if (r < 0)
 		goto out;
 
@@ -257,7 +336,13 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 	r = encode_scratch(w, enc_group, g, true, &len);
 	if (r < 0)
 		goto out;
+	uint64_t at = scim_tdb_builder_tell(w->file);
 	r = store(w, nkey, nlen + 1, w->scratch, len);
+	if (r < 0)
+		goto out;
+	r = index_add(&w->index[SCIM_INDEX_GROUP_NAME], scim_index_name_check(g->name, nlen), at);
+	if (r == 0)
+		r = index_add(&w->index[SCIM_INDEX_GROUP_GID], g->gid, at);
 	if (r < 0)
 		goto out;
 	/* By gid we store only the name: groups can be large, and a second copy
@@ -355,6 +440,10 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 	if (r < 0)
 		goto fail;
 	r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK);
+	if (r < 0)
+		goto fail;
+
+	r = store_indexes(w);
 	if (r < 0)
 		goto fail;
 

@@ -1,0 +1,69 @@
+/* index.h - direct indexes: from a name or a number straight to the file
+ * offset of its "U" or "G" record.
+ *
+ * Why: at 100k users a lookup through tdb's hash chains touches a chain head,
+ * the records ahead in the chain and the record itself, each a cache miss in
+ * a 40 MB file, and getpwuid does it twice (uid -> name -> record).  An index
+ * is a small open-addressing table (8 bytes a slot, at most three quarters
+ * full) that stays in the CPU cache, so a lookup costs one miss: the record.
+ *
+ * The tables are ordinary tdb records ("I" + the tag of the key they stand
+ * for); the "X" record says where their data lies in the file.  Nothing is
+ * trusted: a slot only proposes an offset, and the reader checks that a
+ * record with the expected key lies there before it answers.  A file
+ * without "X" (or with a damaged one) is still read, through libtdb. */
+#ifndef SCIM_INDEX_H
+#define SCIM_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCIM_KEY_INDEX 'I'
+#define SCIM_KEY_INDEX_LOCATOR 'X'
+#define SCIM_INDEX_VERSION 1
+
+/* The four indexes, by the tag of the records they find. */
+enum scim_index_kind {
+	SCIM_INDEX_USER_NAME,
+	SCIM_INDEX_USER_UID,
+	SCIM_INDEX_GROUP_NAME,
+	SCIM_INDEX_GROUP_GID,
+	SCIM_INDEX_NKINDS
+};
+
+/* What a slot holds for a key: for names a 32-bit hash, for numbers the
+ * number itself.  Slots are placed by this value, so it must spread. */
+uint32_t scim_index_name_check(const void *name, size_t len);
+
+/* ---- writer */
+struct scim_index_entry {
+	uint32_t check;
+	uint32_t offset; /* of the record, in the file */
+};
+/* Bytes of the table for n entries. */
+size_t scim_index_table_size(uint32_t n);
+/* Lays out n entries into table (scim_index_table_size(n) bytes). */
+void scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char *table);
+
+/* The "X" record: where each table's data is.  offsets[k] == 0: none. */
+#define SCIM_INDEX_LOCATOR_SIZE (8 + 8 * SCIM_INDEX_NKINDS)
+void scim_index_encode_locator(const uint32_t offsets[SCIM_INDEX_NKINDS], const uint32_t lengths[SCIM_INDEX_NKINDS],
+			       unsigned char out[SCIM_INDEX_LOCATOR_SIZE]);
+
+/* ---- reader */
+struct scim_index {
+	const unsigned char *slots; /* NULL: no index of this kind */
+	uint32_t mask;
+	unsigned shift;
+};
+/* Validates the locator against the mapped file and sets up the tables.
+ * -EBADMSG when anything points outside the file or does not add up. */
+int scim_index_open(const unsigned char *locator, size_t locator_len, const unsigned char *map, size_t map_len,
+		    struct scim_index ix[SCIM_INDEX_NKINDS]);
+
+/* Walks the slots that may hold check: *pos starts at 0 (probe state);
+ * returns the next candidate record offset, or 0 when there is none. */
+uint32_t scim_index_next(const struct scim_index *ix, uint32_t check, uint32_t *pos);
+
+#endif

@@ -1,0 +1,306 @@
+/* test_index.c - the direct indexes (cache/index.c) through the real writer
+ * and reader: every name and number is found, nothing else is, and a damaged
+ * index never hands out the wrong entry or reads outside the file. */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tdb.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cache/cache.h"
+#include "cache/index.h"
+
+#define NUSERS 3000
+#define NGROUPS 300
+
+static char dir[] = "/tmp/test_index.XXXXXX";
+static char path[256];
+
+static void user_name(unsigned i, char *buf, size_t len)
+{
+	/* Names of many lengths (1 to 31 bytes), so the hash's tail handling runs. */
+	snprintf(buf, len, "%.*s%u", (int)(i % 27), "abcdefghijklmnopqrstuvwxyz", i);
+}
+
+static void build_cache(void)
+{
+	struct scim_cache_writer *w;
+	struct scim_cache_header h = { .last_sync = 1, .source = "test" };
+	char name[64], gname[64];
+	uint32_t gids[1] = { 50000 };
+
+	unlink(path);
+	assert_int_equal(scim_cache_writer_new(path, NUSERS, NGROUPS, &w), 0);
+	for (unsigned i = 0; i < NUSERS; i++) {
+		user_name(i, name, sizeof(name));
+		struct scim_user u = { .name = name, .uid = 100000 + 7 * i, .gid = 100000 + 7 * i, .gecos = "",
+				       .home = "/home/x", .shell = "/bin/sh", .has_ext = true, .scim_id = "id",
+				       .ngids = 1, .gids = gids };
+		assert_int_equal(scim_cache_writer_add_user(w, &u), 0);
+	}
+	for (unsigned i = 0; i < NGROUPS; i++) {
+		snprintf(gname, sizeof(gname), "grp%u", i);
+		const char *members[] = { "a", "b" };
+		struct scim_group g = { .name = gname, .gid = 50000 + i, .scim_id = "gid", .nmembers = 2,
+					.members = members };
+		assert_int_equal(scim_cache_writer_add_group(w, &g), 0);
+	}
+	assert_int_equal(scim_cache_writer_commit(w, &h), 0);
+	scim_cache_reset();
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	build_cache();
+	return 0;
+}
+
+struct got {
+	char name[64];
+	uint32_t num;
+};
+
+static int got_user(const struct scim_user *u, void *ctx)
+{
+	struct got *g = ctx;
+	snprintf(g->name, sizeof(g->name), "%s", u->name);
+	g->num = u->uid;
+	return 0;
+}
+
+static int got_group(const struct scim_group *gr, void *ctx)
+{
+	struct got *g = ctx;
+	snprintf(g->name, sizeof(g->name), "%s", gr->name);
+	g->num = gr->gid;
+	return 0;
+}
+
+static void every_key_found(void **state)
+{
+	char name[64];
+	struct got g;
+	(void)state;
+	for (unsigned i = 0; i < NUSERS; i++) {
+		user_name(i, name, sizeof(name));
+		assert_int_equal(scim_cache_user_by_name(path, name, got_user, &g), 0);
+		assert_string_equal(g.name, name);
+		assert_int_equal(g.num, 100000 + 7 * i);
+		assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * i, got_user, &g), 0);
+		assert_string_equal(g.name, name);
+		/* Between two uids, and a name that differs in its last byte. */
+		assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * i + 3, got_user, &g), -ENOENT);
+		name[strlen(name) - 1] ^= 0x40;
+		assert_int_equal(scim_cache_user_by_name(path, name, got_user, &g), -ENOENT);
+	}
+	for (unsigned i = 0; i < NGROUPS; i++) {
+		snprintf(name, sizeof(name), "grp%u", i);
+		assert_int_equal(scim_cache_group_by_name(path, name, got_group, &g), 0);
+		assert_int_equal(g.num, 50000 + i);
+		assert_int_equal(scim_cache_group_by_gid(path, 50000 + i, got_group, &g), 0);
+		assert_string_equal(g.name, name);
+	}
+	assert_int_equal(scim_cache_group_by_gid(path, 50000 + NGROUPS, got_group, &g), -ENOENT);
+	assert_int_equal(scim_cache_user_by_name(path, "grp1", got_user, &g), -ENOENT);
+}
+
+/* The file offset of the slot of an index that holds check. */
+static long slot_offset(int kind, uint32_t check)
+{
+	struct tdb_context *tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDONLY, 0);
+	TDB_DATA k = { (unsigned char *)"X", 1 }, loc;
+	uint32_t off, slots;
+	long found = -1;
+	assert_non_null(tdb);
+	loc = tdb_fetch(tdb, k);
+	assert_int_equal(loc.dsize, SCIM_INDEX_LOCATOR_SIZE);
+	memcpy(&off, loc.dptr + 8 + 8 * kind, 4); /* little-endian host */
+	free(loc.dptr);
+	tdb_close(tdb);
+
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &slots, 4, off), 4);
+	for (uint32_t i = 0; i < slots && found < 0; i++) {
+		uint32_t slot[2];
+		assert_int_equal(pread(fd, slot, 8, off + 8 + 8 * (long)i), 8);
+		if (slot[0] == check && slot[1])
+			found = off + 8 + 8 * (long)i;
+	}
+	close(fd);
+	assert_true(found > 0);
+	return found;
+}
+
+static void poke(long at, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, p, n, at), (ssize_t)n);
+	close(fd);
+	scim_cache_reset();
+}
+
+static void peek(long at, void *p, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, p, n, at), (ssize_t)n);
+	close(fd);
+}
+
+/* A name slot pointing at another user's record: that user is not handed
+ * out under the wrong name. */
+static void swapped_name_slot(void **state)
+{
+	char a[64], b[64];
+	struct got g;
+	uint32_t off_b;
+	(void)state;
+	user_name(10, a, sizeof(a));
+	user_name(11, b, sizeof(b));
+	long sa = slot_offset(SCIM_INDEX_USER_NAME, scim_index_name_check(a, strlen(a)));
+	long sb = slot_offset(SCIM_INDEX_USER_NAME, scim_index_name_check(b, strlen(b)));
+	peek(sb + 4, &off_b, 4);
+	poke(sa + 4, &off_b, 4);
+	int r = scim_cache_user_by_name(path, a, got_user, &g);
+	assert_true(r == -ENOENT || r == -EBADMSG);
+	assert_int_equal(scim_cache_user_by_name(path, b, got_user, &g), 0);
+	assert_string_equal(g.name, b);
+}
+
+/* A uid slot pointing at another user's record: refused as damage. */
+static void swapped_uid_slot(void **state)
+{
+	struct got g;
+	uint32_t off_b;
+	(void)state;
+	long sa = slot_offset(SCIM_INDEX_USER_UID, 100000 + 7 * 20);
+	long sb = slot_offset(SCIM_INDEX_USER_UID, 100000 + 7 * 21);
+	peek(sb + 4, &off_b, 4);
+	poke(sa + 4, &off_b, 4);
+	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 20, got_user, &g), -EBADMSG);
+	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 21, got_user, &g), 0);
+}
+
+/* Offsets into the middle of a record, past the end, and into the header. */
+static void wild_offsets(void **state)
+{
+	static const uint32_t wild[] = { 1, 200, 0x7ffffff0, 0xffffffff };
+	struct got g;
+	uint32_t orig;
+	(void)state;
+	long sa = slot_offset(SCIM_INDEX_USER_UID, 100000 + 7 * 30);
+	peek(sa + 4, &orig, 4);
+	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
+		poke(sa + 4, &wild[i], 4);
+		assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 30, got_user, &g), -EBADMSG);
+	}
+	uint32_t mid = orig + 3;
+	poke(sa + 4, &mid, 4);
+	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 30, got_user, &g), -EBADMSG);
+}
+
+/* A table whose size does not add up: the indexes are ignored and libtdb
+ * answers instead. */
+static void bad_table_falls_back(void **state)
+{
+	char a[64];
+	struct got g;
+	uint32_t huge = 1u << 29;
+	(void)state;
+	struct tdb_context *tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDONLY, 0);
+	TDB_DATA k = { (unsigned char *)"X", 1 }, loc = tdb_fetch(tdb, k);
+	uint32_t off;
+	memcpy(&off, loc.dptr + 8, 4);
+	free(loc.dptr);
+	tdb_close(tdb);
+	poke(off, &huge, 4);
+	user_name(5, a, sizeof(a));
+	assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), 0);
+	assert_string_equal(g.name, a);
+	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 35, got_user, &g), 0);
+}
+
+/* A cache without the locator (as an older writer made them) still answers. */
+static void no_locator(void **state)
+{
+	char a[64];
+	struct got g;
+	(void)state;
+	struct tdb_context *tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDWR, 0);
+	TDB_DATA k = { (unsigned char *)"X", 1 };
+	assert_non_null(tdb);
+	assert_int_equal(tdb_delete(tdb, k), 0);
+	tdb_close(tdb);
+	scim_cache_reset();
+	user_name(7, a, sizeof(a));
+	assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), 0);
+	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 49, got_user, &g), 0);
+	assert_string_equal(g.name, a);
+	assert_int_equal(scim_cache_group_by_gid(path, 50001, got_group, &g), 0);
+}
+
+/* Many entries with one check value: each is probed and the bound holds. */
+static void same_check_probing(void **state)
+{
+	struct scim_index_entry e[40];
+	unsigned char table[8 + 8 * 64];
+	struct scim_index ix;
+	(void)state;
+	for (unsigned i = 0; i < 40; i++)
+		e[i] = (struct scim_index_entry){ 12345, 1000 + i };
+	assert_int_equal(scim_index_table_size(40), sizeof(table));
+	scim_index_build(e, 40, table);
+	uint32_t offsets[SCIM_INDEX_NKINDS] = { 16 }, lengths[SCIM_INDEX_NKINDS] = { sizeof(table) };
+	unsigned char loc[SCIM_INDEX_LOCATOR_SIZE], map[16 + sizeof(table)];
+	memcpy(map + 16, table, sizeof(table));
+	scim_index_encode_locator(offsets, lengths, loc);
+	struct scim_index all[SCIM_INDEX_NKINDS];
+	assert_int_equal(scim_index_open(loc, sizeof(loc), map, sizeof(map), all), 0);
+	ix = all[0];
+	uint32_t pos = 0, n = 0, off;
+	while ((off = scim_index_next(&ix, 12345, &pos)) != 0)
+		assert_int_equal(off, 1000 + n++);
+	assert_int_equal(n, 40);
+	pos = 0;
+	assert_int_equal(scim_index_next(&ix, 54321, &pos), 0);
+	assert_null(all[1].slots);
+	/* A table that claims more slots than it has. */
+	assert_int_equal(scim_index_open(loc, sizeof(loc), map, sizeof(map) - 8, all), -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(every_key_found, setup),
+		cmocka_unit_test_setup(swapped_name_slot, setup),
+		cmocka_unit_test_setup(swapped_uid_slot, setup),
+		cmocka_unit_test_setup(wild_offsets, setup),
+		cmocka_unit_test_setup(bad_table_falls_back, setup),
+		cmocka_unit_test_setup(no_locator, setup),
+		cmocka_unit_test(same_check_probing),
+	};
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(path, sizeof(path), "%s/cache.tdb", dir);
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	scim_cache_reset();
+	unlink(path);
+	char lock[300];
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	unlink(lock);
+	rmdir(dir);
+	return r;
+}
