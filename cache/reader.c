@@ -399,6 +399,13 @@ static int index_by_num(const struct scim_snapshot *s, enum scim_index_kind k, u
 	return r < 0 ? r : fn(data, dlen, ctx);
 }
 
+static int lookup_name(const struct scim_snapshot *s, enum scim_index_kind k, const char *name, size_t n,
+		       scim_data_fn fn, void *ctx)
+{
+	return s->ix[k].slots ? index_by_name(s, k, name, n, fn, ctx)
+			      : scim_tdb_parse_name(s->tdb, kinds[k].name_tag, name, n, fn, ctx);
+}
+
 static int with_snapshot_name(const char *path, enum scim_index_kind k, const char *name, scim_data_fn fn,
 			      void *ctx)
 {
@@ -411,8 +418,7 @@ static int with_snapshot_name(const char *path, enum scim_index_kind k, const ch
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
 	if (r == 0)
-		r = s->ix[k].slots ? index_by_name(s, k, name, n, fn, ctx)
-				   : scim_tdb_parse_name(s->tdb, kinds[k].name_tag, name, n, fn, ctx);
+		r = lookup_name(s, k, name, n, fn, ctx);
 	pthread_mutex_unlock(&cache_lock);
 	return r;
 }
@@ -595,7 +601,7 @@ int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx)
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&cache_lock);
-	r = scim_tdb_parse_name(cur->snap->tdb, SCIM_KEY_GROUP_NAME, item, len, group_record, &gc);
+	r = lookup_name(cur->snap, SCIM_INDEX_GROUP_NAME, (const char *)item, len, group_record, &gc);
 	pthread_mutex_unlock(&cache_lock);
 	if (r == -ENOENT)
 		r = -EBADMSG;
