@@ -134,6 +134,12 @@ static int feed_end_group(void *ctx)
 	return f->sink->put.end_group(f->sink->put.ctx);
 }
 
+static void feed_member_ahead(void *ctx, const char *value, size_t value_len, unsigned step)
+{
+	struct feed *f = ctx;
+	f->sink->put.member_ahead(f->sink->put.ctx, value, value_len, step);
+}
+
 int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
 		       const struct scim_sink *sink, struct scim_listing *out)
 {
@@ -145,6 +151,7 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		.member = streams ? feed_member : NULL,
 		.member_ref = streams ? feed_member_ref : NULL,
 		.end_group = streams ? feed_end_group : NULL,
+		.member_ahead = streams && sink->put.member_ahead ? feed_member_ahead : NULL,
 		.ctx = &f,
 	};
 	struct scim_scan scan = { 0 };

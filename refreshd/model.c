@@ -697,6 +697,12 @@ static int sink_end_group(void *ctx)
 	return scim_model_end_group(ctx);
 }
 
+static void sink_member_ahead(void *ctx, const char *value, size_t value_len, unsigned step)
+{
+	struct scim_model *m = ctx;
+	scim_strmap_prefetch(&m->ids, KIND_USER, value, value_len, step > 0);
+}
+
 void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -710,6 +716,7 @@ void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *o
 	out->member = sink_member;
 	out->member_ref = sink_member_ref;
 	out->end_group = sink_end_group;
+	out->member_ahead = sink_member_ahead;
 }
 
 /* ------------------------------------------------------------------ publish */

@@ -513,9 +513,40 @@ static const char *member_fast(struct scim_scan *s, const char *p, const char *e
 	}
 }
 
+/* Plain members wait in a queue this long: the sink hears of each one as it
+ * is read (member_ahead) and gets it this many members later, by when the
+ * memory its lookup touches is on its way to the cache. */
+#define AHEAD 8
+
+struct queue {
+	struct member m[AHEAD];
+	size_t head, n;
+};
+
+static int deliver(const struct scim_scan_sink *sink, struct queue *q)
+{
+	const struct member *mb = &q->m[q->head];
+	int ref = mb->str[2] ? 2 : 3;
+
+	q->head = (q->head + 1) % AHEAD;
+	q->n--;
+	return sink->member_ref(sink->ctx, mb->str[0], mb->len[0], mb->str[1], mb->len[1], mb->str[ref],
+				mb->len[ref]);
+}
+
+static int drain(const struct scim_scan_sink *sink, struct queue *q)
+{
+	int r = 0;
+
+	while (q->n && r == 0)
+		r = deliver(sink, q);
+	return r;
+}
+
 /* p at '[' of a group's members, end after its ']'. */
 static int stream_members(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink)
 {
+	struct queue q = { .n = 0 };
 	struct json_object *val;
 	int r;
 
@@ -529,10 +560,21 @@ static int stream_members(struct scim_scan *s, const char *p, const char *end, c
 		if (p < end && *p == '{')
 			e = member_fast(s, p, end, 3, &mb);
 		if (e) {
-			int ref = mb.str[2] ? 2 : 3;
-			r = sink->member_ref(sink->ctx, mb.str[0], mb.len[0], mb.str[1], mb.len[1], mb.str[ref],
-					     mb.len[ref]);
+			if (q.n == AHEAD && (r = deliver(sink, &q)) < 0)
+				return r;
+			q.m[(q.head + q.n++) % AHEAD] = mb;
+			if (sink->member_ahead) {
+				const struct member *half = &q.m[(q.head + q.n + AHEAD / 2) % AHEAD];
+				if (mb.str[0])
+					sink->member_ahead(sink->ctx, mb.str[0], mb.len[0], 0);
+				if (q.n > AHEAD / 2 && half->str[0])
+					sink->member_ahead(sink->ctx, half->str[0], half->len[0], 1);
+			}
 		} else {
+			/* Members keep their order: the queue goes first. */
+			r = drain(sink, &q);
+			if (r < 0)
+				return r;
 			if (!(e = skip_value(s, p, end, 3)))
 				return invalid(s);
 			r = parse_slice(s, p, e, &val);
@@ -540,16 +582,16 @@ static int stream_members(struct scim_scan *s, const char *p, const char *end, c
 				return r;
 			r = sink->member(sink->ctx, val);
 			json_object_put(val);
+			if (r < 0)
+				return r;
 		}
-		if (r < 0)
-			return r;
 		p = skip_ws(e, end);
 		if (p < end && *p == ',') {
 			p = skip_ws(p + 1, end);
 			continue;
 		}
 		if (p < end && *p == ']')
-			return 0;
+			return drain(sink, &q);
 		s->bad = p;
 		return invalid(s);
 	}

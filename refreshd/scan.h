@@ -78,6 +78,12 @@ struct scim_scan_sink {
 	int (*member_ref)(void *ctx, const char *value, size_t value_len, const char *type, size_t type_len,
 			  const char *ref, size_t ref_len);
 	int (*end_group)(void *ctx);
+	/* Optional: the value of a member that member_ref will get a few
+	 * members later, for a sink that wants to prefetch what it looks up:
+	 * step 0 when it is read, step 1 halfway to member_ref (a lookup that
+	 * reads a table slot and then the key it points to can fetch one,
+	 * then the other). */
+	void (*member_ahead)(void *ctx, const char *value, size_t value_len, unsigned step);
 	void *ctx;
 };
 

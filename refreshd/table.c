@@ -188,6 +188,27 @@ int scim_strmap_getn(const struct scim_strmap *m, uint8_t kind, const char *key,
 	return 0;
 }
 
+void scim_strmap_prefetch(const struct scim_strmap *m, uint8_t kind, const char *key, size_t len, bool deep)
+{
+	uint64_t h;
+	uint32_t tag;
+
+	if (!m->slots)
+		return;
+	h = str_hash(kind, key, len);
+	if (!deep) {
+		__builtin_prefetch(&m->slots[h & m->mask]);
+		return;
+	}
+	tag = tag_of(h, kind);
+	for (size_t j = h & m->mask; m->slots[j].key; j = (j + 1) & m->mask) {
+		if (m->slots[j].tag == tag) {
+			__builtin_prefetch(m->slots[j].key);
+			return;
+		}
+	}
+}
+
 int scim_strmap_get(const struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
 {
 	return scim_strmap_getn(m, kind, key, strlen(key), value);

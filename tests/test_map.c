@@ -360,13 +360,21 @@ static int rec_end(void *ctx)
 	return 0;
 }
 
+static void rec_ahead(void *ctx, const char *v, size_t vl, unsigned step)
+{
+	if (step == 0)
+		rec_add(ctx, "A%.*s;", (int)vl, v);
+}
+
 /* Scans doc from a buffer of exactly its size (no NUL after it, so ASan
  * sees any over-read) into a recording sink; returns the scan's result. */
 static int scan_groups(const char *doc, struct rec *rec, size_t *count)
 {
 	size_t len = strlen(doc);
 	char *buf = malloc(len ? len : 1);
-	struct scim_scan_sink sink = { rec_resource, rec_begin, rec_member, rec_member_ref, rec_end, rec };
+	struct scim_scan_sink sink = { .resource = rec_resource, .begin_group = rec_begin, .member = rec_member,
+				       .member_ref = rec_member_ref, .end_group = rec_end, .member_ahead = rec_ahead,
+				       .ctx = rec };
 	struct scim_scan s;
 	struct scim_page pg;
 	int r;
@@ -409,7 +417,10 @@ static void test_scan_members(void **state)
 				     &rec, &n),
 			 0);
 	assert_int_equal(n, 3);
+	/* Plain members are announced as they are read and delivered up to
+	 * eight members later, always in order. */
 	assert_string_equal(rec.log, "B{\"id\":\"g\",\"displayName\":\"G\"};"
+				     "Aa;Ab;Ac;Ad;"
 				     "Ma|-|-;"
 				     "Mb|Group|https://h/Groups/b;"
 				     "Mc|-|https://h/Groups/c;"
@@ -421,10 +432,37 @@ static void test_scan_members(void **state)
 				     "J{\"value\":\"h\"};"
 				     "J{\"value\":\"i\",\"type\":null};"
 				     "J\"j\";"
+				     "Ak\u00e9;"
 				     "Mk\u00e9|-|-;"
 				     "E;"
 				     "B{\"id\":\"u\"};E;"
 				     "R[1];");
+	/* More members than the queue holds, one of them through json-c. */
+	{
+		char doc[2048], want[2048];
+		size_t dn = 0, wn = 0;
+		dn += (size_t)snprintf(doc + dn, sizeof(doc) - dn, "{\"Resources\":[{\"id\":\"g\",\"members\":[");
+		for (int i = 0; i < 20; i++)
+			dn += (size_t)snprintf(doc + dn, sizeof(doc) - dn, "%s{\"value\":\"%s%d\"}", i ? "," : "",
+					       i == 12 ? "\\u0078" : "", i);
+		snprintf(doc + dn, sizeof(doc) - dn, "]}]}");
+		assert_int_equal(scan_groups(doc, &rec, &n), 0);
+		/* Delivered in order; the one json-c reads waits for the queue. */
+		for (int i = 0; i < 20; i++)
+			wn += (size_t)snprintf(want + wn, sizeof(want) - wn, i == 12 ? "J{\"value\":\"x%d\"};" : "M%d|-|-;", i);
+		char got[2048];
+		size_t gn = 0;
+		for (const char *t = rec.log; *t; ) {
+			const char *semi = strchr(t, ';');
+			if (*t == 'M' || *t == 'J') {
+				memcpy(got + gn, t, (size_t)(semi - t + 1));
+				gn += (size_t)(semi - t + 1);
+			}
+			t = semi + 1;
+		}
+		got[gn] = 0;
+		assert_string_equal(got, want);
+	}
 	/* A group without members, and "members": null. */
 	assert_int_equal(scan_groups("{\"Resources\":[{\"id\":\"x\",\"members\":[]},{\"id\":\"y\",\"members\":null}]}",
 				     &rec, &n),
