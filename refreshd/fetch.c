@@ -45,10 +45,8 @@ char *scim_listing_url(const char *base_url, const char *type, size_t start_inde
 }
 
 /* ---------------------------------------------------------------- listing */
-static bool scim_get_long(json_object *o, const char *key, long *v)
+static bool scim_get_long(json_object *x, long *v)
 {
-	json_object *x = scim_json_get(o, key);
-
 	if (!x)
 		return false;
 	/* Some servers send numbers as strings. */
@@ -65,12 +63,101 @@ static bool scim_get_long(json_object *o, const char *key, long *v)
 	return false;
 }
 
+/* Between the scanner and the caller's sink: every resource is checked to be
+ * an object and counted. */
+struct feed {
+	const struct scim_sink *sink;
+	const char *type;
+	size_t page;
+	size_t noid, noid_page; /* resources without a string id */
+	size_t fed;             /* resources the sink took */
+};
+
+static int feed_check(struct feed *f, json_object *res)
+{
+	json_object *id;
+
+	if (!json_object_is_type(res, json_type_object)) {
+		log_error("%s: a resource on page %zu is not an object", f->type, f->page);
+		return -EBADMSG;
+	}
+	/* The sink skips and logs a resource without an id; it still counts
+	 * toward totalResults. */
+	id = scim_json_get(res, "id");
+	if (!id || !json_object_is_type(id, json_type_string)) {
+		f->noid++;
+		f->noid_page++;
+	}
+	return 0;
+}
+
+static int feed_resource(void *ctx, json_object *res)
+{
+	struct feed *f = ctx;
+	int r = feed_check(f, res);
+
+	if (r == 0)
+		r = f->sink->put.resource(f->sink->put.ctx, res);
+	if (r == 0)
+		f->fed++;
+	return r;
+}
+
+static int feed_begin_group(void *ctx, json_object *group)
+{
+	struct feed *f = ctx;
+	int r = feed_check(f, group);
+
+	if (r == 0)
+		r = f->sink->put.begin_group(f->sink->put.ctx, group);
+	if (r == 0)
+		f->fed++;
+	return r;
+}
+
+static int feed_member(void *ctx, json_object *member)
+{
+	struct feed *f = ctx;
+	return f->sink->put.member(f->sink->put.ctx, member);
+}
+
+static int feed_member_ref(void *ctx, const char *value, size_t value_len, const char *type, size_t type_len,
+			   const char *ref, size_t ref_len)
+{
+	struct feed *f = ctx;
+	return f->sink->put.member_ref(f->sink->put.ctx, value, value_len, type, type_len, ref, ref_len);
+}
+
+static int feed_end_group(void *ctx)
+{
+	struct feed *f = ctx;
+	return f->sink->put.end_group(f->sink->put.ctx);
+}
+
+static void feed_member_ahead(void *ctx, const char *value, size_t value_len, unsigned step)
+{
+	struct feed *f = ctx;
+	f->sink->put.member_ahead(f->sink->put.ctx, value, value_len, step);
+}
+
 int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
 		       const struct scim_sink *sink, struct scim_listing *out)
 {
-	json_object *page = NULL;
-	char *url = NULL, *cursor = NULL;
-	size_t start = 1, noid = 0, fed = 0, ids0 = sink->ids(sink->ctx);
+	struct feed f = { .sink = sink, .type = type };
+	bool streams = sink->put.begin_group != NULL;
+	struct scim_scan_sink put = {
+		.resource = feed_resource,
+		.begin_group = streams ? feed_begin_group : NULL,
+		.member = streams ? feed_member : NULL,
+		.member_ref = streams ? feed_member_ref : NULL,
+		.end_group = streams ? feed_end_group : NULL,
+		.member_ahead = streams && sink->put.member_ahead ? feed_member_ahead : NULL,
+		.ctx = &f,
+	};
+	struct scim_scan scan = { 0 };
+	struct scim_page pg = { 0 };
+	char *url = NULL, *cursor = NULL, what[64];
+	size_t start = 1, ids0 = sink->ids(sink->put.ctx);
 	bool fell_back = false;
 	int r;
 
@@ -80,9 +167,10 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		page_size = 100;
 
 	for (;;) {
-		json_object *res, *next;
+		const char *body;
+		size_t len, received = 0, ids_before;
+		json_object *next;
 		long total;
-		size_t received, noid_page = 0, ids_before;
 
 		if (out->pages >= SCIM_MAX_PAGES) {
 			log_error("%s: more than %d pages: giving up", type, SCIM_MAX_PAGES);
@@ -96,7 +184,7 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 			r = -ENOMEM;
 			goto out;
 		}
-		r = scim_http_get_json(h, url, &page);
+		r = scim_http_get(h, url, &body, &len);
 		/* A cursor-only provider may refuse startIndex on the first
 		 * page: ask again the RFC 9865 way, once. */
 		if (r == -EPROTO && scim_http_last_status(h) == 400 && out->pages == 0 && !out->cursor &&
@@ -109,8 +197,20 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		if (r < 0)
 			goto out;
 		out->pages++;
+		f.page = out->pages;
+		f.noid_page = 0;
 
-		if (scim_get_long(page, "totalResults", &total)) {
+		/* The whole page is checked before any of it reaches the sink. */
+		snprintf(what, sizeof(what), "%s page %zu", type, out->pages);
+		r = scim_scan_open(&scan, body, len, what, false);
+		if (r == 0)
+			r = scim_scan_page(&scan, &pg);
+		if (r == 0)
+			r = scim_page_error(&scan, &pg);
+		if (r < 0)
+			goto out;
+
+		if (scim_get_long(pg.total, &total)) {
 			if (total < 0) {
 				log_error("%s: negative totalResults %ld", type, total);
 				r = -EBADMSG;
@@ -125,45 +225,31 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 				goto out;
 			}
 		}
-		res = scim_json_get(page, "Resources");
-		if (res && !json_object_is_type(res, json_type_array)) {
+		/* "Resources": null is no Resources. */
+		if (pg.resources && *pg.resources != 'n' && *pg.resources != '[') {
 			log_error("%s: Resources is not an array (page %zu)", type, out->pages);
 			r = -EBADMSG;
 			goto out;
 		}
-		received = res ? json_object_array_length(res) : 0;
-		ids_before = sink->ids(sink->ctx);
-		for (size_t i = 0; i < received; i++) {
-			json_object *rsc = json_object_array_get_idx(res, i), *id;
-			if (!json_object_is_type(rsc, json_type_object)) {
-				log_error("%s: a resource on page %zu is not an object", type, out->pages);
-				r = -EBADMSG;
-				goto out;
-			}
-			/* The sink skips and logs a resource without an id; it
-			 * still counts toward totalResults. */
-			id = scim_json_get(rsc, "id");
-			if (!id || !json_object_is_type(id, json_type_string)) {
-				noid++;
-				noid_page++;
-			}
-			r = sink->add(sink->ctx, rsc);
+		ids_before = sink->ids(sink->put.ctx);
+		if (pg.resources && *pg.resources == '[') {
+			r = scim_scan_resources(&scan, &pg, &put, &received);
 			if (r < 0)
 				goto out;
-			fed++;
 		}
 
 		/* A page of nothing but ids seen before means the server ignores
 		 * startIndex or cycles its cursors: without totalResults to stop
 		 * at, that would go on for ever. */
-		if (received > noid_page && sink->ids(sink->ctx) == ids_before && (out->total < 0 || out->cursor)) {
+		if (received > f.noid_page && sink->ids(sink->put.ctx) == ids_before &&
+		    (out->total < 0 || out->cursor)) {
 			log_error("%s: page %zu brought only resources already listed: the server repeats "
 				  "pages (does it ignore startIndex?)", type, out->pages);
 			r = -EPROTO;
 			goto out;
 		}
 
-		next = scim_json_get(page, "nextCursor");
+		next = pg.next_cursor;
 		if (next && json_object_is_type(next, json_type_string) && json_object_get_string_len(next) > 0) {
 			const char *nc = json_object_get_string(next);
 			if (cursor && strcmp(cursor, nc) == 0) {
@@ -187,14 +273,14 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 			if (out->total >= 0 && start > (size_t)out->total)
 				break;
 		}
-		json_object_put(page);
-		page = NULL;
+		scim_page_free(&pg);
+		scim_scan_close(&scan);
 	}
 
 	/* Pages that shifted under us hand the sink the same id twice; it
 	 * keeps one, and only unique ids count toward totalResults. */
-	out->resources = sink->ids(sink->ctx) - ids0 + noid;
-	out->duplicates = fed - out->resources;
+	out->resources = sink->ids(sink->put.ctx) - ids0 + f.noid;
+	out->duplicates = f.fed - out->resources;
 	if (out->total >= 0 && out->resources != (size_t)out->total) {
 		log_warning("%s: listing incomplete: %zu unique resources, totalResults %ld", type,
 			    out->resources, out->total);
@@ -205,11 +291,11 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 out:
 	if (r < 0) {
 		/* What arrived before the failure, for the summary line. */
-		out->resources = sink->ids(sink->ctx) - ids0 + noid;
-		out->duplicates = fed - out->resources;
+		out->resources = sink->ids(sink->put.ctx) - ids0 + f.noid;
+		out->duplicates = f.fed - out->resources;
 	}
-	if (page)
-		json_object_put(page);
+	scim_page_free(&pg);
+	scim_scan_close(&scan);
 	free(url);
 	free(cursor);
 	return r;

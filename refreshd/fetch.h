@@ -2,9 +2,10 @@
  *
  * Pages are requested with startIndex/count, advancing by the number of
  * resources received; when the server answers with nextCursor (RFC 9865) the
- * listing follows cursors instead.  Each resource is handed to the callback
- * to the sink while its page is in memory; the page is freed
- * before the next one is asked for, so memory stays at one page plus the ids.
+ * listing follows cursors instead.  Each page is read in place by the scanner
+ * (scan.h), one resource at a time (a group member by member), while its body
+ * is in memory; the next page reuses the body's buffer, so memory stays at
+ * one body plus what the sink keeps.
  */
 #ifndef SCIM_FETCH_H
 #define SCIM_FETCH_H
@@ -14,16 +15,16 @@
 #include <json-c/json.h>
 
 #include "refreshd/http.h"
+#include "refreshd/scan.h"
 
-/* Where the resources go (the model).  add is called for every resource of
- * every page, in order; the resource belongs to the page, so take a reference
- * or copy to keep it.  A resource whose id came before replaces it.  ids
- * returns how many distinct ids the sink holds.  A negative return of add
- * stops the listing and is returned. */
+/* Where the resources go (the model).  put gets every resource of every
+ * page, in order (see struct scim_scan_sink; a resource belongs to the page,
+ * so take a reference or copy to keep it).  A resource whose id came before
+ * replaces it.  ids returns how many distinct ids the sink holds.  A negative
+ * return of a callback stops the listing and is returned. */
 struct scim_sink {
-	int (*add)(void *ctx, json_object *resource);
+	struct scim_scan_sink put;
 	size_t (*ids)(void *ctx);
-	void *ctx;
 };
 
 struct scim_listing {
@@ -38,7 +39,9 @@ struct scim_listing {
  * complete: every page arrived, totalResults (when sent) never changed and
  * equals the number of unique ids.  -ESTALE when the listing was not
  * complete or the server dropped our cursor: start over with a fresh
- * snapshot.  Other errors come from scim_http_get_json or the sink. */
+ * snapshot.  -EBADMSG for a page that is not JSON, not an object or whose
+ * Resources is not a list of objects; -EPROTO for a SCIM error document.
+ * Other errors come from scim_http_get or the sink. */
 int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
 		       const struct scim_sink *sink, struct scim_listing *out);
 

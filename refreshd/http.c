@@ -584,6 +584,32 @@ long scim_rate_limit_wait(long status, const char *retry_after, const char *rema
 
 int scim_http_get_json(struct scim_http *h, const char *url, json_object **out)
 {
+	const char *body;
+	char where[256];
+	json_object *doc;
+	size_t len;
+	int r;
+
+	r = scim_http_get(h, url, &body, &len);
+	if (r < 0)
+		return r;
+	scim_url_for_log(where, sizeof(where), url);
+	r = scim_json_parse(body, len, &doc);
+	if (r < 0) {
+		log_error("%s: invalid JSON in a %zu-byte response", where, len);
+		return r;
+	}
+	if (!json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
+		log_error("%s: the response is JSON but not an object", where);
+		return -EBADMSG;
+	}
+	*out = doc;
+	return 0;
+}
+
+int scim_http_get(struct scim_http *h, const char *url, const char **body, size_t *len)
+{
 	char where[256], detail[256], scim_type[64];
 	unsigned attempt = 0, rate_waits = 0;
 	int r;
@@ -667,18 +693,8 @@ int scim_http_get_json(struct scim_http *h, const char *url, json_object **out)
 			v = V_RETRY;
 			counted = true;
 		} else if (status >= 200 && status < 300) {
-			json_object *doc;
-			r = scim_json_parse(h->body.data ? h->body.data : "", h->body.len, &doc);
-			if (r < 0) {
-				log_error("%s: invalid JSON in a %zu-byte response", where, h->body.len);
-				return r;
-			}
-			if (!json_object_is_type(doc, json_type_object)) {
-				json_object_put(doc);
-				log_error("%s: the response is JSON but not an object", where);
-				return -EBADMSG;
-			}
-			*out = doc;
+			*body = h->body.data ? h->body.data : "";
+			*len = h->body.len;
 			return 0;
 		} else {
 			scim_error_detail(h->body.data, h->body.len, detail, sizeof(detail), scim_type, sizeof(scim_type));

@@ -71,6 +71,11 @@ void scim_http_free(struct scim_http *h);
  *   -ECANCELED  *stop was set */
 int scim_http_get_json(struct scim_http *h, const char *url, json_object **out);
 
+/* The same GET, with the same retries and errors, but the body is handed
+ * back as it arrived (decoded, not parsed): *body (*len bytes, followed by a
+ * NUL) stays in h's buffer until the next request or scim_http_free(). */
+int scim_http_get(struct scim_http *h, const char *url, const char **body, size_t *len);
+
 /* Status of the last response (0 if none arrived). */
 long scim_http_last_status(const struct scim_http *h);
 const struct scim_http_stats *scim_http_get_stats(const struct scim_http *h);

@@ -525,23 +525,15 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 	return 0;
 }
 
-static int add_member(struct scim_model *m, struct group *g, struct json_object *mem)
+/* value (len bytes) names a user or, with group_hint, a group.  1 when the
+ * member is dropped for want of a usable value. */
+static int add_member(struct scim_model *m, struct group *g, const char *value, size_t len, bool group_hint)
 {
-	const char *value, *type, *ref;
-	size_t len, tlen, rlen;
 	uint32_t uidx;
-	bool group_hint;
 
-	value = get_str(get_ci(mem, "value"), &len);
 	if (!value || !len || len > SCIM_ID_MAX)
-		return 1; /* dropped */
-	type = get_str(get_ci(mem, "type"), &tlen);
-	/* GitHub's docs spell it "$+ref"; RFC 7643 "$ref". */
-	ref = get_str(get_ci(mem, "$ref"), &rlen);
-	if (!ref)
-		ref = get_str(get_ci(mem, "$+ref"), &rlen);
-	group_hint = (type && !strcasecmp(type, "Group")) || (ref && strstr(ref, "/Groups/"));
-	if (!group_hint && scim_strmap_get(&m->ids, KIND_USER, value, &uidx) == 0) {
+		return 1;
+	if (!group_hint && scim_strmap_getn(&m->ids, KIND_USER, value, len, &uidx) == 0) {
 		if (g->nusers == g->ucap) {
 			uint32_t cap = g->ucap ? g->ucap * 2 : 8;
 			uint32_t *p = realloc(g->users, cap * sizeof(*p));
@@ -621,10 +613,36 @@ int scim_model_begin_group(struct scim_model *m, struct json_object *res)
 
 int scim_model_add_member(struct scim_model *m, struct json_object *member)
 {
+	const char *value, *type, *ref;
+	size_t len = 0, tlen = 0, rlen = 0;
+
+	value = get_str(get_ci(member, "value"), &len);
+	type = get_str(get_ci(member, "type"), &tlen);
+	/* GitHub's docs spell it "$+ref"; RFC 7643 "$ref". */
+	ref = get_str(get_ci(member, "$ref"), &rlen);
+	if (!ref)
+		ref = get_str(get_ci(member, "$+ref"), &rlen);
+	return scim_model_add_member_ref(m, value, len, type, tlen, ref, rlen);
+}
+
+int scim_model_add_member_ref(struct scim_model *m, const char *value, size_t value_len, const char *type,
+			      size_t type_len, const char *ref, size_t ref_len)
+{
+	bool group_hint;
 	int r;
+
 	if (m->cur_group == UINT32_MAX)
 		return 0; /* the group itself was skipped */
-	r = add_member(m, &m->groups[m->cur_group], member);
+	/* A string with a NUL in it is no string (as get_str() has it). */
+	if (value && memchr(value, 0, value_len))
+		value = NULL;
+	if (type && memchr(type, 0, type_len))
+		type = NULL;
+	if (ref && memchr(ref, 0, ref_len))
+		ref = NULL;
+	group_hint = (type && type_len == 5 && !strncasecmp(type, "Group", 5)) ||
+		     (ref && memmem(ref, ref_len, "/Groups/", 8));
+	r = add_member(m, &m->groups[m->cur_group], value, value_len, group_hint);
 	if (r > 0)
 		m->cur_dropped += (uint32_t)r;
 	return r < 0 ? r : 0;
@@ -646,6 +664,59 @@ int scim_model_add_group(struct scim_model *m, struct json_object *res)
 	if (r == 0)
 		r = scim_model_end_group(m);
 	return r;
+}
+
+static int sink_user(void *ctx, struct json_object *res)
+{
+	return scim_model_add_user(ctx, res);
+}
+
+static int sink_group(void *ctx, struct json_object *res)
+{
+	return scim_model_add_group(ctx, res);
+}
+
+static int sink_begin_group(void *ctx, struct json_object *res)
+{
+	return scim_model_begin_group(ctx, res);
+}
+
+static int sink_member(void *ctx, struct json_object *member)
+{
+	return scim_model_add_member(ctx, member);
+}
+
+static int sink_member_ref(void *ctx, const char *value, size_t value_len, const char *type, size_t type_len,
+			   const char *ref, size_t ref_len)
+{
+	return scim_model_add_member_ref(ctx, value, value_len, type, type_len, ref, ref_len);
+}
+
+static int sink_end_group(void *ctx)
+{
+	return scim_model_end_group(ctx);
+}
+
+static void sink_member_ahead(void *ctx, const char *value, size_t value_len, unsigned step)
+{
+	struct scim_model *m = ctx;
+	scim_strmap_prefetch(&m->ids, KIND_USER, value, value_len, step > 0);
+}
+
+void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ctx = m;
+	if (!groups) {
+		out->resource = sink_user;
+		return;
+	}
+	out->resource = sink_group;
+	out->begin_group = sink_begin_group;
+	out->member = sink_member;
+	out->member_ref = sink_member_ref;
+	out->end_group = sink_end_group;
+	out->member_ahead = sink_member_ahead;
 }
 
 /* ------------------------------------------------------------------ publish */

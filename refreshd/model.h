@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "refreshd/config.h"
+#include "refreshd/scan.h"
 
 struct json_object;
 struct scim_model;
@@ -82,6 +83,15 @@ int scim_model_add_group(struct scim_model *m, struct json_object *resource);
 int scim_model_begin_group(struct scim_model *m, struct json_object *resource);
 int scim_model_add_member(struct scim_model *m, struct json_object *member);
 int scim_model_end_group(struct scim_model *m);
+/* scim_model_add_member() for a member already taken apart: its "value",
+ * "type" and "$ref" strings (len bytes each, not NUL-terminated; NULL when
+ * absent or not a string), for a caller that reads them without json-c. */
+int scim_model_add_member_ref(struct scim_model *m, const char *value, size_t value_len, const char *type,
+			      size_t type_len, const char *ref, size_t ref_len);
+
+/* A scanner sink (scan.h) that feeds users, or groups member by member,
+ * into m. */
+void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *out);
 
 /* Distinct SCIM ids received so far (skipped resources with an id included),
  * for comparing a listing with its totalResults. */

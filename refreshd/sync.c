@@ -21,19 +21,9 @@
 #define SCIM_NSCD "/usr/sbin/nscd"
 #define SCIM_NSCD_PIDFILE "/run/nscd/nscd.pid"
 
-static int sink_add_user(void *ctx, json_object *r)
-{
-	return scim_model_add_user(ctx, r);
-}
-
 static size_t sink_user_ids(void *ctx)
 {
 	return scim_model_user_ids(ctx);
-}
-
-static int sink_add_group(void *ctx, json_object *r)
-{
-	return scim_model_add_group(ctx, r);
 }
 
 static size_t sink_group_ids(void *ctx)
@@ -205,8 +195,9 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 		r = scim_model_new(cfg, &m);
 		if (r < 0)
 			goto out;
-		struct scim_sink su = { sink_add_user, sink_user_ids, m };
-		struct scim_sink sg = { sink_add_group, sink_group_ids, m };
+		struct scim_sink su = { .ids = sink_user_ids }, sg = { .ids = sink_group_ids };
+		scim_model_sink(m, false, &su.put);
+		scim_model_sink(m, true, &sg.put);
 		r = scim_fetch_listing(h, cfg->url, "Users", cfg->page_size, &su, &lu);
 		if (r == 0)
 			r = scim_fetch_listing(h, cfg->url, "Groups", cfg->page_size, &sg, &lg);

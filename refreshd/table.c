@@ -60,7 +60,8 @@ uint64_t scim_fnv1a(const void *data, size_t len, uint64_t h)
 
 static uint64_t mix64(uint64_t x)
 {
-	/* splitmix64's finalizer: FNV's low bits are weak for similar keys. */
+	/* splitmix64's finalizer: the tables index by the low bits, which
+	 * must depend on every input bit. */
 	x ^= x >> 30;
 	x *= 0xbf58476d1ce4e5b9ull;
 	x ^= x >> 27;
@@ -69,9 +70,28 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-static uint64_t str_hash(uint8_t kind, const char *key)
+static uint64_t rotl64(uint64_t x, int r)
 {
-	return mix64(scim_fnv1a(key, strlen(key), SCIM_FNV_SEED ^ kind));
+	return x << r | x >> (64 - r);
+}
+
+/* Eight bytes per multiply instead of FNV's one: ids are 36-byte UUIDs and
+ * a sync looks one up per group member.  The hash lives in memory only
+ * (nothing persists it), so the byte order of the words does not matter. */
+static uint64_t str_hash(uint8_t kind, const char *key, size_t len)
+{
+	uint64_t h = SCIM_FNV_SEED ^ kind ^ ((uint64_t)len << 8), w;
+
+	for (; len >= 8; key += 8, len -= 8) {
+		memcpy(&w, key, 8);
+		h = rotl64(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, key, len);
+		h = rotl64(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
+	}
+	return mix64(h);
 }
 
 static uint32_t tag_of(uint64_t h, uint8_t kind)
@@ -87,9 +107,10 @@ static int strmap_grow(struct scim_strmap *m)
 		return -ENOMEM;
 	if (m->slots) {
 		for (size_t i = 0; i <= m->mask; i++) {
-			if (!m->slots[i].key)
+			const char *key = m->slots[i].key;
+			if (!key)
 				continue;
-			size_t j = str_hash((uint8_t)(m->slots[i].tag & 0xff), m->slots[i].key) & (ncap - 1);
+			size_t j = str_hash((uint8_t)(m->slots[i].tag & 0xff), key, strlen(key)) & (ncap - 1);
 			while (ns[j].key)
 				j = (j + 1) & (ncap - 1);
 			ns[j] = m->slots[i];
@@ -101,36 +122,42 @@ static int strmap_grow(struct scim_strmap *m)
 	return 0;
 }
 
-static struct scim_strmap_slot *strmap_find(const struct scim_strmap *m, uint8_t kind, const char *key)
+/* The slot of key (len bytes, no NUL among them), or the empty slot where it
+ * would go; NULL for an empty map.  h is str_hash() of it. */
+static struct scim_strmap_slot *strmap_find(const struct scim_strmap *m, uint8_t kind, const char *key,
+					     size_t len, uint64_t h)
 {
 	if (!m->slots)
 		return NULL;
-	uint64_t h = str_hash(kind, key);
 	uint32_t tag = tag_of(h, kind);
 	size_t j = h & m->mask;
 	while (m->slots[j].key) {
-		if (m->slots[j].tag == tag && !strcmp(m->slots[j].key, key))
+		const char *k = m->slots[j].key;
+		/* strncmp stops at the stored key's NUL: never reads past it. */
+		if (m->slots[j].tag == tag && !strncmp(k, key, len) && !k[len])
 			return &m->slots[j];
 		j = (j + 1) & m->mask;
 	}
-	return &m->slots[j]; /* the empty slot where it would go */
+	return &m->slots[j];
 }
 
 int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
 {
+	size_t len = strlen(key);
+	uint64_t h = str_hash(kind, key, len);
 	struct scim_strmap_slot *s;
 	if (!m->slots || (m->count + 1) * 3 > (m->mask + 1) * 2) {
 		int r = strmap_grow(m);
 		if (r < 0)
 			return r;
 	}
-	s = strmap_find(m, kind, key);
+	s = strmap_find(m, kind, key, len, h);
 	if (s->key) {
 		*value = s->value;
 		return -EEXIST;
 	}
 	s->key = key;
-	s->tag = tag_of(str_hash(kind, key), kind);
+	s->tag = tag_of(h, kind);
 	s->value = *value;
 	m->count++;
 	return 0;
@@ -141,19 +168,50 @@ int scim_strmap_set(struct scim_strmap *m, uint8_t kind, const char *key, uint32
 	uint32_t v = value;
 	int r = scim_strmap_put(m, kind, key, &v);
 	if (r == -EEXIST) {
-		strmap_find(m, kind, key)->value = value;
+		size_t len = strlen(key);
+		strmap_find(m, kind, key, len, str_hash(kind, key, len))->value = value;
 		r = 0;
 	}
 	return r;
 }
 
-int scim_strmap_get(const struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
+int scim_strmap_getn(const struct scim_strmap *m, uint8_t kind, const char *key, size_t len, uint32_t *value)
 {
-	const struct scim_strmap_slot *s = strmap_find(m, kind, key);
-	if (!s || !s->key)
+	const struct scim_strmap_slot *s;
+
+	if (!m->slots)
+		return -ENOENT;
+	s = strmap_find(m, kind, key, len, str_hash(kind, key, len));
+	if (!s->key)
 		return -ENOENT;
 	*value = s->value;
 	return 0;
+}
+
+void scim_strmap_prefetch(const struct scim_strmap *m, uint8_t kind, const char *key, size_t len, bool deep)
+{
+	uint64_t h;
+	uint32_t tag;
+
+	if (!m->slots)
+		return;
+	h = str_hash(kind, key, len);
+	if (!deep) {
+		__builtin_prefetch(&m->slots[h & m->mask]);
+		return;
+	}
+	tag = tag_of(h, kind);
+	for (size_t j = h & m->mask; m->slots[j].key; j = (j + 1) & m->mask) {
+		if (m->slots[j].tag == tag) {
+			__builtin_prefetch(m->slots[j].key);
+			return;
+		}
+	}
+}
+
+int scim_strmap_get(const struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
+{
+	return scim_strmap_getn(m, kind, key, strlen(key), value);
 }
 
 void scim_strmap_free(struct scim_strmap *m)

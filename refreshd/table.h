@@ -41,6 +41,13 @@ int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32
 int scim_strmap_set(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t value);
 /* 0 and *value, or -ENOENT. */
 int scim_strmap_get(const struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value);
+/* The same for a key of len bytes that need not be NUL-terminated (and holds
+ * no NUL). */
+int scim_strmap_getn(const struct scim_strmap *m, uint8_t kind, const char *key, size_t len, uint32_t *value);
+/* Starts loading the slot where a lookup of key would begin, or with deep
+ * (some time later, once that slot is in the cache) the key a matching slot
+ * points to: a table larger than the caches costs a lookup two misses. */
+void scim_strmap_prefetch(const struct scim_strmap *m, uint8_t kind, const char *key, size_t len, bool deep);
 void scim_strmap_free(struct scim_strmap *m);
 
 /* uint32 -> uint32 map; key 0 is not allowed (no entry ever has number 0). */

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	if (scim_http_global_init() < 0 || scim_http_new(&o, &h) < 0)
 		return 1;
 	set = json_object_new_object();
-	struct scim_sink sink = { add, ids, set };
+	struct scim_sink sink = { .put = { .resource = add, .ctx = set }, .ids = ids };
 	r = scim_fetch_listing(h, argv[1], argv[4], (unsigned)atoi(argv[5]), &sink, &l);
 	printf("rc=%d resources=%zu duplicates=%zu pages=%zu total=%ld cursor=%d requests=%lu\n", r, l.resources,
 	       l.duplicates, l.pages, l.total, l.cursor, scim_http_get_stats(h)->requests);

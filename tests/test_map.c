@@ -21,6 +21,8 @@
 #include "refreshd/import.h"
 #include "refreshd/log.h"
 #include "refreshd/names.h"
+#include "refreshd/scan.h"
+#include "refreshd/table.h"
 
 static void test_name_valid(void **state)
 {
@@ -312,6 +314,255 @@ static void test_scanner(void **state)
 	assert_int_equal(scan(""), -EBADMSG);
 }
 
+/* What a scanner sink saw, one line per call. */
+struct rec {
+	char log[4096];
+	size_t n;
+};
+
+static void rec_add(struct rec *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	r->n += (size_t)vsnprintf(r->log + r->n, sizeof(r->log) - r->n, fmt, ap);
+	va_end(ap);
+	assert_true(r->n < sizeof(r->log));
+}
+
+static int rec_resource(void *ctx, struct json_object *res)
+{
+	rec_add(ctx, "R%s;", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
+static int rec_begin(void *ctx, struct json_object *g)
+{
+	rec_add(ctx, "B%s;", json_object_to_json_string_ext(g, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
+static int rec_member(void *ctx, struct json_object *m)
+{
+	rec_add(ctx, "J%s;", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
+static int rec_member_ref(void *ctx, const char *v, size_t vl, const char *t, size_t tl, const char *r, size_t rl)
+{
+	rec_add(ctx, "M%.*s|%.*s|%.*s;", v ? (int)vl : 1, v ? v : "-", t ? (int)tl : 1, t ? t : "-", r ? (int)rl : 1,
+		r ? r : "-");
+	return 0;
+}
+
+static int rec_end(void *ctx)
+{
+	rec_add(ctx, "E;");
+	return 0;
+}
+
+static void rec_ahead(void *ctx, const char *v, size_t vl, unsigned step)
+{
+	if (step == 0)
+		rec_add(ctx, "A%.*s;", (int)vl, v);
+}
+
+/* Scans doc from a buffer of exactly its size (no NUL after it, so ASan
+ * sees any over-read) into a recording sink; returns the scan's result. */
+static int scan_groups(const char *doc, struct rec *rec, size_t *count)
+{
+	size_t len = strlen(doc);
+	char *buf = malloc(len ? len : 1);
+	struct scim_scan_sink sink = { .resource = rec_resource, .begin_group = rec_begin, .member = rec_member,
+				       .member_ref = rec_member_ref, .end_group = rec_end, .member_ahead = rec_ahead,
+				       .ctx = rec };
+	struct scim_scan s;
+	struct scim_page pg;
+	int r;
+
+	memcpy(buf, doc, len);
+	memset(rec, 0, sizeof(*rec));
+	*count = 0;
+	assert_int_equal(scim_scan_open(&s, buf, len, "test", false), 0);
+	r = scim_scan_page(&s, &pg);
+	if (r == 0 && pg.resources && *pg.resources == '[')
+		r = scim_scan_resources(&s, &pg, &sink, count);
+	scim_page_free(&pg);
+	scim_scan_close(&s);
+	free(buf);
+	return r;
+}
+
+static void test_scan_members(void **state)
+{
+	struct rec rec;
+	size_t n;
+
+	/* Plain members are read without json-c, keys in any case; anything
+	 * that needs decoding, is not a string or comes twice goes to json-c. */
+	assert_int_equal(scan_groups("{\"Resources\":[{\"id\":\"g\",\"members\":["
+				     "{\"value\":\"a\",\"display\":\"A \\\"x\\\"\",\"primary\":true,\"n\":null,"
+				     "\"o\":{\"p\":[1,-2.5e3]}},"
+				     "{\"VALUE\":\"b\",\"Type\":\"Group\",\"$Ref\":\"https://h/Groups/b\"},"
+				     "{\"value\":\"c\",\"$+ref\":\"https://h/Groups/c\"},"
+				     "{\"value\":\"d\",\"$ref\":\"r1\",\"$+ref\":\"r2\"},"
+				     "{},"
+				     "{\"value\":\"e\\u0041\"},"
+				     "{\"value\":7},"
+				     "{\"value\":\"f\",\"Value\":\"g\"},"
+				     "{\"val\\u0075e\":\"h\"},"
+				     "{\"value\":\"i\",\"type\":null},"
+				     "\"j\","
+				     "{\"value\":\"k\u00e9\",\"display\":\"J\xc3\xbcrgen\"}"
+				     "],\"displayName\":\"G\"},{\"id\":\"u\"},[1]]}",
+				     &rec, &n),
+			 0);
+	assert_int_equal(n, 3);
+	/* Plain members are announced as they are read and delivered up to
+	 * eight members later, always in order. */
+	assert_string_equal(rec.log, "B{\"id\":\"g\",\"displayName\":\"G\"};"
+				     "Aa;Ab;Ac;Ad;"
+				     "Ma|-|-;"
+				     "Mb|Group|https://h/Groups/b;"
+				     "Mc|-|https://h/Groups/c;"
+				     "Md|-|r1;"
+				     "M-|-|-;"
+				     "J{\"value\":\"eA\"};"
+				     "J{\"value\":7};"
+				     "J{\"value\":\"f\",\"Value\":\"g\"};"
+				     "J{\"value\":\"h\"};"
+				     "J{\"value\":\"i\",\"type\":null};"
+				     "J\"j\";"
+				     "Ak\u00e9;"
+				     "Mk\u00e9|-|-;"
+				     "E;"
+				     "B{\"id\":\"u\"};E;"
+				     "R[1];");
+	/* More members than the queue holds, one of them through json-c. */
+	{
+		char doc[2048], want[2048];
+		size_t dn = 0, wn = 0;
+		dn += (size_t)snprintf(doc + dn, sizeof(doc) - dn, "{\"Resources\":[{\"id\":\"g\",\"members\":[");
+		for (int i = 0; i < 20; i++)
+			dn += (size_t)snprintf(doc + dn, sizeof(doc) - dn, "%s{\"value\":\"%s%d\"}", i ? "," : "",
+					       i == 12 ? "\\u0078" : "", i);
+		snprintf(doc + dn, sizeof(doc) - dn, "]}]}");
+		assert_int_equal(scan_groups(doc, &rec, &n), 0);
+		/* Delivered in order; the one json-c reads waits for the queue. */
+		for (int i = 0; i < 20; i++)
+			wn += (size_t)snprintf(want + wn, sizeof(want) - wn, i == 12 ? "J{\"value\":\"x%d\"};" : "M%d|-|-;", i);
+		char got[2048];
+		size_t gn = 0;
+		for (const char *t = rec.log; *t; ) {
+			const char *semi = strchr(t, ';');
+			if (*t == 'M' || *t == 'J') {
+				memcpy(got + gn, t, (size_t)(semi - t + 1));
+				gn += (size_t)(semi - t + 1);
+			}
+			t = semi + 1;
+		}
+		got[gn] = 0;
+		assert_string_equal(got, want);
+	}
+	/* A group without members, and "members": null. */
+	assert_int_equal(scan_groups("{\"Resources\":[{\"id\":\"x\",\"members\":[]},{\"id\":\"y\",\"members\":null}]}",
+				     &rec, &n),
+			 0);
+	assert_string_equal(rec.log, "B{\"id\":\"x\"};E;B{\"id\":\"y\",\"members\":null};E;");
+}
+
+/* Every prefix of a page is refused, and never read past. */
+static void test_scan_truncated(void **state)
+{
+	static const char doc[] = "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],"
+				  "\"totalResults\":12,\"Resources\":[{\"id\":\"g\",\"displayName\":\"d\u00e9v\","
+				  "\"members\":[{\"value\":\"a\\u0041\",\"type\":\"User\"},{\"value\":\"b\"}],"
+				  "\"x\":[true,false,null,-0.5E+2,\"\\n\"]}],\"nextCursor\":\"c\"}";
+	char prefix[sizeof(doc)];
+	struct rec rec;
+	size_t n;
+
+	assert_int_equal(scan_groups(doc, &rec, &n), 0);
+	assert_int_equal(n, 1);
+	for (size_t len = 0; len < sizeof(doc) - 1; len++) {
+		memcpy(prefix, doc, len);
+		prefix[len] = 0;
+		assert_int_equal(scan_groups(prefix, &rec, &n), -EBADMSG);
+		assert_int_equal(n, 0);
+	}
+}
+
+static void test_scan_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"{\"a\":\"\xff\"}",          "{\"a\":\"\xc3\"}",     "{\"a\":\"\xe2\x82\"}",  "{\"a\":\"x\ty\"}",
+		"{\"a\":[1,]}",              "{\"a\":1,}",           "{'a':1}",               "{\"a\":01}",
+		"{\"a\":1.}",                "{\"a\":-}",            "{\"a\":1e}",            "{\"a\":tru}",
+		"{\"a\":True}",              "{\"a\":\"\\x\"}",      "{\"a\":\"\\u12g4\"}",   "{\"a\" 1}",
+		"{\"a\":1} {}",              "[]",                   "{\"a\":NaN}",           "{\"a\":[1 2]}",
+		"{\"Resources\":[{\"id\":\"a\"}]]}",                  "{\"a\":{\"b\":1]}",
+	};
+	char deep[200];
+	struct rec rec;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		print_message("%s\n", bad[i]);
+		assert_int_equal(scan_groups(bad[i], &rec, &n), -EBADMSG);
+	}
+	assert_int_equal(scan_groups(" {\"a\":[1,{\"b\":\"\\u00e9\\/\"}],\"c\":-0.5e-3} \r\n", &rec, &n), 0);
+	/* Nesting deeper than json-c would take. */
+	memset(deep, 0, sizeof(deep));
+	strcpy(deep, "{\"a\":");
+	for (size_t i = 0; i < 70; i++)
+		strcat(deep, "[");
+	assert_int_equal(scan_groups(deep, &rec, &n), -EBADMSG);
+}
+
+static void test_scan_page(void **state)
+{
+	static const char doc[] = "{\"TOTALRESULTS\":\"5\",\"nextcursor\":\"abc\",\"schemas\":[\"x\"],"
+				  "\"Resources\":null,\"detail\":\"d\",\"status\":400}";
+	struct scim_scan s;
+	struct scim_page pg;
+
+	assert_int_equal(scim_scan_open(&s, doc, sizeof(doc) - 1, "test", false), 0);
+	assert_int_equal(scim_scan_page(&s, &pg), 0);
+	assert_string_equal(json_object_get_string(pg.total), "5");
+	assert_string_equal(json_object_get_string(pg.next_cursor), "abc");
+	assert_int_equal(json_object_get_int(pg.status), 400);
+	assert_non_null(pg.resources);
+	assert_int_equal(pg.resources[0], 'n');
+	assert_int_equal(scim_page_error(&s, &pg), 0);
+	scim_page_free(&pg);
+	scim_scan_close(&s);
+}
+
+static void test_strmap_getn(void **state)
+{
+	struct scim_strmap m = { 0 };
+	char keys[1000][16];
+	uint32_t v;
+
+	for (uint32_t i = 0; i < 1000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key-%08u", i * 7919); /* one length: no key is a prefix of another */
+		v = i;
+		assert_int_equal(scim_strmap_put(&m, 'u', keys[i], &v), 0);
+	}
+	for (uint32_t i = 0; i < 1000; i++) {
+		char buf[32];
+		size_t len = strlen(keys[i]);
+		/* A key inside a longer text: only len bytes count. */
+		memcpy(buf, keys[i], len);
+		memcpy(buf + len, "xyz", 3);
+		assert_int_equal(scim_strmap_getn(&m, 'u', buf, len, &v), 0);
+		assert_int_equal(v, i);
+		assert_int_equal(scim_strmap_getn(&m, 'u', buf, len + 1, &v), -ENOENT);
+		assert_int_equal(scim_strmap_getn(&m, 'u', buf, len - 1, &v), -ENOENT);
+		assert_int_equal(scim_strmap_getn(&m, 'g', buf, len, &v), -ENOENT);
+	}
+	scim_strmap_free(&m);
+}
+
 static int parse(const char *text, struct scim_config **c, char **err)
 {
 	int r;
@@ -462,7 +713,9 @@ int main(void)
 		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_gecos),
 		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_probing),
 		cmocka_unit_test(test_idmap),
-		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_scan_members),
+		cmocka_unit_test(test_scan_truncated), cmocka_unit_test(test_scan_invalid),
+		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file),
 	};
 	scim_log_set_level(LOG_EMERG); /* the scanner's error logs are expected */
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,730 @@
+/* scan.c - a SCIM ListResponse read in place (see scan.h).
+ *
+ * The checks are json-c's strict mode (JSON_TOKENER_STRICT with
+ * JSON_TOKENER_VALIDATE_UTF8, what the whole-page parse used): RFC 8259
+ * grammar, no control bytes in strings, UTF-8 sequences well formed.  Every
+ * read is bounded by an end pointer; nothing relies on a NUL after the text. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "refreshd/log.h"
+#include "refreshd/scan.h"
+
+/* As deep as json-c goes with the depth the page parse gave it. */
+#define MAX_DEPTH 64
+/* A mapping is given back in steps of this much. */
+#define RELEASE_STEP (8u << 20)
+
+int scim_scan_open(struct scim_scan *s, const char *buf, size_t len, const char *what, bool mapped)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = buf;
+	s->end = buf + len;
+	s->what = what;
+	s->mapped = mapped;
+	s->tok = json_tokener_new_ex(MAX_DEPTH);
+	if (!s->tok)
+		return -ENOMEM;
+	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	return 0;
+}
+
+void scim_scan_close(struct scim_scan *s)
+{
+	if (s->tok)
+		json_tokener_free(s->tok);
+	s->tok = NULL;
+}
+
+/* Gives back the pages of the mapping below p (MADV_DONTNEED on a private
+ * read-only file mapping only drops them; they read back from the file). */
+static void release(struct scim_scan *s, const char *p)
+{
+	size_t off = (size_t)(p - s->base);
+	if (!s->mapped || off < s->released + RELEASE_STEP)
+		return;
+	off &= ~(size_t)(sysconf(_SC_PAGESIZE) - 1);
+	if (off > s->released) {
+		madvise((void *)(s->base + s->released), off - s->released, MADV_DONTNEED);
+		s->released = off;
+	}
+}
+
+/* Logs where the text stopped being JSON; always -EBADMSG. */
+static int invalid(const struct scim_scan *s)
+{
+	size_t at = (size_t)(s->bad - s->base), len = (size_t)(s->end - s->base);
+
+	if (s->bad >= s->end)
+		log_error("%s: invalid or truncated JSON: it ends inside a value (%zu bytes)", s->what, len);
+	else
+		log_error("%s: invalid JSON at byte %zu of %zu", s->what, at, len);
+	return -EBADMSG;
+}
+
+static const char *fail(struct scim_scan *s, const char *at)
+{
+	s->bad = at;
+	return NULL;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* p at '"': the byte after the closing quote, or NULL.  *escaped says
+ * whether the string holds a backslash escape (its text is not its value). */
+static const char *scan_string(struct scim_scan *s, const char *p, const char *end, bool *escaped)
+{
+	*escaped = false;
+	for (p++; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		size_t n;
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+			continue;
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return fail(s, p);
+		if (c == '\\') {
+			*escaped = true;
+			if (p + 1 >= end)
+				return fail(s, end);
+			if (p[1] != 'u') {
+				if (!p[1] || !strchr("\"\\/bfnrt", p[1]))
+					return fail(s, p);
+				p++;
+				continue;
+			}
+			if (end - p < 6)
+				return fail(s, end);
+			for (int i = 2; i < 6; i++)
+				if (!is_hex(p[i]))
+					return fail(s, p);
+			p += 5;
+			continue;
+		}
+		/* The shape of a UTF-8 sequence, as json-c checks it. */
+		if ((c & 0xe0) == 0xc0)
+			n = 1;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2;
+		else if ((c & 0xf8) == 0xf0)
+			n = 3;
+		else
+			return fail(s, p);
+		if ((size_t)(end - p) <= n)
+			return fail(s, end);
+		for (size_t i = 1; i <= n; i++)
+			if (((unsigned char)p[i] & 0xc0) != 0x80)
+				return fail(s, p + i);
+		p += n;
+	}
+	return fail(s, end);
+}
+
+static const char *scan_digits(const char *p, const char *end)
+{
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static const char *scan_number(struct scim_scan *s, const char *p, const char *end)
+{
+	const char *q;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p >= end)
+		return fail(s, end);
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		p = scan_digits(p, end);
+	else
+		return fail(s, p);
+	if (p < end && *p == '.') {
+		q = scan_digits(p + 1, end);
+		if (q == p + 1)
+			return fail(s, q);
+		p = q;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		q = scan_digits(p, end);
+		if (q == p)
+			return fail(s, q);
+		p = q;
+	}
+	return p;
+}
+
+static const char *scan_word(struct scim_scan *s, const char *p, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(end - p) < n)
+		return fail(s, end);
+	if (memcmp(p, word, n))
+		return fail(s, p);
+	return p + n;
+}
+
+static const char *skip_value(struct scim_scan *s, const char *p, const char *end, int depth);
+
+/* p at '{' or '[': the byte after the matching bracket, or NULL. */
+static const char *skip_container(struct scim_scan *s, const char *p, const char *end, int depth)
+{
+	char close = *p == '{' ? '}' : ']';
+	bool esc;
+
+	if (depth >= MAX_DEPTH)
+		return fail(s, p);
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (close == '}') {
+			if (p >= end || *p != '"')
+				return fail(s, p);
+			if (!(p = scan_string(s, p, end, &esc)))
+				return NULL;
+			p = skip_ws(p, end);
+			if (p >= end || *p != ':')
+				return fail(s, p);
+			p = skip_ws(p + 1, end);
+		}
+		if (!(p = skip_value(s, p, end, depth + 1)))
+			return NULL;
+		release(s, p);
+		p = skip_ws(p, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == close)
+			return p + 1;
+		return fail(s, p);
+	}
+}
+
+/* The byte after the JSON value at p, or NULL (s->bad says where it broke).
+ * depth is how many containers enclose p. */
+static const char *skip_value(struct scim_scan *s, const char *p, const char *end, int depth)
+{
+	bool esc;
+
+	if (p >= end)
+		return fail(s, end);
+	switch (*p) {
+	case '"':
+		return scan_string(s, p, end, &esc);
+	case '{':
+	case '[':
+		return skip_container(s, p, end, depth);
+	case 't':
+		return scan_word(s, p, end, "true");
+	case 'f':
+		return scan_word(s, p, end, "false");
+	case 'n':
+		return scan_word(s, p, end, "null");
+	default:
+		return scan_number(s, p, end);
+	}
+}
+
+/* json-c's value of p..end, which skip_value() accepted; *out is NULL for a
+ * JSON null.  -EBADMSG (logged) if json-c disagrees. */
+static int parse_slice(struct scim_scan *s, const char *p, const char *end, struct json_object **out)
+{
+	size_t len = (size_t)(end - p);
+	struct json_object *o;
+	enum json_tokener_error e;
+
+	*out = NULL;
+	if (len > INT32_MAX) {
+		s->bad = p;
+		return invalid(s);
+	}
+	json_tokener_reset(s->tok);
+	o = json_tokener_parse_ex(s->tok, p, (int)len);
+	e = json_tokener_get_error(s->tok);
+	/* A bare number or literal is complete only once json-c sees what
+	 * follows it. */
+	if (!o && e == json_tokener_continue) {
+		o = json_tokener_parse_ex(s->tok, " ", 1);
+		e = json_tokener_get_error(s->tok);
+		if (e == json_tokener_success) {
+			*out = o;
+			return 0;
+		}
+	}
+	if (e != json_tokener_success || json_tokener_get_parse_end(s->tok) != len) {
+		json_object_put(o);
+		log_error("%s: invalid JSON at byte %zu: %s", s->what, (size_t)(p - s->base), json_tokener_error_desc(e));
+		return -EBADMSG;
+	}
+	*out = o;
+	return 0;
+}
+
+struct json_object *scim_scan_parse(struct scim_scan *s, const char *p, const char *end)
+{
+	struct json_object *o;
+	const char *q;
+
+	p = skip_ws(p, end);
+	q = skip_value(s, p, end, 0);
+	if (!q || skip_ws(q, end) != end) {
+		if (q)
+			s->bad = skip_ws(q, end);
+		invalid(s);
+		return NULL;
+	}
+	return parse_slice(s, p, q, &o) == 0 ? o : NULL;
+}
+
+/* The key at k..kend (with its quotes) as a malloc'd string. */
+static int key_text(struct scim_scan *s, const char *k, const char *kend, bool escaped, char **out)
+{
+	struct json_object *o;
+	int r;
+
+	if (!escaped) {
+		*out = strndup(k + 1, (size_t)(kend - k - 2));
+		return *out ? 0 : -ENOMEM;
+	}
+	/* "Resources" may as well be spelled with \u0052. */
+	r = parse_slice(s, k, kend, &o);
+	if (r < 0)
+		return r;
+	*out = strdup(json_object_get_string(o));
+	json_object_put(o);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Whether the key at k..kend is name in any case; a key with escapes is
+ * decoded first. */
+static int key_is(struct scim_scan *s, const char *k, const char *kend, bool escaped, const char *name)
+{
+	size_t n = strlen(name);
+	char *t;
+	int r;
+
+	if (!escaped)
+		return (size_t)(kend - k) == n + 2 && !strncasecmp(k + 1, name, n);
+	r = key_text(s, k, kend, true, &t);
+	if (r < 0)
+		return r;
+	r = !strcasecmp(t, name);
+	free(t);
+	return r;
+}
+
+void scim_page_free(struct scim_page *pg)
+{
+	json_object_put(pg->schemas);
+	json_object_put(pg->status);
+	json_object_put(pg->detail);
+	json_object_put(pg->total);
+	json_object_put(pg->next_cursor);
+	memset(pg, 0, sizeof(*pg));
+}
+
+int scim_scan_page(struct scim_scan *s, struct scim_page *pg)
+{
+	static const char *const names[] = { "schemas", "status", "detail", "totalResults", "nextCursor" };
+	struct json_object **slots[] = { &pg->schemas, &pg->status, &pg->detail, &pg->total, &pg->next_cursor };
+	const char *p, *end = s->end;
+	char *key = NULL;
+	int r = 0;
+
+	memset(pg, 0, sizeof(*pg));
+	p = skip_ws(s->base, end);
+	if (p >= end || *p != '{') {
+		log_error("%s: not a JSON object (a SCIM ListResponse or resource)", s->what);
+		return -EBADMSG;
+	}
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			const char *k = p, *kend, *v, *vend;
+			bool esc;
+
+			if (p >= end || *p != '"') {
+				s->bad = p;
+				goto bad;
+			}
+			if (!(kend = scan_string(s, p, end, &esc)))
+				goto bad;
+			p = skip_ws(kend, end);
+			if (p >= end || *p != ':') {
+				s->bad = p;
+				goto bad;
+			}
+			v = skip_ws(p + 1, end);
+			if (!(vend = skip_value(s, v, end, 1)))
+				goto bad;
+			free(key);
+			key = NULL;
+			r = key_text(s, k, kend, esc, &key);
+			if (r < 0)
+				goto out;
+			if (!strcasecmp(key, "Resources")) {
+				pg->resources = v;
+				pg->resources_end = vend;
+			}
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				if (strcasecmp(key, names[i]))
+					continue;
+				json_object_put(*slots[i]);
+				*slots[i] = NULL;
+				r = parse_slice(s, v, vend, slots[i]);
+				if (r < 0)
+					goto out;
+			}
+			p = skip_ws(vend, end);
+			if (p < end && *p == ',') {
+				p = skip_ws(p + 1, end);
+				continue;
+			}
+			if (p < end && *p == '}') {
+				p++;
+				break;
+			}
+			s->bad = p;
+			goto bad;
+		}
+	}
+	p = skip_ws(p, end);
+	if (p != end) {
+		s->bad = p;
+		goto bad;
+	}
+	goto out;
+bad:
+	r = invalid(s);
+out:
+	free(key);
+	return r;
+}
+
+bool scim_schemas_contain(struct json_object *schemas, const char *suffix)
+{
+	size_t n, sl = strlen(suffix);
+
+	if (!schemas || !json_object_is_type(schemas, json_type_array))
+		return false;
+	n = json_object_array_length(schemas);
+	for (size_t i = 0; i < n; i++) {
+		const char *str = json_object_get_string(json_object_array_get_idx(schemas, i));
+		size_t l = str ? strlen(str) : 0;
+		if (l >= sl && !strcasecmp(str + l - sl, suffix))
+			return true;
+	}
+	return false;
+}
+
+int scim_page_error(const struct scim_scan *s, const struct scim_page *pg)
+{
+	if (!scim_schemas_contain(pg->schemas, ":Error"))
+		return 0;
+	log_error("%s: a SCIM error response (status %s): %s", s->what,
+		  pg->status ? json_object_get_string(pg->status) : "?",
+		  pg->detail ? json_object_get_string(pg->detail) : "no detail");
+	return -EPROTO;
+}
+
+/* A member object read straight from the text: value, type, $ref, $+ref. */
+struct member {
+	const char *str[4];
+	size_t len[4];
+};
+
+static int member_key(const char *k, size_t n)
+{
+	if (n == 4)
+		return !strncasecmp(k, "type", 4) ? 1 : !strncasecmp(k, "$ref", 4) ? 2 : -1;
+	if (n == 5)
+		return !strncasecmp(k, "value", 5) ? 0 : !strncasecmp(k, "$+ref", 5) ? 3 : -1;
+	return -1;
+}
+
+/* p at '{': the byte after the member object when it can be read without
+ * json-c: no escapes in its keys or in the strings we use, those four keys
+ * at most once each (in any case) and with string values.  NULL otherwise,
+ * invalid JSON included: the json-c path then reads or reports it. */
+static const char *member_fast(struct scim_scan *s, const char *p, const char *end, int depth, struct member *mb)
+{
+	bool esc;
+
+	memset(mb, 0, sizeof(*mb));
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return p + 1;
+	for (;;) {
+		const char *k = p, *q;
+		int which;
+
+		if (p >= end || *p != '"' || !(q = scan_string(s, p, end, &esc)) || esc)
+			return NULL;
+		which = member_key(k + 1, (size_t)(q - k - 2));
+		p = skip_ws(q, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		p = skip_ws(p + 1, end);
+		if (which >= 0) {
+			if (mb->str[which] || p >= end || *p != '"' || !(q = scan_string(s, p, end, &esc)) || esc)
+				return NULL;
+			mb->str[which] = p + 1;
+			mb->len[which] = (size_t)(q - p - 2);
+		} else if (!(q = skip_value(s, p, end, depth + 1))) {
+			return NULL;
+		}
+		p = skip_ws(q, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}')
+			return p + 1;
+		return NULL;
+	}
+}
+
+/* Plain members wait in a queue this long: the sink hears of each one as it
+ * is read (member_ahead) and gets it this many members later, by when the
+ * memory its lookup touches is on its way to the cache. */
+#define AHEAD 8
+
+struct queue {
+	struct member m[AHEAD];
+	size_t head, n;
+};
+
+static int deliver(const struct scim_scan_sink *sink, struct queue *q)
+{
+	const struct member *mb = &q->m[q->head];
+	int ref = mb->str[2] ? 2 : 3;
+
+	q->head = (q->head + 1) % AHEAD;
+	q->n--;
+	return sink->member_ref(sink->ctx, mb->str[0], mb->len[0], mb->str[1], mb->len[1], mb->str[ref],
+				mb->len[ref]);
+}
+
+static int drain(const struct scim_scan_sink *sink, struct queue *q)
+{
+	int r = 0;
+
+	while (q->n && r == 0)
+		r = deliver(sink, q);
+	return r;
+}
+
+/* p at '[' of a group's members, end after its ']'. */
+static int stream_members(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink)
+{
+	struct queue q = { .n = 0 };
+	struct json_object *val;
+	int r;
+
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == ']')
+		return 0;
+	for (;;) {
+		struct member mb;
+		const char *e = NULL;
+
+		if (p < end && *p == '{')
+			e = member_fast(s, p, end, 3, &mb);
+		if (e) {
+			if (q.n == AHEAD && (r = deliver(sink, &q)) < 0)
+				return r;
+			q.m[(q.head + q.n++) % AHEAD] = mb;
+			if (sink->member_ahead) {
+				const struct member *half = &q.m[(q.head + q.n + AHEAD / 2) % AHEAD];
+				if (mb.str[0])
+					sink->member_ahead(sink->ctx, mb.str[0], mb.len[0], 0);
+				if (q.n > AHEAD / 2 && half->str[0])
+					sink->member_ahead(sink->ctx, half->str[0], half->len[0], 1);
+			}
+		} else {
+			/* Members keep their order: the queue goes first. */
+			r = drain(sink, &q);
+			if (r < 0)
+				return r;
+			if (!(e = skip_value(s, p, end, 3)))
+				return invalid(s);
+			r = parse_slice(s, p, e, &val);
+			if (r < 0)
+				return r;
+			r = sink->member(sink->ctx, val);
+			json_object_put(val);
+			if (r < 0)
+				return r;
+		}
+		p = skip_ws(e, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == ']')
+			return drain(sink, &q);
+		s->bad = p;
+		return invalid(s);
+	}
+}
+
+/* A group parsed key by key, its members one at a time: json-c spends about
+ * 1 KB on a member object, so a 30,000-member group as one tree would cost
+ * 30 MB for a moment; this way it costs one member, or nothing.  p at '{';
+ * *after is set to the byte after the group. */
+static int stream_group(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink,
+			const char **after)
+{
+	struct json_object *obj = json_object_new_object(), *val;
+	const char *mem = NULL, *mem_end = NULL;
+	char *key = NULL;
+	int r = 0;
+
+	if (!obj)
+		return -ENOMEM;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			const char *k = p, *kend, *v, *vend;
+			bool esc;
+			int is_mem;
+
+			if (p >= end || *p != '"') {
+				s->bad = p;
+				goto bad;
+			}
+			if (!(kend = scan_string(s, p, end, &esc)))
+				goto bad;
+			p = skip_ws(kend, end);
+			if (p >= end || *p != ':') {
+				s->bad = p;
+				goto bad;
+			}
+			v = skip_ws(p + 1, end);
+			if (!(vend = skip_value(s, v, end, 2)))
+				goto bad;
+			is_mem = *v == '[' ? key_is(s, k, kend, esc, "members") : 0;
+			if (is_mem < 0) {
+				r = is_mem;
+				goto out;
+			}
+			if (is_mem) {
+				mem = v;
+				mem_end = vend;
+			} else {
+				free(key);
+				key = NULL;
+				r = key_text(s, k, kend, esc, &key);
+				if (r == 0)
+					r = parse_slice(s, v, vend, &val);
+				if (r < 0)
+					goto out;
+				if (json_object_object_add(obj, key, val) < 0) {
+					json_object_put(val);
+					r = -ENOMEM;
+					goto out;
+				}
+			}
+			p = skip_ws(vend, end);
+			if (p < end && *p == ',') {
+				p = skip_ws(p + 1, end);
+				continue;
+			}
+			if (p < end && *p == '}') {
+				p++;
+				break;
+			}
+			s->bad = p;
+			goto bad;
+		}
+	}
+	*after = p;
+	r = sink->begin_group(sink->ctx, obj);
+	if (r == 0 && mem)
+		r = stream_members(s, mem, mem_end, sink);
+	if (r == 0)
+		r = sink->end_group(sink->ctx);
+	goto out;
+bad:
+	r = invalid(s);
+out:
+	free(key);
+	json_object_put(obj);
+	return r;
+}
+
+int scim_scan_resources(struct scim_scan *s, const struct scim_page *pg, const struct scim_scan_sink *sink,
+			size_t *count)
+{
+	const char *p, *end = pg->resources_end;
+	struct json_object *o;
+	int r;
+
+	*count = 0;
+	if (!pg->resources || *pg->resources != '[')
+		return -EINVAL;
+	/* The first pass gave the pages back; this one reads them again. */
+	s->released = 0;
+	p = skip_ws(pg->resources + 1, end);
+	if (p < end && *p == ']')
+		return 0;
+	for (;;) {
+		const char *e = NULL;
+
+		if (sink->begin_group && p < end && *p == '{') {
+			r = stream_group(s, p, end, sink, &e);
+		} else {
+			if (!(e = skip_value(s, p, end, 1)))
+				return invalid(s);
+			r = parse_slice(s, p, e, &o);
+			if (r < 0)
+				return r;
+			r = sink->resource(sink->ctx, o);
+			json_object_put(o);
+		}
+		if (r < 0)
+			return r;
+		++*count;
+		release(s, e);
+		p = skip_ws(e, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == ']')
+			return 0;
+		s->bad = p;
+		return invalid(s);
+	}
+}
