@@ -79,7 +79,8 @@ size_t scim_index_table_size(uint32_t n)
 	return TABLE_HEADER + 8 * (size_t)slot_count(n);
 }
 
-void scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char *table)
+int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char *table,
+		     int (*same_key)(uint32_t a, uint32_t b, void *ctx), void *ctx)
 {
 	uint32_t slots = slot_count(n), mask = slots - 1;
 	unsigned shift = shift_for(slots);
@@ -89,12 +90,21 @@ void scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned cha
 	put_le32(table, slots);
 	put_le32(table + 4, n);
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t j = first_slot(e[i].check, shift);
-		while (le32(s + 8 * (size_t)j + 4) != 0)
+		uint32_t j = first_slot(e[i].check, shift), other;
+		while ((other = le32(s + 8 * (size_t)j + 4)) != 0) {
+			/* Every key that shares a check passes here: the place
+			 * to catch one key added twice. */
+			if (le32(s + 8 * (size_t)j) == e[i].check) {
+				int r = same_key(other, e[i].offset, ctx);
+				if (r != 0)
+					return r > 0 ? -EEXIST : r;
+			}
 			j = (j + 1) & mask;
+		}
 		put_le32(s + 8 * (size_t)j, e[i].check);
 		put_le32(s + 8 * (size_t)j + 4, e[i].offset);
 	}
+	return 0;
 }
 
 void scim_index_encode_locator(const uint32_t offsets[SCIM_INDEX_NKINDS], const uint32_t lengths[SCIM_INDEX_NKINDS],

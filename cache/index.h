@@ -43,8 +43,11 @@ struct scim_index_entry {
 };
 /* Bytes of the table for n entries. */
 size_t scim_index_table_size(uint32_t n);
-/* Lays out n entries into table (scim_index_table_size(n) bytes). */
-void scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char *table);
+/* Lays out n entries into table (scim_index_table_size(n) bytes).  Two
+ * entries with one check are handed to same_key (record offsets): 1 means
+ * one key was added twice (-EEXIST), 0 a mere collision, <0 an error. */
+int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char *table,
+		     int (*same_key)(uint32_t a, uint32_t b, void *ctx), void *ctx);
 
 /* The "X" record: where each table's data is.  offsets[k] == 0: none. */
 #define SCIM_INDEX_LOCATOR_SIZE (8 + 8 * SCIM_INDEX_NKINDS)

@@ -6,7 +6,7 @@
  * page fault per page; without the mapping (TDB_NOMMAP) every store is a
  * dozen small preads and pwrites, 20 s for the same file.  Written here, the
  * file goes out in 1 MiB writes and the publisher holds only the chain heads
- * and 12 bytes per record. */
+ * (4 bytes per chain). */
 #include <sys/types.h>
 
 #include <errno.h>
@@ -35,18 +35,10 @@
 #define OUT_BUFFER (1u << 20)
 #define SCAN_WINDOW (1u << 20)
 
-struct built_record {
-	uint32_t off;  /* in the file */
-	uint32_t hash; /* tdb_jenkins_hash of the key */
-	uint32_t next; /* index + 1 of the next record in the chain, 0 at its end */
-};
-
 struct scim_tdb_builder {
 	int fd;
 	uint32_t hash_size;
-	uint32_t *heads;            /* per chain: index + 1 of its newest record */
-	struct built_record *recs;
-	size_t nrecs, rcap;
+	uint32_t *heads;            /* per chain: offset of its newest record */
 	uint64_t end;               /* file offset where the next record goes */
 	unsigned char *buf;         /* what has not been written yet */
 	size_t blen;
@@ -120,48 +112,26 @@ static int append(struct scim_tdb_builder *b, const void *data, size_t len)
 	return 0;
 }
 
-/* Reads back len bytes written at off, from the buffer or the file. */
-static int read_back(struct scim_tdb_builder *b, uint64_t off, unsigned char *out, size_t len)
+int scim_tdb_builder_read(const struct scim_tdb_builder *b, uint64_t off, void *out, size_t len)
 {
+	if (off > b->end || len > b->end - off)
+		return -EINVAL;
 	if (off >= b->buf_off) {
 		memcpy(out, b->buf + (off - b->buf_off), len);
 		return 0;
 	}
-	ssize_t n = pread(b->fd, out, len, (off_t)off);
-	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
-}
-
-/* Whether a record with this key is in chain `chain` already.  Only records
- * whose full hash matches are read back, which is almost never. */
-static int key_exists(struct scim_tdb_builder *b, uint32_t chain, uint32_t hash, const void *key, size_t klen)
-{
-	unsigned char hdr[TDB_REC_HEADER], stored[256];
-	for (uint32_t i = b->heads[chain]; i; i = b->recs[i - 1].next) {
-		const struct built_record *rec = &b->recs[i - 1];
-		if (rec->hash != hash)
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pread(b->fd, (unsigned char *)out + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
 			continue;
-		int r = read_back(b, rec->off, hdr, sizeof(hdr));
-		if (r < 0)
-			return r;
-		if (get32(hdr + 8) != klen)
-			continue;
-		bool same = true;
-		for (size_t done = 0; same && done < klen;) {
-			size_t n = klen - done < sizeof(stored) ? klen - done : sizeof(stored);
-			r = read_back(b, rec->off + TDB_REC_HEADER + done, stored, n);
-			if (r < 0)
-				return r;
-			same = !memcmp(stored, (const unsigned char *)key + done, n);
-			done += n;
-		}
-		if (same)
-			return 1;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
 	}
 	return 0;
 }
 
-int scim_tdb_builder_new(const char *path, uint32_t hash_size, size_t expected_records,
-			 struct scim_tdb_builder **out)
+int scim_tdb_builder_new(const char *path, uint32_t hash_size, struct scim_tdb_builder **out)
 {
 	struct scim_tdb_builder *b;
 	struct tdb_context *tdb;
@@ -178,9 +148,7 @@ int scim_tdb_builder_new(const char *path, uint32_t hash_size, size_t expected_r
 	b->hash_size = hash_size;
 	b->heads = calloc(hash_size, sizeof(*b->heads));
 	b->buf = malloc(OUT_BUFFER);
-	b->rcap = expected_records ? expected_records : 64;
-	b->recs = malloc(b->rcap * sizeof(*b->recs));
-	if (!b->heads || !b->buf || !b->recs) {
+	if (!b->heads || !b->buf) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -233,19 +201,7 @@ int scim_tdb_builder_add(struct scim_tdb_builder *b, const void *key, size_t kle
 		return -EFBIG; /* tdb offsets are 32 bits */
 	hash = key_hash(key, klen);
 	chain = hash % b->hash_size;
-	r = key_exists(b, chain, hash, key, klen);
-	if (r != 0)
-		return r > 0 ? -EEXIST : r;
-	if (b->nrecs == b->rcap) {
-		size_t cap = b->rcap * 2;
-		struct built_record *n = realloc(b->recs, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		b->recs = n;
-		b->rcap = cap;
-	}
-
-	put32(hdr, b->heads[chain] ? b->recs[b->heads[chain] - 1].off : 0);
+	put32(hdr, b->heads[chain]);
 	put32(hdr + 4, (uint32_t)rec_len);
 	put32(hdr + 8, (uint32_t)klen);
 	put32(hdr + 12, (uint32_t)dlen);
@@ -257,8 +213,7 @@ int scim_tdb_builder_add(struct scim_tdb_builder *b, const void *key, size_t kle
 	    (r = append(b, tailer, sizeof(tailer))) < 0)
 		return r;
 
-	b->recs[b->nrecs] = (struct built_record){ (uint32_t)b->end, hash, b->heads[chain] };
-	b->heads[chain] = (uint32_t)++b->nrecs;
+	b->heads[chain] = (uint32_t)b->end;
 	b->end += TDB_REC_HEADER + rec_len;
 	return 0;
 }
@@ -273,9 +228,6 @@ int scim_tdb_builder_finish(struct scim_tdb_builder *b, unsigned mode)
 	int r = flush(b);
 	if (r < 0)
 		goto out;
-	/* The chain heads, as offsets, in place of the indices. */
-	for (uint32_t i = 0; i < b->hash_size; i++)
-		b->heads[i] = b->heads[i] ? b->recs[b->heads[i] - 1].off : 0;
 	r = write_all(b->fd, (const unsigned char *)b->heads, (size_t)b->hash_size * 4, TDB_HEAD_OFFSET(0));
 	if (r < 0)
 		goto out;
@@ -293,7 +245,6 @@ void scim_tdb_builder_free(struct scim_tdb_builder *b)
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b->heads);
-	free(b->recs);
 	free(b->buf);
 	free(b);
 }

@@ -20,15 +20,16 @@
 #include <stdint.h>
 
 /* A new file at path (which must not exist), built with hash_size chains.
- * Records go out in the order they are added; duplicate keys are refused.
- * expected_records only sizes the in-memory index. */
+ * Records go out in the order they are added.  Keys must be unique: the
+ * builder does not look (tdb would find the newest of two); the cache
+ * writer's indexes catch a repeated name or number. */
 struct scim_tdb_builder;
-int scim_tdb_builder_new(const char *path, uint32_t hash_size, size_t expected_records,
-			 struct scim_tdb_builder **out);
-/* 0, -EEXIST (the key is there already), -E2BIG, or a write error
- * (-ENOSPC, -EIO, ...). */
+int scim_tdb_builder_new(const char *path, uint32_t hash_size, struct scim_tdb_builder **out);
+/* 0, -E2BIG, -EFBIG (past tdb's 4 GiB), or a write error (-ENOSPC, -EIO...). */
 int scim_tdb_builder_add(struct scim_tdb_builder *b, const void *key, size_t klen, const void *data,
 			 size_t dlen);
+/* Reads back len bytes of what was added, from file offset off. */
+int scim_tdb_builder_read(const struct scim_tdb_builder *b, uint64_t off, void *out, size_t len);
 /* The file offset the next record will get (a record's header comes first,
  * then its key at +24, then its data). */
 uint64_t scim_tdb_builder_tell(const struct scim_tdb_builder *b);

@@ -108,6 +108,35 @@ static int index_add(struct index_list *l, uint32_t check, uint64_t offset)
 	return 0;
 }
 
+/* Two records with one name check: the same name twice, or a collision. */
+static int same_name(uint32_t a, uint32_t b, void *ctx)
+{
+	struct scim_cache_writer *w = ctx;
+	unsigned char ha[SCIM_TDB_RECORD_HEADER], hb[SCIM_TDB_RECORD_HEADER];
+	unsigned char ka[SCIM_NAME_MAX + 1], kb[SCIM_NAME_MAX + 1];
+	uint32_t la, lb;
+	int r;
+
+	if ((r = scim_tdb_builder_read(w->file, a, ha, sizeof(ha))) < 0 ||
+	    (r = scim_tdb_builder_read(w->file, b, hb, sizeof(hb))) < 0)
+		return r;
+	memcpy(&la, ha + 8, 4); /* key_len, in the host's order like all of tdb */
+	memcpy(&lb, hb + 8, 4);
+	if (la != lb || la > sizeof(ka))
+		return 0;
+	if ((r = scim_tdb_builder_read(w->file, a + SCIM_TDB_RECORD_HEADER, ka, la)) < 0 ||
+	    (r = scim_tdb_builder_read(w->file, b + SCIM_TDB_RECORD_HEADER, kb, lb)) < 0)
+		return r;
+	return !memcmp(ka, kb, la);
+}
+
+/* Two records with one number: always the same number twice. */
+static int same_number(uint32_t a, uint32_t b, void *ctx)
+{
+	(void)a, (void)b, (void)ctx;
+	return 1;
+}
+
 /* Stores one table as "I" + tag and notes where its data landed. */
 static int index_store(struct scim_cache_writer *w, int kind, char tag, uint32_t *offset, uint32_t *length)
 {
@@ -124,7 +153,10 @@ static int index_store(struct scim_cache_writer *w, int kind, char tag, uint32_t
 		w->scratch = p;
 		w->scratch_cap = len;
 	}
-	scim_index_build(l->e, l->n, w->scratch);
+	bool by_name = kind == SCIM_INDEX_USER_NAME || kind == SCIM_INDEX_GROUP_NAME;
+	r = scim_index_build(l->e, l->n, w->scratch, by_name ? same_name : same_number, w);
+	if (r < 0)
+		return r;
 	at = scim_tdb_builder_tell(w->file) + SCIM_TDB_RECORD_HEADER + sizeof(key);
 	if (at + len > UINT32_MAX)
 		return -EFBIG;
@@ -256,13 +288,13 @@ int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngro
 		goto out;
 	}
 
-	/* One and a half chains per record: a lookup mostly reads one chain
-	 * head and one record, and a miss usually finds an empty chain. */
+	/* Lookups by name or number go through the direct indexes; libtdb's
+	 * chains only serve the enumeration chunks, the header and scimctl, so
+	 * two records a chain is plenty, and keeps the table small. */
 	records = 2 * nusers_hint + 2 * ngroups_hint + nusers_hint / SCIM_CHUNK_USERS +
 		  ngroups_hint / SCIM_CHUNK_GROUPS + 8;
-	hash_size = records + records / 2 < 131 ? 131 : records > UINT32_MAX / 8 ? UINT32_MAX / 8 :
-			(uint32_t)(records + records / 2);
-	r = scim_tdb_builder_new(w->tmp, hash_size, records, &w->file);
+	hash_size = records / 2 < 131 ? 131 : records / 2 > UINT32_MAX / 8 ? UINT32_MAX / 8 : (uint32_t)(records / 2);
+	r = scim_tdb_builder_new(w->tmp, hash_size, &w->file);
 out:
 	free(lock_path);
 	if (r < 0) {

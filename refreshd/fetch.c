@@ -218,6 +218,8 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 			}
 			if (out->total < 0) {
 				out->total = total;
+				if (sink->expect)
+					sink->expect(sink->put.ctx, (size_t)total);
 			} else if (total != out->total) {
 				log_warning("%s: totalResults changed from %ld to %ld during the listing", type,
 					 out->total, total);

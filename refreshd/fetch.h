@@ -25,6 +25,8 @@
 struct scim_sink {
 	struct scim_scan_sink put;
 	size_t (*ids)(void *ctx);
+	/* Optional: told totalResults once it is known, to size its tables. */
+	void (*expect)(void *ctx, size_t total);
 };
 
 struct scim_listing {

@@ -24,6 +24,8 @@
 #define FORMAT_VERSION 2
 #define META_SIZE 16
 #define CHUNK_KEY 'C'
+/* A larger count in the meta record is not trusted to size the tables. */
+#define EXPECT_MAX_ENTRIES (4u << 20)
 /* Few records (one per chunk): tdb's default bucket count is plenty. */
 #define NEW_HASH_SIZE 257
 
@@ -71,6 +73,20 @@ static int add_entry(struct scim_idmap *map, char kind, const char *id, size_t i
 		return r; /* the by_id slot points past count: only reachable on a fatal error */
 	map->entries[map->count++] = (struct entry){ copy, number, (uint8_t)kind, flags, dirty };
 	return 0;
+}
+
+int scim_idmap_reserve(struct scim_idmap *map, size_t n)
+{
+	int r;
+	if (n > map->cap) {
+		struct entry *e = realloc(map->entries, n * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		map->entries = e;
+		map->cap = n;
+	}
+	r = scim_strmap_reserve(&map->by_id, n);
+	return r < 0 ? r : scim_nummap_reserve(&map->by_number, n);
 }
 
 static uint32_t le32(const unsigned char *p)
@@ -177,6 +193,11 @@ static int load(struct scim_idmap *map)
 		return -EBADMSG;
 	}
 	map->has_meta = true;
+	if (nentries <= EXPECT_MAX_ENTRIES) {
+		r = scim_idmap_reserve(map, nentries);
+		if (r < 0)
+			return r;
+	}
 	for (uint32_t c = 0; c < map->nchunks && r == 0; c++) {
 		ckey[0] = CHUNK_KEY;
 		put_le32(ckey + 1, c);

@@ -60,6 +60,8 @@ int scim_idmap_set_flags(struct scim_idmap *map, char kind, const char *id, uint
 int scim_idmap_foreach(const struct scim_idmap *map,
 		       int (*cb)(char kind, const char *id, uint32_t number, uint8_t flags, void *ctx), void *ctx);
 size_t scim_idmap_count(const struct scim_idmap *map);
+/* Makes room for n records in all (a hint; -ENOMEM). */
+int scim_idmap_reserve(struct scim_idmap *map, size_t n);
 /* Writes staged changes in one transaction. */
 int scim_idmap_commit(struct scim_idmap *map);
 

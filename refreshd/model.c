@@ -321,6 +321,30 @@ void scim_model_free(struct scim_model *m)
 	free(m);
 }
 
+/* Beyond this a totalResults is not trusted to size anything. */
+#define EXPECT_MAX (4u << 20)
+
+void scim_model_expect(struct scim_model *m, bool groups, size_t total)
+{
+	if (total == 0 || total > EXPECT_MAX)
+		return;
+	/* Failures are harmless: the tables grow as before. */
+	if (groups && total > m->gcap) {
+		struct group *g = realloc(m->groups, total * sizeof(*g));
+		if (g) {
+			m->groups = g;
+			m->gcap = total;
+		}
+	} else if (!groups && total > m->ucap) {
+		struct user *u = realloc(m->users, total * sizeof(*u));
+		if (u) {
+			m->users = u;
+			m->ucap = total;
+		}
+	}
+	(void)scim_strmap_reserve(&m->ids, m->nusers + m->ngroups + total);
+}
+
 size_t scim_model_user_ids(const struct scim_model *m)
 {
 	return m->nusers;
@@ -873,6 +897,11 @@ static int assign_numbers(struct publish *p)
 	/* New ids in a host-independent order, so two hosts starting from empty
 	 * state agree even where hashes collide. */
 	qsort(pend, npend, sizeof(*pend), cmp_pending);
+	r = scim_nummap_reserve(&p->claimed, npend);
+	if (r == 0)
+		r = scim_idmap_reserve(m->idmap, scim_idmap_count(m->idmap) + npend);
+	if (r < 0)
+		goto out;
 
 	/* Pass 1: numbers from the configured attributes. */
 	for (size_t i = 0; i < npend; i++) {
@@ -1365,8 +1394,10 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	r = supplementary_gids(&p);
 	if (r < 0)
 		goto out;
-	/* Everything below reads the flattened lists: give back the raw ones. */
+	/* Everything below reads the flattened lists: give back the raw ones,
+	 * and the id table, which only resolved them. */
 	scim_nummap_free(&p.claimed);
+	scim_strmap_free(&m->ids);
 	for (size_t i = 0; i < m->ngroups; i++) {
 		struct group *g = &m->groups[i];
 		free(g->users);

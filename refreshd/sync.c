@@ -31,6 +31,16 @@ static size_t sink_group_ids(void *ctx)
 	return scim_model_group_ids(ctx);
 }
 
+static void sink_expect_users(void *ctx, size_t total)
+{
+	scim_model_expect(ctx, false, total);
+}
+
+static void sink_expect_groups(void *ctx, size_t total)
+{
+	scim_model_expect(ctx, true, total);
+}
+
 static double scim_now(void)
 {
 	struct timespec ts;
@@ -195,7 +205,8 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 		r = scim_model_new(cfg, &m);
 		if (r < 0)
 			goto out;
-		struct scim_sink su = { .ids = sink_user_ids }, sg = { .ids = sink_group_ids };
+		struct scim_sink su = { .ids = sink_user_ids, .expect = sink_expect_users },
+				 sg = { .ids = sink_group_ids, .expect = sink_expect_groups };
 		scim_model_sink(m, false, &su.put);
 		scim_model_sink(m, true, &sg.put);
 		r = scim_fetch_listing(h, cfg->url, "Users", cfg->page_size, &su, &lu);

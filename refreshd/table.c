@@ -99,9 +99,17 @@ static uint32_t tag_of(uint64_t h, uint8_t kind)
 	return ((uint32_t)(h >> 32) & ~(uint32_t)0xff) | kind;
 }
 
-static int strmap_grow(struct scim_strmap *m)
+/* Slots for n entries: a power of two, at most two thirds full. */
+static size_t strmap_cap_for(size_t n)
 {
-	size_t ncap = m->slots ? (m->mask + 1) * 2 : 64;
+	size_t cap = 64;
+	while (cap * 2 < n * 3)
+		cap *= 2;
+	return cap;
+}
+
+static int strmap_resize(struct scim_strmap *m, size_t ncap)
+{
 	struct scim_strmap_slot *ns = calloc(ncap, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
@@ -147,7 +155,7 @@ int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32
 	uint64_t h = str_hash(kind, key, len);
 	struct scim_strmap_slot *s;
 	if (!m->slots || (m->count + 1) * 3 > (m->mask + 1) * 2) {
-		int r = strmap_grow(m);
+		int r = strmap_resize(m, strmap_cap_for(m->count + 1));
 		if (r < 0)
 			return r;
 	}
@@ -161,6 +169,12 @@ int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32
 	s->value = *value;
 	m->count++;
 	return 0;
+}
+
+int scim_strmap_reserve(struct scim_strmap *m, size_t n)
+{
+	size_t cap = strmap_cap_for(n);
+	return m->slots && cap <= m->mask + 1 ? 0 : strmap_resize(m, cap);
 }
 
 int scim_strmap_set(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t value)
@@ -225,9 +239,17 @@ static size_t num_hash(uint32_t k)
 	return (size_t)mix64(k);
 }
 
-static int nummap_grow(struct scim_nummap *m)
+/* Slots for n entries: a power of two, at most three quarters full. */
+static size_t nummap_cap_for(size_t n)
 {
-	size_t ncap = m->keys ? (m->mask + 1) * 2 : 64;
+	size_t cap = 64;
+	while (cap * 3 < n * 4)
+		cap *= 2;
+	return cap;
+}
+
+static int nummap_resize(struct scim_nummap *m, size_t ncap)
+{
 	uint32_t *nk = calloc(ncap, sizeof(*nk)), *nv = malloc(ncap * sizeof(*nv));
 	if (!nk || !nv) {
 		free(nk);
@@ -259,7 +281,7 @@ int scim_nummap_put(struct scim_nummap *m, uint32_t key, uint32_t value)
 	if (key == 0)
 		return -EINVAL;
 	if (!m->keys || (m->count + 1) * 4 > (m->mask + 1) * 3) {
-		int r = nummap_grow(m);
+		int r = nummap_resize(m, nummap_cap_for(m->count + 1));
 		if (r < 0)
 			return r;
 	}
@@ -273,6 +295,12 @@ int scim_nummap_put(struct scim_nummap *m, uint32_t key, uint32_t value)
 	m->values[j] = value;
 	m->count++;
 	return 0;
+}
+
+int scim_nummap_reserve(struct scim_nummap *m, size_t n)
+{
+	size_t cap = nummap_cap_for(n);
+	return m->keys && cap <= m->mask + 1 ? 0 : nummap_resize(m, cap);
 }
 
 int scim_nummap_get(const struct scim_nummap *m, uint32_t key, uint32_t *value)

@@ -37,6 +37,9 @@ struct scim_strmap {
 };
 /* -EEXIST (and *value set to the existing value) when the key is present. */
 int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value);
+/* Makes room for n entries in all, so that filling the map to n does not
+ * rehash it a dozen times on the way. */
+int scim_strmap_reserve(struct scim_strmap *m, size_t n);
 /* Replaces the value of an existing key, or adds it. */
 int scim_strmap_set(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t value);
 /* 0 and *value, or -ENOENT. */
@@ -56,6 +59,7 @@ struct scim_nummap {
 	size_t mask, count;
 };
 int scim_nummap_put(struct scim_nummap *m, uint32_t key, uint32_t value); /* -EEXIST */
+int scim_nummap_reserve(struct scim_nummap *m, size_t n); /* as scim_strmap_reserve */
 int scim_nummap_get(const struct scim_nummap *m, uint32_t key, uint32_t *value);
 void scim_nummap_free(struct scim_nummap *m);
 

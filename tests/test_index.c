@@ -252,7 +252,87 @@ static void no_locator(void **state)
 	assert_int_equal(scim_cache_group_by_gid(path, 50001, got_group, &g), 0);
 }
 
+static int commit_users(const char *const *names, const uint32_t *uids, size_t n)
+{
+	struct scim_cache_writer *w;
+	struct scim_cache_header h = { .last_sync = 1, .source = "test" };
+	int r;
+	unlink(path);
+	assert_int_equal(scim_cache_writer_new(path, n, 0, &w), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct scim_user u = { .name = names[i], .uid = uids[i], .gid = uids[i], .gecos = "",
+				       .home = "/", .shell = "/bin/sh" };
+		r = scim_cache_writer_add_user(w, &u);
+		if (r < 0) {
+			scim_cache_writer_abort(w);
+			return r;
+		}
+	}
+	r = scim_cache_writer_commit(w, &h);
+	scim_cache_reset();
+	return r;
+}
+
+/* A name or a number given twice fails the publish; nothing is installed. */
+static void duplicates_refused(void **state)
+{
+	static const char *const same_name[] = { "alice", "bob", "alice" };
+	static const uint32_t distinct[] = { 1001, 1002, 1003 };
+	static const char *const names[] = { "alice", "bob", "carol" };
+	static const uint32_t same_uid[] = { 1001, 1002, 1001 };
+	(void)state;
+	unlink(path);
+	scim_cache_reset();
+	assert_int_equal(commit_users(same_name, distinct, 3), -EEXIST);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(commit_users(names, same_uid, 3), -EEXIST);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(commit_users(names, distinct, 3), 0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Two different names whose checks collide are both published and found. */
+static void check_collision(void **state)
+{
+	enum { TRIES = 300000 };
+	uint64_t *v = malloc(TRIES * sizeof(*v));
+	char a[32], b[32];
+	struct got g;
+	size_t i;
+	(void)state;
+	assert_non_null(v);
+	for (i = 0; i < TRIES; i++) {
+		snprintf(a, sizeof(a), "c%zu", i);
+		v[i] = (uint64_t)scim_index_name_check(a, strlen(a)) << 32 | i;
+	}
+	qsort(v, TRIES, sizeof(*v), cmp_u64);
+	for (i = 1; i < TRIES && v[i] >> 32 != v[i - 1] >> 32; i++)
+		;
+	assert_true(i < TRIES); /* 300k draws from 2^32: a pair is all but certain */
+	snprintf(a, sizeof(a), "c%u", (unsigned)(v[i - 1] & 0xffffffff));
+	snprintf(b, sizeof(b), "c%u", (unsigned)(v[i] & 0xffffffff));
+	free(v);
+	const char *const names[] = { a, b };
+	const uint32_t uids[] = { 2001, 2002 };
+	assert_int_equal(commit_users(names, uids, 2), 0);
+	assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), 0);
+	assert_int_equal(g.num, 2001);
+	assert_int_equal(scim_cache_user_by_name(path, b, got_user, &g), 0);
+	assert_int_equal(g.num, 2002);
+}
+
 /* Many entries with one check value: each is probed and the bound holds. */
+static int never_same(uint32_t a, uint32_t b, void *ctx)
+{
+	(void)a, (void)b, (void)ctx;
+	return 0;
+}
+
 static void same_check_probing(void **state)
 {
 	struct scim_index_entry e[40];
@@ -262,7 +342,7 @@ static void same_check_probing(void **state)
 	for (unsigned i = 0; i < 40; i++)
 		e[i] = (struct scim_index_entry){ 12345, 1000 + i };
 	assert_int_equal(scim_index_table_size(40), sizeof(table));
-	scim_index_build(e, 40, table);
+	assert_int_equal(scim_index_build(e, 40, table, never_same, NULL), 0);
 	uint32_t offsets[SCIM_INDEX_NKINDS] = { 16 }, lengths[SCIM_INDEX_NKINDS] = { sizeof(table) };
 	unsigned char loc[SCIM_INDEX_LOCATOR_SIZE], map[16 + sizeof(table)];
 	memcpy(map + 16, table, sizeof(table));
@@ -291,6 +371,8 @@ int main(void)
 		cmocka_unit_test_setup(bad_table_falls_back, setup),
 		cmocka_unit_test_setup(no_locator, setup),
 		cmocka_unit_test(same_check_probing),
+		cmocka_unit_test(duplicates_refused),
+		cmocka_unit_test(check_collision),
 	};
 	if (!mkdtemp(dir))
 		return 99;

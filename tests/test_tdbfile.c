@@ -51,7 +51,7 @@ static int build(const char *p, uint32_t hash_size, unsigned n)
 	struct scim_tdb_builder *b;
 	unsigned char data[601];
 	char key[32];
-	int r = scim_tdb_builder_new(p, hash_size, 4, &b);
+	int r = scim_tdb_builder_new(p, hash_size, &b);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < n; i++) {
@@ -156,31 +156,33 @@ static void empty_file(void **state)
 	assert_tdb_agrees(path, 0);
 }
 
-static void duplicates_refused(void **state)
+/* What was added reads back, buffered or already written. */
+static void read_back(void **state)
 {
 	struct scim_tdb_builder *b;
-	(void)state;
-	assert_int_equal(scim_tdb_builder_new(path, 1, 1, &b), 0);
-	assert_int_equal(scim_tdb_builder_add(b, "a", 1, "1", 1), 0);
-	assert_int_equal(scim_tdb_builder_add(b, "b", 1, "2", 1), 0);
-	assert_int_equal(scim_tdb_builder_add(b, "a", 1, "3", 1), -EEXIST);
-	assert_int_equal(scim_tdb_builder_add(b, "", 0, "4", 1), 0);
-	assert_int_equal(scim_tdb_builder_add(b, "", 0, "5", 1), -EEXIST);
-	/* a key that was flushed to the file before the duplicate came */
 	static unsigned char big[3u << 20];
+	unsigned char got[8];
+	(void)state;
+	assert_int_equal(scim_tdb_builder_new(path, 1, &b), 0);
+	uint64_t first = scim_tdb_builder_tell(b);
+	assert_int_equal(scim_tdb_builder_add(b, "a", 1, "12345", 5), 0);
+	assert_int_equal(scim_tdb_builder_read(b, first + 24, got, 6), 0);
+	assert_memory_equal(got, "a12345", 6);
+	big[0] = 'x';
+	uint64_t second = scim_tdb_builder_tell(b);
 	assert_int_equal(scim_tdb_builder_add(b, "big", 3, big, sizeof(big)), 0);
-	assert_int_equal(scim_tdb_builder_add(b, "a", 1, "6", 1), -EEXIST);
+	/* the first record has gone to the file by now */
+	assert_int_equal(scim_tdb_builder_read(b, first + 24, got, 6), 0);
+	assert_memory_equal(got, "a12345", 6);
+	assert_int_equal(scim_tdb_builder_read(b, second + 24, got, 4), 0);
+	assert_memory_equal(got, "bigx", 4);
+	assert_int_equal(scim_tdb_builder_read(b, scim_tdb_builder_tell(b) - 2, got, 4), -EINVAL);
 	assert_int_equal(scim_tdb_builder_finish(b, 0600), 0);
 
 	struct tdb_context *tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDONLY, 0);
 	assert_non_null(tdb);
 	assert_int_equal(tdb_check(tdb, NULL, NULL), 0);
-	TDB_DATA k = { (unsigned char *)"a", 1 }, d = tdb_fetch(tdb, k);
-	assert_int_equal(d.dsize, 1);
-	assert_memory_equal(d.dptr, "1", 1);
-	free(d.dptr);
-	TDB_DATA kb = { (unsigned char *)"big", 3 };
-	d = tdb_fetch(tdb, kb);
+	TDB_DATA kb = { (unsigned char *)"big", 3 }, d = tdb_fetch(tdb, kb);
 	assert_int_equal(d.dsize, sizeof(big));
 	free(d.dptr);
 	tdb_close(tdb);
@@ -191,7 +193,7 @@ static void existing_file_refused(void **state)
 	struct scim_tdb_builder *b;
 	(void)state;
 	assert_int_equal(build(path, 131, 1), 0);
-	assert_int_equal(scim_tdb_builder_new(path, 131, 1, &b), -EEXIST);
+	assert_int_equal(scim_tdb_builder_new(path, 131, &b), -EEXIST);
 }
 
 struct scan_seen {
@@ -314,7 +316,7 @@ int main(void)
 		cmocka_unit_test_setup(built_file_passes_tdb_check, setup),
 		cmocka_unit_test_setup(one_chain, setup),
 		cmocka_unit_test_setup(empty_file, setup),
-		cmocka_unit_test_setup(duplicates_refused, setup),
+		cmocka_unit_test_setup(read_back, setup),
 		cmocka_unit_test_setup(existing_file_refused, setup),
 		cmocka_unit_test_setup(scan_reads_built_file, setup),
 		cmocka_unit_test_setup(scan_reads_libtdb_file, setup),
