@@ -140,6 +140,13 @@ static void feed_member_ahead(void *ctx, const char *value, size_t value_len, un
 	f->sink->put.member_ahead(f->sink->put.ctx, value, value_len, step);
 }
 
+/* "id" is among the keys a sink wants: feed_check reads it. */
+static bool feed_want_key(void *ctx, const char *key, size_t len)
+{
+	struct feed *f = ctx;
+	return f->sink->put.want_key(f->sink->put.ctx, key, len);
+}
+
 int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
 		       const struct scim_sink *sink, struct scim_listing *out)
 {
@@ -152,6 +159,7 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		.member_ref = streams ? feed_member_ref : NULL,
 		.end_group = streams ? feed_end_group : NULL,
 		.member_ahead = streams && sink->put.member_ahead ? feed_member_ahead : NULL,
+		.want_key = sink->put.want_key ? feed_want_key : NULL,
 		.ctx = &f,
 	};
 	struct scim_scan scan = { 0 };

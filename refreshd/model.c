@@ -72,6 +72,9 @@ struct scim_model {
 	uint32_t noid_users, noid_groups, bad_users, bad_groups;
 	uint32_t cur_group, cur_dropped; /* scim_model_begin_group() .. end */
 	bool used;
+	/* The top-level keys of name_attribute and uid_attribute: with the
+	 * fixed ones, all a user resource is read for. */
+	char user_keys[2][512];
 };
 
 static const char *const reason_names[SCIM_SKIP_NREASONS] = {
@@ -125,6 +128,29 @@ static struct json_object *get_path(struct json_object *res, const char *path)
 	for (char *seg = strtok_r(attr, ".", &save); seg && o; seg = strtok_r(NULL, ".", &save))
 		o = get_ci(o, seg);
 	return o;
+}
+
+/* The key of res that get_path(res, path) looks up first ("" if none). */
+static void top_key(const char *path, char *out, size_t outlen)
+{
+	char buf[512], *attr = buf, *save = NULL, *seg;
+
+	out[0] = 0;
+	if (!path || strlen(path) >= sizeof(buf))
+		return;
+	strcpy(buf, path);
+	if (!strncasecmp(buf, "urn:", 4)) {
+		char *colon = strrchr(buf, ':');
+		*colon = 0;
+		attr = colon + 1;
+		if (strcasecmp(buf, CORE_USER) && strcasecmp(buf, CORE_GROUP)) {
+			snprintf(out, outlen, "%s", buf);
+			return;
+		}
+	}
+	seg = strtok_r(attr, ".", &save);
+	if (seg)
+		snprintf(out, outlen, "%s", seg);
 }
 
 /* A string without embedded NULs, or NULL. */
@@ -269,6 +295,8 @@ int scim_model_new(const struct scim_config *cfg, struct scim_model **out)
 	if (!m)
 		return -ENOMEM;
 	m->cfg = cfg;
+	top_key(cfg->name_attribute, m->user_keys[0], sizeof(m->user_keys[0]));
+	top_key(cfg->uid_attribute, m->user_keys[1], sizeof(m->user_keys[1]));
 	r = scim_local_load(NULL, NULL, &m->local);
 	if (r < 0) {
 		log_error("cannot read /etc/passwd or /etc/group: %s", strerror(-r));
@@ -695,6 +723,22 @@ static int sink_user(void *ctx, struct json_object *res)
 	return scim_model_add_user(ctx, res);
 }
 
+/* Every key scim_model_add_user() and resource_id() read. */
+static bool sink_user_key(void *ctx, const char *key, size_t len)
+{
+	static const char *const fixed[] = { "id", "externalId", "userName", "displayName", "name", "active" };
+	const struct scim_model *m = ctx;
+
+	(void)len;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (!strcasecmp(key, fixed[i]))
+			return true;
+	for (size_t i = 0; i < 2; i++)
+		if (m->user_keys[i][0] && !strcasecmp(key, m->user_keys[i]))
+			return true;
+	return false;
+}
+
 static int sink_group(void *ctx, struct json_object *res)
 {
 	return scim_model_add_group(ctx, res);
@@ -733,6 +777,7 @@ void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *o
 	out->ctx = m;
 	if (!groups) {
 		out->resource = sink_user;
+		out->want_key = sink_user_key;
 		return;
 	}
 	out->resource = sink_group;

@@ -86,15 +86,39 @@ static bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* Whether none of the eight bytes in w needs a look: a control byte, a
+ * non-ASCII byte, '"' or '\\' (the classic "has a byte less than" and "has a
+ * zero byte" word tricks). */
+static bool plain8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+	uint64_t hits = (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((quote - ones) & ~quote & highs) |
+			((backslash - ones) & ~backslash & highs);
+	return hits == 0;
+}
+
 /* p at '"': the byte after the closing quote, or NULL.  *escaped says
  * whether the string holds a backslash escape (its text is not its value). */
 static const char *scan_string(struct scim_scan *s, const char *p, const char *end, bool *escaped)
 {
 	*escaped = false;
 	for (p++; p < end; p++) {
-		unsigned char c = (unsigned char)*p;
+		unsigned char c;
 		size_t n;
+		uint64_t w;
 
+		/* Most of a SCIM page is plain ASCII inside strings: eight
+		 * bytes a step until something needs a look. */
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if (!plain8(w))
+				break;
+			p += 8;
+		}
+		if (p >= end)
+			break;
+		c = (unsigned char)*p;
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
 			continue;
 		if (c == '"')
@@ -252,6 +276,74 @@ static const char *skip_value(struct scim_scan *s, const char *p, const char *en
 	}
 }
 
+/* Whether w holds a '"' or a '\\'. */
+static bool quote_or_backslash8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+	return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs;
+}
+
+/* p at '"' in checked text: the byte after the closing quote. */
+static const char *known_string_end(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		uint64_t w;
+
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if (quote_or_backslash8(w))
+				break;
+			p += 8;
+		}
+		if (p >= end)
+			break;
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* The byte after the value at p, in text that scim_scan_page() has checked
+ * already: only strings and brackets matter, so a second look is cheap.
+ * NULL only if the text was not checked after all. */
+static const char *skip_known(const char *p, const char *end)
+{
+	int depth = 0;
+
+	while (p < end) {
+		switch (*p) {
+		case '"':
+			if (!(p = known_string_end(p, end)))
+				return NULL;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			p++;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			p++;
+			break;
+		default:
+			if (depth == 0) { /* a number or a literal on its own */
+				while (p < end && !strchr(",}] \t\r\n", *p))
+					p++;
+				return p;
+			}
+			p++;
+			continue;
+		}
+		if (depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
 /* json-c's value of p..end, which skip_value() accepted; *out is NULL for a
  * JSON null.  -EBADMSG (logged) if json-c disagrees. */
 static int parse_slice(struct scim_scan *s, const char *p, const char *end, struct json_object **out)
@@ -340,6 +432,90 @@ static int key_is(struct scim_scan *s, const char *k, const char *kend, bool esc
 	return r;
 }
 
+/* json-c's value of a scalar at p..q, made without its tokener when that is
+ * plainly the same thing: a string with no escapes, true, false, null, or a
+ * short integer.  Anything else goes through parse_slice(). */
+static int scalar_value(struct scim_scan *s, const char *p, const char *q, bool esc, struct json_object **out)
+{
+	size_t len = (size_t)(q - p);
+
+	*out = NULL;
+	if (*p == '"' && !esc)
+		*out = json_object_new_string_len(p + 1, (int)(len - 2));
+	else if (*p == 't' || *p == 'f')
+		*out = json_object_new_boolean(*p == 't');
+	else if (*p == 'n')
+		return 0;
+	else if ((*p == '-' || (*p >= '0' && *p <= '9')) && len <= 18 && !memchr(p, '.', len) &&
+		 !memchr(p, 'e', len) && !memchr(p, 'E', len))
+		*out = json_object_new_int64(strtoll(p, NULL, 10));
+	else
+		return parse_slice(s, p, q, out);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The object at p..end with only the keys sink->want_key accepts, each
+ * value as json-c would parse it; the rest is skipped unread.  Most of a
+ * user resource (schemas, emails, meta, roles) is never looked at, and
+ * json-c's tokener costs a few microseconds a resource. */
+static int parse_wanted(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink,
+			struct json_object **out)
+{
+	struct json_object *obj = json_object_new_object(), *val;
+	char *key = NULL;
+	int r = 0;
+
+	if (!obj)
+		return -ENOMEM;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		goto out;
+	for (;;) {
+		const char *k = p, *kend, *v, *vend;
+		bool esc, vesc = false;
+
+		if (!(kend = scan_string(s, p, end, &esc)))
+			goto bad;
+		v = skip_ws(skip_ws(kend, end) + 1, end); /* checked text: ':' is there */
+		vend = *v == '"' ? scan_string(s, v, end, &vesc) : skip_known(v, end);
+		if (!vend) {
+			s->bad = v;
+			goto bad;
+		}
+		free(key);
+		key = NULL;
+		if ((r = key_text(s, k, kend, esc, &key)) < 0)
+			goto out;
+		if (sink->want_key(sink->ctx, key, strlen(key))) {
+			r = *v == '{' || *v == '[' ? parse_slice(s, v, vend, &val) : scalar_value(s, v, vend, vesc, &val);
+			if (r < 0)
+				goto out;
+			if (json_object_object_add(obj, key, val) < 0) {
+				json_object_put(val);
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+		p = skip_ws(vend, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		break; /* '}': the text is checked */
+	}
+	goto out;
+bad:
+	r = invalid(s);
+out:
+	free(key);
+	if (r < 0) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	*out = obj;
+	return r;
+}
+
 void scim_page_free(struct scim_page *pg)
 {
 	json_object_put(pg->schemas);
@@ -422,6 +598,7 @@ int scim_scan_page(struct scim_scan *s, struct scim_page *pg)
 		s->bad = p;
 		goto bad;
 	}
+	s->checked = true;
 	goto out;
 bad:
 	r = invalid(s);
@@ -499,7 +676,7 @@ static const char *member_fast(struct scim_scan *s, const char *p, const char *e
 				return NULL;
 			mb->str[which] = p + 1;
 			mb->len[which] = (size_t)(q - p - 2);
-		} else if (!(q = skip_value(s, p, end, depth + 1))) {
+		} else if (!(q = skip_known(p, end))) {
 			return NULL;
 		}
 		p = skip_ws(q, end);
@@ -575,7 +752,7 @@ static int stream_members(struct scim_scan *s, const char *p, const char *end, c
 			r = drain(sink, &q);
 			if (r < 0)
 				return r;
-			if (!(e = skip_value(s, p, end, 3)))
+			if (!(e = skip_known(p, end)))
 				return invalid(s);
 			r = parse_slice(s, p, e, &val);
 			if (r < 0)
@@ -632,8 +809,10 @@ static int stream_group(struct scim_scan *s, const char *p, const char *end, con
 				goto bad;
 			}
 			v = skip_ws(p + 1, end);
-			if (!(vend = skip_value(s, v, end, 2)))
+			if (!(vend = skip_known(v, end))) {
+				s->bad = v;
 				goto bad;
+			}
 			is_mem = *v == '[' ? key_is(s, k, kend, esc, "members") : 0;
 			if (is_mem < 0) {
 				r = is_mem;
@@ -692,7 +871,8 @@ int scim_scan_resources(struct scim_scan *s, const struct scim_page *pg, const s
 	int r;
 
 	*count = 0;
-	if (!pg->resources || *pg->resources != '[')
+	/* The walks below trust what scim_scan_page() checked. */
+	if (!s->checked || !pg->resources || *pg->resources != '[')
 		return -EINVAL;
 	/* The first pass gave the pages back; this one reads them again. */
 	s->released = 0;
@@ -705,9 +885,11 @@ int scim_scan_resources(struct scim_scan *s, const struct scim_page *pg, const s
 		if (sink->begin_group && p < end && *p == '{') {
 			r = stream_group(s, p, end, sink, &e);
 		} else {
-			if (!(e = skip_value(s, p, end, 1)))
+			if (!(e = skip_known(p, end))) {
+				s->bad = p;
 				return invalid(s);
-			r = parse_slice(s, p, e, &o);
+			}
+			r = sink->want_key && *p == '{' ? parse_wanted(s, p, e, sink, &o) : parse_slice(s, p, e, &o);
 			if (r < 0)
 				return r;
 			r = sink->resource(sink->ctx, o);

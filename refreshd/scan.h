@@ -34,6 +34,7 @@ struct scim_scan {
 	bool mapped;             /* base is a private read-only file mapping */
 	size_t released;         /* bytes of the mapping already given back */
 	const char *bad;         /* where the last check failed */
+	bool checked;            /* scim_scan_page() found the whole text valid */
 	struct json_tokener *tok;
 };
 
@@ -84,6 +85,10 @@ struct scim_scan_sink {
 	 * reads a table slot and then the key it points to can fetch one,
 	 * then the other). */
 	void (*member_ahead)(void *ctx, const char *value, size_t value_len, unsigned step);
+	/* Optional (NULL: everything is parsed).  An object handed to resource
+	 * holds only the top-level keys (NUL-terminated, len bytes) this
+	 * accepts; the others are skipped without being parsed. */
+	bool (*want_key)(void *ctx, const char *key, size_t len);
 	void *ctx;
 };
 
