@@ -86,16 +86,27 @@ static bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Whether none of the eight bytes in w needs a look: a control byte, a
- * non-ASCII byte, '"' or '\\' (the classic "has a byte less than" and "has a
- * zero byte" word tricks). */
-static bool plain8(uint64_t w)
+/* The bytes of w that need a look, as a mask with the high bit of each such
+ * byte set: a control byte, a non-ASCII byte, '"' or '\\' (the classic "has
+ * a byte less than" and "has a zero byte" word tricks, whose lowest flag is
+ * always a true one). */
+static uint64_t special8(uint64_t w)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
-	uint64_t hits = (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((quote - ones) & ~quote & highs) |
-			((backslash - ones) & ~backslash & highs);
-	return hits == 0;
+	return (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((quote - ones) & ~quote & highs) |
+	       ((backslash - ones) & ~backslash & highs);
+}
+
+/* How many bytes of a word loaded with memcpy come before its first flag. */
+static size_t before_first(uint64_t flags)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(flags) / 8;
+#else
+	(void)flags;
+	return 0;
+#endif
 }
 
 /* p at '"': the byte after the closing quote, or NULL.  *escaped says
@@ -111,9 +122,12 @@ static const char *scan_string(struct scim_scan *s, const char *p, const char *e
 		/* Most of a SCIM page is plain ASCII inside strings: eight
 		 * bytes a step until something needs a look. */
 		while (end - p >= 8) {
+			uint64_t hits;
 			memcpy(&w, p, 8);
-			if (!plain8(w))
+			if ((hits = special8(w))) {
+				p += before_first(hits);
 				break;
+			}
 			p += 8;
 		}
 		if (p >= end)
@@ -276,8 +290,8 @@ static const char *skip_value(struct scim_scan *s, const char *p, const char *en
 	}
 }
 
-/* Whether w holds a '"' or a '\\'. */
-static bool quote_or_backslash8(uint64_t w)
+/* The '"' and '\\' bytes of w, flagged as in special8(). */
+static uint64_t quote_or_backslash8(uint64_t w)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
@@ -291,9 +305,12 @@ static const char *known_string_end(const char *p, const char *end)
 		uint64_t w;
 
 		while (end - p >= 8) {
+			uint64_t hits;
 			memcpy(&w, p, 8);
-			if (quote_or_backslash8(w))
+			if ((hits = quote_or_backslash8(w))) {
+				p += before_first(hits);
 				break;
+			}
 			p += 8;
 		}
 		if (p >= end)
