@@ -10,6 +10,7 @@
 set -u
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for unshare --mount"; exit 77; }
 command -v unshare >/dev/null || { echo "SKIP: no unshare"; exit 77; }
+[ -z "${SCIM_SANITIZERS:-}" ] || { echo "SKIP: an ASan module cannot load into uninstrumented programs (getent)"; exit 77; }
 : "${top_srcdir:?run through make check}" "${top_builddir:?run through make check}" "${SCIM_LIBDIR:?}"
 REFRESHD=$top_builddir/scim-refreshd
 MAPTOOL=$top_builddir/tests/scim-maptool

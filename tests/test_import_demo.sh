@@ -4,6 +4,7 @@
 # namespace; otherwise nss_wrapper (skipped if neither is available).
 set -eu
 : "${top_srcdir:?run through make check}" "${top_builddir:?run through make check}"
+[ -z "${SCIM_SANITIZERS:-}" ] || { echo "SKIP: an ASan module cannot load into uninstrumented programs (getent)"; exit 77; }
 if [ "$(id -u)" != 0 ] && [ ! -e /usr/lib/x86_64-linux-gnu/libnss_wrapper.so ]; then
 	echo "SKIP: needs root or nss_wrapper"
 	exit 77
