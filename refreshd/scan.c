@@ -109,6 +109,31 @@ static size_t before_first(uint64_t flags)
 #endif
 }
 
+/* The '"' and '\\' bytes of w, flagged as in special8(). */
+static uint64_t quote_or_backslash8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+	return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs;
+}
+
+/* Most of a SCIM page is plain ASCII inside strings: from p, eight bytes a
+ * step, to the first byte that needs a look (all of special8(), or with
+ * quotes_only just '"' and '\\'); stops short of the last eight bytes.
+ * Always inlined: each caller gets its own loop with quotes_only known. */
+__attribute__((always_inline)) static inline const char *skip_words(const char *p, const char *end, bool quotes_only)
+{
+	while (end - p >= 8) {
+		uint64_t w, hits;
+		memcpy(&w, p, 8);
+		hits = quotes_only ? quote_or_backslash8(w) : special8(w);
+		if (hits)
+			return p + before_first(hits);
+		p += 8;
+	}
+	return p;
+}
+
 /* p at '"': the byte after the closing quote, or NULL.  *escaped says
  * whether the string holds a backslash escape (its text is not its value). */
 static const char *scan_string(struct scim_scan *s, const char *p, const char *end, bool *escaped)
@@ -117,19 +142,8 @@ static const char *scan_string(struct scim_scan *s, const char *p, const char *e
 	for (p++; p < end; p++) {
 		unsigned char c;
 		size_t n;
-		uint64_t w;
 
-		/* Most of a SCIM page is plain ASCII inside strings: eight
-		 * bytes a step until something needs a look. */
-		while (end - p >= 8) {
-			uint64_t hits;
-			memcpy(&w, p, 8);
-			if ((hits = special8(w))) {
-				p += before_first(hits);
-				break;
-			}
-			p += 8;
-		}
+		p = skip_words(p, end, false);
 		if (p >= end)
 			break;
 		c = (unsigned char)*p;
@@ -290,35 +304,21 @@ static const char *skip_value(struct scim_scan *s, const char *p, const char *en
 	}
 }
 
-/* The '"' and '\\' bytes of w, flagged as in special8(). */
-static uint64_t quote_or_backslash8(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
-	return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs;
-}
-
-/* p at '"' in checked text: the byte after the closing quote. */
-static const char *known_string_end(const char *p, const char *end)
+/* p at '"' in checked text: the byte after the closing quote.  *escaped
+ * (if not NULL) says whether the string holds an escape. */
+static const char *known_string_end(const char *p, const char *end, bool *escaped)
 {
 	for (p++; p < end; p++) {
-		uint64_t w;
-
-		while (end - p >= 8) {
-			uint64_t hits;
-			memcpy(&w, p, 8);
-			if ((hits = quote_or_backslash8(w))) {
-				p += before_first(hits);
-				break;
-			}
-			p += 8;
-		}
+		p = skip_words(p, end, true);
 		if (p >= end)
 			break;
-		if (*p == '\\')
+		if (*p == '\\') {
 			p++;
-		else if (*p == '"')
+			if (escaped)
+				*escaped = true;
+		} else if (*p == '"') {
 			return p + 1;
+		}
 	}
 	return NULL;
 }
@@ -333,7 +333,7 @@ static const char *skip_known(const char *p, const char *end)
 	while (p < end) {
 		switch (*p) {
 		case '"':
-			if (!(p = known_string_end(p, end)))
+			if (!(p = known_string_end(p, end, NULL)))
 				return NULL;
 			break;
 		case '{':
@@ -449,6 +449,73 @@ static int key_is(struct scim_scan *s, const char *k, const char *kend, bool esc
 	return r;
 }
 
+/* An object, one member at a time: the three readers of objects below
+ * (page, group, user) share this walk. */
+struct obj_walk {
+	const char *p, *end;
+	int depth;    /* containers around the object's values */
+	bool checked; /* scim_scan_page() has checked the text: skip values unchecked */
+	bool started;
+};
+
+struct obj_member {
+	const char *key, *key_end;     /* the key's text, quotes included */
+	const char *value, *value_end; /* the value's text */
+	bool key_escaped, value_escaped;
+};
+
+/* brace at '{'. */
+static void obj_begin(struct obj_walk *w, const char *brace, const char *end, int depth, bool checked)
+{
+	*w = (struct obj_walk){ skip_ws(brace + 1, end), end, depth, checked, false };
+}
+
+/* 1 and *m: the next member; 0: the object has ended (w->p is after its
+ * '}'); -EBADMSG: invalid text (s->bad says where; the caller logs). */
+static int obj_next(struct scim_scan *s, struct obj_walk *w, struct obj_member *m)
+{
+	const char *p = w->p, *end = w->end;
+
+	if (p < end && *p == '}') {
+		w->p = p + 1;
+		return 0;
+	}
+	if (w->started) {
+		if (p >= end || *p != ',')
+			goto bad;
+		p = skip_ws(p + 1, end);
+	}
+	w->started = true;
+	if (p >= end || *p != '"')
+		goto bad;
+	m->key = p;
+	m->key_escaped = false;
+	m->key_end = w->checked ? known_string_end(p, end, &m->key_escaped) : scan_string(s, p, end, &m->key_escaped);
+	if (!m->key_end)
+		return -EBADMSG; /* scan_string said where; checked text cannot fail */
+	p = skip_ws(m->key_end, end);
+	if (p >= end || *p != ':')
+		goto bad;
+	m->value = p = skip_ws(p + 1, end);
+	m->value_escaped = false;
+	if (!w->checked)
+		m->value_end = skip_value(s, p, end, w->depth);
+	else if (p < end && *p == '"')
+		m->value_end = known_string_end(p, end, &m->value_escaped);
+	else
+		m->value_end = skip_known(p, end);
+	if (!m->value_end) {
+		if (w->checked)
+			goto bad;
+		return -EBADMSG; /* skip_value said where */
+	}
+	w->p = skip_ws(m->value_end, end);
+	return 1;
+bad:
+	s->bad = p;
+	return -EBADMSG;
+}
+
 /* json-c's value of a scalar at p..q, made without its tokener when that is
  * plainly the same thing: a string with no escapes, true, false, null, or a
  * short integer.  Anything else goes through parse_slice(). */
@@ -479,50 +546,33 @@ static int parse_wanted(struct scim_scan *s, const char *p, const char *end, con
 			struct json_object **out)
 {
 	struct json_object *obj = json_object_new_object(), *val;
+	struct obj_member m;
+	struct obj_walk w;
 	char *key = NULL;
 	int r = 0;
 
 	if (!obj)
 		return -ENOMEM;
-	p = skip_ws(p + 1, end);
-	if (p < end && *p == '}')
-		goto out;
-	for (;;) {
-		const char *k = p, *kend, *v, *vend;
-		bool esc, vesc = false;
-
-		if (!(kend = scan_string(s, p, end, &esc)))
-			goto bad;
-		v = skip_ws(skip_ws(kend, end) + 1, end); /* checked text: ':' is there */
-		vend = *v == '"' ? scan_string(s, v, end, &vesc) : skip_known(v, end);
-		if (!vend) {
-			s->bad = v;
-			goto bad;
-		}
+	obj_begin(&w, p, end, 2, true);
+	while ((r = obj_next(s, &w, &m)) > 0) {
 		free(key);
 		key = NULL;
-		if ((r = key_text(s, k, kend, esc, &key)) < 0)
+		if ((r = key_text(s, m.key, m.key_end, m.key_escaped, &key)) < 0)
 			goto out;
-		if (sink->want_key(sink->ctx, key, strlen(key))) {
-			r = *v == '{' || *v == '[' ? parse_slice(s, v, vend, &val) : scalar_value(s, v, vend, vesc, &val);
-			if (r < 0)
-				goto out;
-			if (json_object_object_add(obj, key, val) < 0) {
-				json_object_put(val);
-				r = -ENOMEM;
-				goto out;
-			}
-		}
-		p = skip_ws(vend, end);
-		if (p < end && *p == ',') {
-			p = skip_ws(p + 1, end);
+		if (!sink->want_key(sink->ctx, key, strlen(key)))
 			continue;
+		r = *m.value == '{' || *m.value == '[' ? parse_slice(s, m.value, m.value_end, &val)
+						       : scalar_value(s, m.value, m.value_end, m.value_escaped, &val);
+		if (r < 0)
+			goto out;
+		if (json_object_object_add(obj, key, val) < 0) {
+			json_object_put(val);
+			r = -ENOMEM;
+			goto out;
 		}
-		break; /* '}': the text is checked */
 	}
-	goto out;
-bad:
-	r = invalid(s);
+	if (r < 0)
+		r = invalid(s);
 out:
 	free(key);
 	if (r < 0) {
@@ -530,7 +580,7 @@ out:
 		obj = NULL;
 	}
 	*out = obj;
-	return r;
+	return r < 0 ? r : 0;
 }
 
 void scim_page_free(struct scim_page *pg)
@@ -548,8 +598,10 @@ int scim_scan_page(struct scim_scan *s, struct scim_page *pg)
 	static const char *const names[] = { "schemas", "status", "detail", "totalResults", "nextCursor" };
 	struct json_object **slots[] = { &pg->schemas, &pg->status, &pg->detail, &pg->total, &pg->next_cursor };
 	const char *p, *end = s->end;
+	struct obj_member m;
+	struct obj_walk w;
 	char *key = NULL;
-	int r = 0;
+	int r;
 
 	memset(pg, 0, sizeof(*pg));
 	p = skip_ws(s->base, end);
@@ -557,60 +609,30 @@ int scim_scan_page(struct scim_scan *s, struct scim_page *pg)
 		log_error("%s: not a JSON object (a SCIM ListResponse or resource)", s->what);
 		return -EBADMSG;
 	}
-	p = skip_ws(p + 1, end);
-	if (p < end && *p == '}') {
-		p++;
-	} else {
-		for (;;) {
-			const char *k = p, *kend, *v, *vend;
-			bool esc;
-
-			if (p >= end || *p != '"') {
-				s->bad = p;
-				goto bad;
-			}
-			if (!(kend = scan_string(s, p, end, &esc)))
-				goto bad;
-			p = skip_ws(kend, end);
-			if (p >= end || *p != ':') {
-				s->bad = p;
-				goto bad;
-			}
-			v = skip_ws(p + 1, end);
-			if (!(vend = skip_value(s, v, end, 1)))
-				goto bad;
-			free(key);
-			key = NULL;
-			r = key_text(s, k, kend, esc, &key);
+	obj_begin(&w, p, end, 1, false);
+	while ((r = obj_next(s, &w, &m)) > 0) {
+		free(key);
+		key = NULL;
+		r = key_text(s, m.key, m.key_end, m.key_escaped, &key);
+		if (r < 0)
+			goto out;
+		if (!strcasecmp(key, "Resources")) {
+			pg->resources = m.value;
+			pg->resources_end = m.value_end;
+		}
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (strcasecmp(key, names[i]))
+				continue;
+			json_object_put(*slots[i]);
+			*slots[i] = NULL;
+			r = parse_slice(s, m.value, m.value_end, slots[i]);
 			if (r < 0)
 				goto out;
-			if (!strcasecmp(key, "Resources")) {
-				pg->resources = v;
-				pg->resources_end = vend;
-			}
-			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-				if (strcasecmp(key, names[i]))
-					continue;
-				json_object_put(*slots[i]);
-				*slots[i] = NULL;
-				r = parse_slice(s, v, vend, slots[i]);
-				if (r < 0)
-					goto out;
-			}
-			p = skip_ws(vend, end);
-			if (p < end && *p == ',') {
-				p = skip_ws(p + 1, end);
-				continue;
-			}
-			if (p < end && *p == '}') {
-				p++;
-				break;
-			}
-			s->bad = p;
-			goto bad;
 		}
 	}
-	p = skip_ws(p, end);
+	if (r < 0)
+		goto bad;
+	p = skip_ws(w.p, end);
 	if (p != end) {
 		s->bad = p;
 		goto bad;
@@ -671,40 +693,25 @@ static int member_key(const char *k, size_t n)
  * invalid JSON included: the json-c path then reads or reports it. */
 static const char *member_fast(struct scim_scan *s, const char *p, const char *end, int depth, struct member *mb)
 {
-	bool esc;
+	struct obj_member m;
+	struct obj_walk w;
+	int r;
 
 	memset(mb, 0, sizeof(*mb));
-	p = skip_ws(p + 1, end);
-	if (p < end && *p == '}')
-		return p + 1;
-	for (;;) {
-		const char *k = p, *q;
+	obj_begin(&w, p, end, depth + 1, true);
+	while ((r = obj_next(s, &w, &m)) > 0) {
 		int which;
-
-		if (p >= end || *p != '"' || !(q = scan_string(s, p, end, &esc)) || esc)
+		if (m.key_escaped)
 			return NULL;
-		which = member_key(k + 1, (size_t)(q - k - 2));
-		p = skip_ws(q, end);
-		if (p >= end || *p != ':')
-			return NULL;
-		p = skip_ws(p + 1, end);
-		if (which >= 0) {
-			if (mb->str[which] || p >= end || *p != '"' || !(q = scan_string(s, p, end, &esc)) || esc)
-				return NULL;
-			mb->str[which] = p + 1;
-			mb->len[which] = (size_t)(q - p - 2);
-		} else if (!(q = skip_known(p, end))) {
-			return NULL;
-		}
-		p = skip_ws(q, end);
-		if (p < end && *p == ',') {
-			p = skip_ws(p + 1, end);
+		which = member_key(m.key + 1, (size_t)(m.key_end - m.key - 2));
+		if (which < 0)
 			continue;
-		}
-		if (p < end && *p == '}')
-			return p + 1;
-		return NULL;
+		if (mb->str[which] || *m.value != '"' || m.value_escaped)
+			return NULL;
+		mb->str[which] = m.value + 1;
+		mb->len[which] = (size_t)(m.value_end - m.value - 2);
 	}
+	return r == 0 ? w.p : NULL;
 }
 
 /* Plain members wait in a queue this long: the sink hears of each one as it
@@ -800,80 +807,48 @@ static int stream_group(struct scim_scan *s, const char *p, const char *end, con
 {
 	struct json_object *obj = json_object_new_object(), *val;
 	const char *mem = NULL, *mem_end = NULL;
+	struct obj_member m;
+	struct obj_walk w;
 	char *key = NULL;
-	int r = 0;
+	int r;
 
 	if (!obj)
 		return -ENOMEM;
-	p = skip_ws(p + 1, end);
-	if (p < end && *p == '}') {
-		p++;
-	} else {
-		for (;;) {
-			const char *k = p, *kend, *v, *vend;
-			bool esc;
-			int is_mem;
-
-			if (p >= end || *p != '"') {
-				s->bad = p;
-				goto bad;
-			}
-			if (!(kend = scan_string(s, p, end, &esc)))
-				goto bad;
-			p = skip_ws(kend, end);
-			if (p >= end || *p != ':') {
-				s->bad = p;
-				goto bad;
-			}
-			v = skip_ws(p + 1, end);
-			if (!(vend = skip_known(v, end))) {
-				s->bad = v;
-				goto bad;
-			}
-			is_mem = *v == '[' ? key_is(s, k, kend, esc, "members") : 0;
-			if (is_mem < 0) {
-				r = is_mem;
-				goto out;
-			}
-			if (is_mem) {
-				mem = v;
-				mem_end = vend;
-			} else {
-				free(key);
-				key = NULL;
-				r = key_text(s, k, kend, esc, &key);
-				if (r == 0)
-					r = parse_slice(s, v, vend, &val);
-				if (r < 0)
-					goto out;
-				if (json_object_object_add(obj, key, val) < 0) {
-					json_object_put(val);
-					r = -ENOMEM;
-					goto out;
-				}
-			}
-			p = skip_ws(vend, end);
-			if (p < end && *p == ',') {
-				p = skip_ws(p + 1, end);
-				continue;
-			}
-			if (p < end && *p == '}') {
-				p++;
-				break;
-			}
-			s->bad = p;
-			goto bad;
+	obj_begin(&w, p, end, 2, true);
+	while ((r = obj_next(s, &w, &m)) > 0) {
+		int is_mem = *m.value == '[' ? key_is(s, m.key, m.key_end, m.key_escaped, "members") : 0;
+		if (is_mem < 0) {
+			r = is_mem;
+			goto out;
+		}
+		if (is_mem) {
+			mem = m.value;
+			mem_end = m.value_end;
+			continue;
+		}
+		free(key);
+		key = NULL;
+		r = key_text(s, m.key, m.key_end, m.key_escaped, &key);
+		if (r == 0)
+			r = parse_slice(s, m.value, m.value_end, &val);
+		if (r < 0)
+			goto out;
+		if (json_object_object_add(obj, key, val) < 0) {
+			json_object_put(val);
+			r = -ENOMEM;
+			goto out;
 		}
 	}
-	*after = p;
+	if (r < 0) {
+		r = invalid(s);
+		goto out;
+	}
+	*after = w.p;
 	r = sink->begin_group(sink->ctx, obj);
 	if (r == 0 && mem)
 		r = stream_members(s, mem, mem_end, sink);
 	if (r == 0)
 		r = sink->end_group(sink->ctx);
-	goto out;
-bad:
-	r = invalid(s);
 out:
 	free(key);
 	json_object_put(obj);

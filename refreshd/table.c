@@ -99,13 +99,19 @@ static uint32_t tag_of(uint64_t h, uint8_t kind)
 	return ((uint32_t)(h >> 32) & ~(uint32_t)0xff) | kind;
 }
 
-/* Slots for n entries: a power of two, at most two thirds full. */
-static size_t strmap_cap_for(size_t n)
+/* Slots for n entries: a power of two, at most num/den full. */
+static size_t cap_for(size_t n, size_t num, size_t den)
 {
 	size_t cap = 64;
-	while (cap * 2 < n * 3)
+	while (cap * num < n * den)
 		cap *= 2;
 	return cap;
+}
+
+/* String tables at most two thirds full: their probes compare strings. */
+static size_t strmap_cap_for(size_t n)
+{
+	return cap_for(n, 2, 3);
 }
 
 static int strmap_resize(struct scim_strmap *m, size_t ncap)
@@ -239,13 +245,9 @@ static size_t num_hash(uint32_t k)
 	return (size_t)mix64(k);
 }
 
-/* Slots for n entries: a power of two, at most three quarters full. */
 static size_t nummap_cap_for(size_t n)
 {
-	size_t cap = 64;
-	while (cap * 3 < n * 4)
-		cap *= 2;
-	return cap;
+	return cap_for(n, 3, 4);
 }
 
 static int nummap_resize(struct scim_nummap *m, size_t ncap)
