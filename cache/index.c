@@ -8,28 +8,11 @@
 #include <string.h>
 
 #include "cache/index.h"
+#include "cache/record.h"
 
 #define MIN_SLOTS 8u
 #define MAX_SLOTS (1u << 30)
 #define TABLE_HEADER 8u
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 uint32_t scim_index_name_check(const void *name, size_t len)
 {
@@ -39,12 +22,12 @@ uint32_t scim_index_name_check(const void *name, size_t len)
 	unsigned char tail[8] = { 0 };
 
 	for (; len >= 8; p += 8, len -= 8) {
-		h = (h ^ le64(p)) * 0xbf58476d1ce4e5b9ull;
+		h = (h ^ scim_le64(p)) * 0xbf58476d1ce4e5b9ull;
 		h ^= h >> 31;
 	}
 	if (len) {
 		memcpy(tail, p, len);
-		h = (h ^ le64(tail)) * 0xbf58476d1ce4e5b9ull;
+		h = (h ^ scim_le64(tail)) * 0xbf58476d1ce4e5b9ull;
 		h ^= h >> 31;
 	}
 	h *= 0x94d049bb133111ebull;
@@ -87,22 +70,22 @@ int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char
 	unsigned char *s = table + TABLE_HEADER;
 
 	memset(table, 0, scim_index_table_size(n));
-	put_le32(table, slots);
-	put_le32(table + 4, n);
+	scim_put_le32(table, slots);
+	scim_put_le32(table + 4, n);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t j = first_slot(e[i].check, shift), other;
-		while ((other = le32(s + 8 * (size_t)j + 4)) != 0) {
+		while ((other = scim_le32(s + 8 * (size_t)j + 4)) != 0) {
 			/* Every key that shares a check passes here: the place
 			 * to catch one key added twice. */
-			if (le32(s + 8 * (size_t)j) == e[i].check) {
+			if (scim_le32(s + 8 * (size_t)j) == e[i].check) {
 				int r = same_key(other, e[i].offset, ctx);
 				if (r != 0)
 					return r > 0 ? -EEXIST : r;
 			}
 			j = (j + 1) & mask;
 		}
-		put_le32(s + 8 * (size_t)j, e[i].check);
-		put_le32(s + 8 * (size_t)j + 4, e[i].offset);
+		scim_put_le32(s + 8 * (size_t)j, e[i].check);
+		scim_put_le32(s + 8 * (size_t)j + 4, e[i].offset);
 	}
 	return 0;
 }
@@ -110,11 +93,11 @@ int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char
 void scim_index_encode_locator(const uint32_t offsets[SCIM_INDEX_NKINDS], const uint32_t lengths[SCIM_INDEX_NKINDS],
 			       unsigned char out[SCIM_INDEX_LOCATOR_SIZE])
 {
-	put_le32(out, SCIM_INDEX_VERSION);
-	put_le32(out + 4, SCIM_INDEX_NKINDS);
+	scim_put_le32(out, SCIM_INDEX_VERSION);
+	scim_put_le32(out + 4, SCIM_INDEX_NKINDS);
 	for (int k = 0; k < SCIM_INDEX_NKINDS; k++) {
-		put_le32(out + 8 + 8 * k, offsets[k]);
-		put_le32(out + 12 + 8 * k, lengths[k]);
+		scim_put_le32(out + 8 + 8 * k, offsets[k]);
+		scim_put_le32(out + 12 + 8 * k, lengths[k]);
 	}
 }
 
@@ -122,19 +105,19 @@ int scim_index_open(const unsigned char *locator, size_t locator_len, const unsi
 		    struct scim_index ix[SCIM_INDEX_NKINDS])
 {
 	memset(ix, 0, sizeof(*ix) * SCIM_INDEX_NKINDS);
-	if (locator_len < 8 || le32(locator) != SCIM_INDEX_VERSION)
+	if (locator_len < 8 || scim_le32(locator) != SCIM_INDEX_VERSION)
 		return -EBADMSG;
-	uint32_t kinds = le32(locator + 4);
+	uint32_t kinds = scim_le32(locator + 4);
 	if (kinds > (locator_len - 8) / 8)
 		return -EBADMSG;
 	/* A newer writer may add kinds; the ones known here are read. */
 	for (uint32_t k = 0; k < kinds && k < SCIM_INDEX_NKINDS; k++) {
-		uint32_t off = le32(locator + 8 + 8 * k), len = le32(locator + 12 + 8 * k), slots;
+		uint32_t off = scim_le32(locator + 8 + 8 * k), len = scim_le32(locator + 12 + 8 * k), slots;
 		if (off == 0)
 			continue;
 		if (off > map_len || len > map_len - off || len < TABLE_HEADER)
 			goto bad;
-		slots = le32(map + off);
+		slots = scim_le32(map + off);
 		if (slots < MIN_SLOTS || slots > MAX_SLOTS || (slots & (slots - 1)) ||
 		    (size_t)len != TABLE_HEADER + 8 * (size_t)slots)
 			goto bad;
@@ -155,11 +138,11 @@ uint32_t scim_index_next(const struct scim_index *ix, uint32_t check, uint32_t *
 	 * matches cannot make a lookup run for ever. */
 	while (*pos <= ix->mask) {
 		const unsigned char *s = ix->slots + 8 * (size_t)((start + *pos) & ix->mask);
-		uint32_t off = le32(s + 4);
+		uint32_t off = scim_le32(s + 4);
 		(*pos)++;
 		if (off == 0)
 			break;
-		if (le32(s) == check)
+		if (scim_le32(s) == check)
 			return off;
 	}
 	*pos = ix->mask + 1;

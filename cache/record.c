@@ -33,7 +33,8 @@ static void put_u8(struct enc *e, uint8_t v)
 
 static void put_u32(struct enc *e, uint32_t v)
 {
-	unsigned char b[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
+	unsigned char b[4];
+	scim_put_le32(b, v);
 	put_bytes(e, b, 4);
 }
 
@@ -162,7 +163,7 @@ static int get_u32(struct dec *d, uint32_t *v)
 	const unsigned char *b;
 	if (get_bytes(d, 4, &b) < 0)
 		return -EBADMSG;
-	*v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	*v = scim_le32(b);
 	return 0;
 }
 

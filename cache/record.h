@@ -7,6 +7,26 @@
 
 #define SCIM_REC_VERSION 1
 
+/* Little-endian fields, read and written a byte at a time: records are not
+ * aligned, and the byte order must not depend on the host. */
+static inline uint32_t scim_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t scim_le64(const unsigned char *p)
+{
+	return (uint64_t)scim_le32(p) | (uint64_t)scim_le32(p + 4) << 32;
+}
+
+static inline void scim_put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
 enum {
 	SCIM_REC_USER = 1,
 	SCIM_REC_GROUP = 2,

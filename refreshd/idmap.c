@@ -15,6 +15,7 @@
 #include <tdb.h>
 #include <unistd.h>
 
+#include "cache/record.h"
 #include "refreshd/idmap.h"
 #include "refreshd/log.h"
 #include "refreshd/table.h"
@@ -89,19 +90,6 @@ int scim_idmap_reserve(struct scim_idmap *map, size_t n)
 	return r < 0 ? r : scim_nummap_reserve(&map->by_number, n);
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
-}
-
 static int corrupt(struct scim_idmap *map, const char *why)
 {
 	log_error("%s: the id map is corrupt (%s); refusing to run: numbers could change. Restore it from a "
@@ -110,18 +98,13 @@ static int corrupt(struct scim_idmap *map, const char *why)
 	return -EBADMSG;
 }
 
-static uint64_t le64(const unsigned char *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 static int load_chunk(struct scim_idmap *map, const unsigned char *p, size_t len, uint32_t chunk)
 {
 	size_t pos = 0, n = 0;
 
 	/* tdb checks its own structure, not our bytes: a flipped byte in an id
 	 * would silently give its number to another id. */
-	if (len < 8 || le64(p + len - 8) != scim_fnv1a(p, len - 8, SCIM_FNV_SEED ^ chunk))
+	if (len < 8 || scim_le64(p + len - 8) != scim_fnv1a(p, len - 8, SCIM_FNV_SEED ^ chunk))
 		return corrupt(map, "a chunk fails its checksum");
 	len -= 8;
 	while (pos < len) {
@@ -133,7 +116,7 @@ static int load_chunk(struct scim_idmap *map, const unsigned char *p, size_t len
 		if ((p[pos] != SCIM_IDMAP_USER && p[pos] != SCIM_IDMAP_GROUP) || idlen == 0 ||
 		    len - pos - 3 < (size_t)idlen + 5 || memchr(p + pos + 3, 0, idlen))
 			return corrupt(map, "malformed entry");
-		r = add_entry(map, (char)p[pos], (const char *)p + pos + 3, idlen, le32(p + pos + 3 + idlen),
+		r = add_entry(map, (char)p[pos], (const char *)p + pos + 3, idlen, scim_le32(p + pos + 3 + idlen),
 			      p[pos + 3 + idlen + 4], false, false);
 		if (r == -EEXIST)
 			return corrupt(map, "an id or a number recorded twice");
@@ -183,9 +166,9 @@ static int load(struct scim_idmap *map)
 		free(v.dptr);
 		return corrupt(map, "not an id map");
 	}
-	version = le32(v.dptr + 4);
-	map->nchunks = le32(v.dptr + 8);
-	nentries = le32(v.dptr + 12);
+	version = scim_le32(v.dptr + 4);
+	map->nchunks = scim_le32(v.dptr + 8);
+	nentries = scim_le32(v.dptr + 12);
 	free(v.dptr);
 	if (version != FORMAT_VERSION) {
 		log_error("%s: id map format version %u is not supported (this is version %d)", map->path, version,
@@ -200,7 +183,7 @@ static int load(struct scim_idmap *map)
 	}
 	for (uint32_t c = 0; c < map->nchunks && r == 0; c++) {
 		ckey[0] = CHUNK_KEY;
-		put_le32(ckey + 1, c);
+		scim_put_le32(ckey + 1, c);
 		k = (TDB_DATA){ ckey, sizeof(ckey) };
 		v = tdb_fetch(map->tdb, k);
 		if (!v.dptr)
@@ -390,7 +373,7 @@ static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, 
 		(*buf)[len + 1] = idlen & 0xff;
 		(*buf)[len + 2] = (idlen >> 8) & 0xff;
 		memcpy(*buf + len + 3, e->id, idlen);
-		put_le32(*buf + len + 3 + idlen, e->number);
+		scim_put_le32(*buf + len + 3 + idlen, e->number);
 		(*buf)[len + 3 + idlen + 4] = e->flags;
 		len += idlen + 8;
 	}
@@ -402,10 +385,10 @@ static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, 
 		*cap = len + 8;
 	}
 	uint64_t sum = scim_fnv1a(*buf, len, SCIM_FNV_SEED ^ c);
-	put_le32(*buf + len, (uint32_t)sum);
-	put_le32(*buf + len + 4, (uint32_t)(sum >> 32));
+	scim_put_le32(*buf + len, (uint32_t)sum);
+	scim_put_le32(*buf + len + 4, (uint32_t)(sum >> 32));
 	len += 8;
-	put_le32(key + 1, c);
+	scim_put_le32(key + 1, c);
 	TDB_DATA k = { key, sizeof(key) }, v = { *buf, len };
 	errno = 0;
 	if (tdb_store(map->tdb, k, v, TDB_REPLACE) == 0)
@@ -474,9 +457,9 @@ int scim_idmap_commit(struct scim_idmap *map)
 			r = store_chunk(map, c, &buf, &cap);
 	}
 	if (r == 0) {
-		put_le32(meta + 4, FORMAT_VERSION);
-		put_le32(meta + 8, nchunks);
-		put_le32(meta + 12, (uint32_t)map->count);
+		scim_put_le32(meta + 4, FORMAT_VERSION);
+		scim_put_le32(meta + 8, nchunks);
+		scim_put_le32(meta + 12, (uint32_t)map->count);
 		TDB_DATA k = { mkey, strlen(META_KEY) }, v = { meta, sizeof(meta) };
 		/* Without a transaction, the chunks must be on disk before the
 		 * record that declares them. */
