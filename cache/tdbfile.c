@@ -112,6 +112,22 @@ static int append(struct scim_tdb_builder *b, const void *data, size_t len)
 	return 0;
 }
 
+/* len bytes from off; short_err when the file ends first. */
+static int read_all(int fd, void *out, size_t len, uint64_t off, int short_err)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pread(fd, (unsigned char *)out + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return short_err;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 int scim_tdb_builder_read(const struct scim_tdb_builder *b, uint64_t off, void *out, size_t len)
 {
 	if (off > b->end || len > b->end - off)
@@ -120,15 +136,19 @@ int scim_tdb_builder_read(const struct scim_tdb_builder *b, uint64_t off, void *
 		memcpy(out, b->buf + (off - b->buf_off), len);
 		return 0;
 	}
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pread(b->fd, (unsigned char *)out + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return read_all(b->fd, out, len, off, -EIO);
+}
+
+int scim_tdb_builder_key(const struct scim_tdb_builder *b, uint64_t off, void *key, size_t cap, size_t *klen)
+{
+	unsigned char hdr[TDB_REC_HEADER];
+	int r = scim_tdb_builder_read(b, off, hdr, sizeof(hdr));
+	if (r < 0)
+		return r;
+	*klen = get32(hdr + 8);
+	if (*klen > cap)
+		return -ENOBUFS;
+	return scim_tdb_builder_read(b, off + TDB_REC_HEADER, key, *klen);
 }
 
 int scim_tdb_builder_new(const char *path, uint32_t hash_size, struct scim_tdb_builder **out)
@@ -300,16 +320,11 @@ static int window_get(struct window *w, uint64_t off, uint64_t len, const unsign
 		}
 		w->off = off;
 		w->len = 0;
-		while (w->len < want) {
-			ssize_t n = pread(w->fd, w->buf + w->len, (size_t)want - w->len, (off_t)(off + w->len));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -errno;
-			if (n == 0)
-				return -EBADMSG; /* the file shrank under us */
-			w->len += (size_t)n;
-		}
+		/* Short: the file shrank under us. */
+		int r = read_all(w->fd, w->buf, (size_t)want, off, -EBADMSG);
+		if (r < 0)
+			return r;
+		w->len = (size_t)want;
 	}
 	*p = w->buf + (off - w->off);
 	return 0;

@@ -30,6 +30,9 @@ int scim_tdb_builder_add(struct scim_tdb_builder *b, const void *key, size_t kle
 			 size_t dlen);
 /* Reads back len bytes of what was added, from file offset off. */
 int scim_tdb_builder_read(const struct scim_tdb_builder *b, uint64_t off, void *out, size_t len);
+/* The key of the record added at off, into key (cap bytes; -ENOBUFS if it
+ * is longer), and its length. */
+int scim_tdb_builder_key(const struct scim_tdb_builder *b, uint64_t off, void *key, size_t cap, size_t *klen);
 /* The file offset the next record will get (a record's header comes first,
  * then its key at +24, then its data). */
 uint64_t scim_tdb_builder_tell(const struct scim_tdb_builder *b);

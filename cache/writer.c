@@ -92,6 +92,20 @@ static int store(struct scim_cache_writer *w, const void *key, size_t klen, cons
 	return scim_tdb_builder_add(w->file, key, klen, data, dlen);
 }
 
+/* At least len bytes of scratch buffer. */
+static int scratch_reserve(struct scim_cache_writer *w, size_t len)
+{
+	unsigned char *p;
+	if (len <= w->scratch_cap)
+		return 0;
+	p = realloc(w->scratch, len);
+	if (!p)
+		return -ENOMEM;
+	w->scratch = p;
+	w->scratch_cap = len;
+	return 0;
+}
+
 static int index_add(struct index_list *l, uint32_t check, uint64_t offset)
 {
 	if (offset > UINT32_MAX)
@@ -112,22 +126,14 @@ static int index_add(struct index_list *l, uint32_t check, uint64_t offset)
 static int same_name(uint32_t a, uint32_t b, void *ctx)
 {
 	struct scim_cache_writer *w = ctx;
-	unsigned char ha[SCIM_TDB_RECORD_HEADER], hb[SCIM_TDB_RECORD_HEADER];
 	unsigned char ka[SCIM_NAME_MAX + 1], kb[SCIM_NAME_MAX + 1];
-	uint32_t la, lb;
+	size_t la, lb;
 	int r;
 
-	if ((r = scim_tdb_builder_read(w->file, a, ha, sizeof(ha))) < 0 ||
-	    (r = scim_tdb_builder_read(w->file, b, hb, sizeof(hb))) < 0)
+	if ((r = scim_tdb_builder_key(w->file, a, ka, sizeof(ka), &la)) < 0 ||
+	    (r = scim_tdb_builder_key(w->file, b, kb, sizeof(kb), &lb)) < 0)
 		return r;
-	memcpy(&la, ha + 8, 4); /* key_len, in the host's order like all of tdb */
-	memcpy(&lb, hb + 8, 4);
-	if (la != lb || la > sizeof(ka))
-		return 0;
-	if ((r = scim_tdb_builder_read(w->file, a + SCIM_TDB_RECORD_HEADER, ka, la)) < 0 ||
-	    (r = scim_tdb_builder_read(w->file, b + SCIM_TDB_RECORD_HEADER, kb, lb)) < 0)
-		return r;
-	return !memcmp(ka, kb, la);
+	return la == lb && !memcmp(ka, kb, la);
 }
 
 /* Two records with one number: always the same number twice. */
@@ -146,13 +152,9 @@ static int index_store(struct scim_cache_writer *w, int kind, char tag, uint32_t
 	uint64_t at;
 	int r;
 
-	if (len > w->scratch_cap) {
-		unsigned char *p = realloc(w->scratch, len);
-		if (!p)
-			return -ENOMEM;
-		w->scratch = p;
-		w->scratch_cap = len;
-	}
+	r = scratch_reserve(w, len);
+	if (r < 0)
+		return r;
 	bool by_name = kind == SCIM_INDEX_USER_NAME || kind == SCIM_INDEX_GROUP_NAME;
 	r = scim_index_build(l->e, l->n, w->scratch, by_name ? same_name : same_number, w);
 	if (r < 0)
@@ -215,11 +217,9 @@ static int encode_scratch(struct scim_cache_writer *w, int (*enc)(const void *, 
 		int r = enc(obj, full, w->scratch, len);
 		if (r != -ENOBUFS)
 			return r;
-		unsigned char *p = realloc(w->scratch, *len);
-		if (!p)
-			return -ENOMEM;
-		w->scratch = p;
-		w->scratch_cap = *len;
+		r = scratch_reserve(w, *len);
+		if (r < 0)
+			return r;
 	}
 }
 
@@ -488,16 +488,9 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 	hdr.group_chunks = w->groups.written;
 	len = 0;
 	(void)scim_rec_encode_header(&hdr, NULL, &len);
-	if (len > w->scratch_cap) {
-		unsigned char *p = realloc(w->scratch, len);
-		if (!p) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		w->scratch = p;
-		w->scratch_cap = len;
-	}
-	r = scim_rec_encode_header(&hdr, w->scratch, &len);
+	r = scratch_reserve(w, len);
+	if (r == 0)
+		r = scim_rec_encode_header(&hdr, w->scratch, &len);
 	if (r < 0)
 		goto fail;
 	r = store(w, &key, 1, w->scratch, len);
