@@ -145,11 +145,9 @@ int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, sc
 }
 
 struct scan_ctx {
+	struct walk_ctx walk; /* the record decoders above, and their callbacks */
 	struct scim_cache_header *hdr;
 	bool have_header;
-	scim_user_cb ucb;
-	scim_group_cb gcb;
-	void *ctx;
 };
 
 static int scan_record(const unsigned char *key, size_t klen, const unsigned char *data, size_t dlen, void *priv)
@@ -158,24 +156,17 @@ static int scan_record(const unsigned char *key, size_t klen, const unsigned cha
 	int r;
 
 	switch (key[0]) {
-	case SCIM_KEY_HEADER: {
+	case SCIM_KEY_HEADER:
 		if (klen != 1)
 			return -EBADMSG;
 		r = scim_rec_decode_header(data, dlen, c->hdr);
 		c->hdr->source = NULL; /* it would point into the scan's buffer */
 		c->have_header = r == 0;
 		return r;
-	}
-	case SCIM_KEY_USER_NAME: {
-		struct scim_user u;
-		r = scim_rec_decode_user(data, dlen, &u);
-		return r < 0 ? r : c->ucb(&u, c->ctx);
-	}
-	case SCIM_KEY_GROUP_NAME: {
-		struct scim_group g;
-		r = scim_rec_decode_group(data, dlen, &g);
-		return r < 0 ? r : c->gcb(&g, c->ctx);
-	}
+	case SCIM_KEY_USER_NAME:
+		return user_rec(data, dlen, &c->walk);
+	case SCIM_KEY_GROUP_NAME:
+		return group_rec(data, dlen, &c->walk);
 	default:
 		return 0;
 	}
@@ -185,7 +176,7 @@ int scim_cache_file_scan(const char *path, struct scim_cache_header *hdr, scim_u
 			 void *ctx)
 {
 	static const char tags[] = { SCIM_KEY_HEADER, SCIM_KEY_USER_NAME, SCIM_KEY_GROUP_NAME, 0 };
-	struct scan_ctx c = { hdr, false, ucb, gcb, ctx };
+	struct scan_ctx c = { { NULL, ucb, gcb, ctx }, hdr, false };
 	int r = scim_tdb_scan(path, tags, scan_record, &c);
 	return r == 0 && !c.have_header ? -EBADMSG : r;
 }

@@ -516,6 +516,15 @@ bad:
 	return -EBADMSG;
 }
 
+/* Adds key: val to obj, which takes val over; on failure val is dropped. */
+static int object_add(struct json_object *obj, const char *key, struct json_object *val)
+{
+	if (json_object_object_add(obj, key, val) == 0)
+		return 0;
+	json_object_put(val);
+	return -ENOMEM;
+}
+
 /* json-c's value of a scalar at p..q, made without its tokener when that is
  * plainly the same thing: a string with no escapes, true, false, null, or a
  * short integer.  Anything else goes through parse_slice(). */
@@ -563,13 +572,8 @@ static int parse_wanted(struct scim_scan *s, const char *p, const char *end, con
 			continue;
 		r = *m.value == '{' || *m.value == '[' ? parse_slice(s, m.value, m.value_end, &val)
 						       : scalar_value(s, m.value, m.value_end, m.value_escaped, &val);
-		if (r < 0)
+		if (r < 0 || (r = object_add(obj, key, val)) < 0)
 			goto out;
-		if (json_object_object_add(obj, key, val) < 0) {
-			json_object_put(val);
-			r = -ENOMEM;
-			goto out;
-		}
 	}
 	if (r < 0)
 		r = invalid(s);
@@ -831,13 +835,8 @@ static int stream_group(struct scim_scan *s, const char *p, const char *end, con
 		r = key_text(s, m.key, m.key_end, m.key_escaped, &key);
 		if (r == 0)
 			r = parse_slice(s, m.value, m.value_end, &val);
-		if (r < 0)
+		if (r < 0 || (r = object_add(obj, key, val)) < 0)
 			goto out;
-		if (json_object_object_add(obj, key, val) < 0) {
-			json_object_put(val);
-			r = -ENOMEM;
-			goto out;
-		}
 	}
 	if (r < 0) {
 		r = invalid(s);
