@@ -107,24 +107,37 @@ static struct json_object *get_ci(struct json_object *obj, const char *key)
 	return NULL;
 }
 
+/* A path split the way RFC 7644 section 3.10 reads it: buf (512 bytes) gets
+ * a copy, *ext the key of the extension object it lives in (NULL for the
+ * core schema) and *attr the dotted attribute path.  -1 if it is too long. */
+static int split_path(const char *path, char *buf, size_t buflen, char **ext, char **attr)
+{
+	if (!path || strlen(path) >= buflen)
+		return -1;
+	strcpy(buf, path);
+	*ext = NULL;
+	*attr = buf;
+	if (!strncasecmp(buf, "urn:", 4)) {
+		char *colon = strrchr(buf, ':');
+		*colon = 0;
+		*attr = colon + 1;
+		if (strcasecmp(buf, CORE_USER) && strcasecmp(buf, CORE_GROUP))
+			*ext = buf;
+	}
+	return 0;
+}
+
 /* "userName", "name.formatted", "urn:...:User:employeeNumber",
  * "urn:...:User:manager.value" (RFC 7644 section 3.10). */
 static struct json_object *get_path(struct json_object *res, const char *path)
 {
-	char buf[512], *attr, *save = NULL;
+	char buf[512], *ext, *attr, *save = NULL;
 	struct json_object *o = res;
 
-	if (strlen(path) >= sizeof(buf))
+	if (split_path(path, buf, sizeof(buf), &ext, &attr) < 0)
 		return NULL;
-	strcpy(buf, path);
-	attr = buf;
-	if (!strncasecmp(buf, "urn:", 4)) {
-		char *colon = strrchr(buf, ':');
-		*colon = 0;
-		attr = colon + 1;
-		if (strcasecmp(buf, CORE_USER) && strcasecmp(buf, CORE_GROUP))
-			o = get_ci(res, buf);
-	}
+	if (ext)
+		o = get_ci(res, ext);
 	for (char *seg = strtok_r(attr, ".", &save); seg && o; seg = strtok_r(NULL, ".", &save))
 		o = get_ci(o, seg);
 	return o;
@@ -133,22 +146,12 @@ static struct json_object *get_path(struct json_object *res, const char *path)
 /* The key of res that get_path(res, path) looks up first ("" if none). */
 static void top_key(const char *path, char *out, size_t outlen)
 {
-	char buf[512], *attr = buf, *save = NULL, *seg;
+	char buf[512], *ext, *attr, *save = NULL, *seg;
 
 	out[0] = 0;
-	if (!path || strlen(path) >= sizeof(buf))
+	if (split_path(path, buf, sizeof(buf), &ext, &attr) < 0)
 		return;
-	strcpy(buf, path);
-	if (!strncasecmp(buf, "urn:", 4)) {
-		char *colon = strrchr(buf, ':');
-		*colon = 0;
-		attr = colon + 1;
-		if (strcasecmp(buf, CORE_USER) && strcasecmp(buf, CORE_GROUP)) {
-			snprintf(out, outlen, "%s", buf);
-			return;
-		}
-	}
-	seg = strtok_r(attr, ".", &save);
+	seg = ext ? ext : strtok_r(attr, ".", &save);
 	if (seg)
 		snprintf(out, outlen, "%s", seg);
 }
