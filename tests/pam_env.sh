@@ -6,6 +6,8 @@
 #
 #   pam_env_setup DIR      (outside) caches, passwd, nsswitch.conf, pam.d
 #   pam_env_enter DIR      (inside)  the bind mounts and the environment
+#   pam_env_run "$0" "$@"  both: set up a fresh $t, run the test again in a
+#                          private mount namespace, and enter $t there
 #   publish NAME           republishes the cache from $t/NAME.desc
 #   check NAME WANT GOT    prints ok/FAIL, remembers failures in $fail
 
@@ -130,4 +132,18 @@ pam_env_enter() {
 	# No nscd answers from the host's cache in here.
 	mount -t tmpfs -o mode=755 tmpfs /run
 	export LD_LIBRARY_PATH="$SCIM_LIBDIR" NSS_SCIM_CACHE="$t/cache.tdb"
+}
+
+# Called first by a test that needs nothing more than the setup: outside, it
+# sets up a fresh $t, runs the test again inside a private mount namespace and
+# exits with its status; inside, it enters $t.
+pam_env_run() {
+	if [ "${2:-}" != __inner ]; then
+		t=$(mktemp -d)
+		trap 'rm -rf "$t"' EXIT
+		pam_env_setup "$t"
+		unshare --mount --propagation private sh "$1" __inner "$t"
+		exit $?
+	fi
+	pam_env_enter "$3"
 }

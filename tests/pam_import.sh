@@ -9,13 +9,7 @@ command -v pamtester >/dev/null || { echo "SKIP: no pamtester"; exit 77; }
 refreshd="$top_builddir/scim-refreshd"
 [ -x "$refreshd" ] || { echo "SKIP: scim-refreshd not built"; exit 77; }
 
-if [ "${1:-}" != __inner ]; then
-	t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
-	pam_env_setup "$t"
-	unshare --mount --propagation private sh "$0" __inner "$t"
-	exit $?
-fi
-pam_env_enter "$2"
+pam_env_run "$0" "$@"
 export NSS_SCIM_CACHE="$t/import/cache.tdb"
 mkdir -p "$t/import" "$t/scim"
 cat >"$t/refreshd.conf" <<CONF

@@ -5,13 +5,7 @@ set -eu
 . "$top_srcdir/tests/pam_env.sh"
 command -v pamtester >/dev/null || { echo "SKIP: no pamtester"; exit 77; }
 
-if [ "${1:-}" != __inner ]; then
-	t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
-	pam_env_setup "$t"
-	unshare --mount --propagation private sh "$0" __inner "$t"
-	exit $?
-fi
-pam_env_enter "$2"
+pam_env_run "$0" "$@"
 
 # acct SERVICE USER: pamtester's exit status and what it printed.
 acct() {
