@@ -1,10 +1,15 @@
 /* index.c - direct indexes (see index.h).
  *
- * Table layout, little-endian: le32 slot count (a power of two, at least 8),
- * le32 entry count, then per slot le32 check and le32 record offset (0: the
- * slot is empty).  A key's first slot comes from its check by Fibonacci
- * hashing; collisions probe linearly, so a hit mostly reads one cache line. */
+ * Table layout, little-endian: le32 slot count, le32 entry count, le32
+ * offset_bits, le32 zero, then one le32 per slot: 0 when empty, else
+ * fingerprint << offset_bits | record offset / 4, where the fingerprint is
+ * the check's low 32 - offset_bits bits.  A key's first slot comes from the
+ * check's high bits (check * slots >> 32, so any slot count works and the
+ * table is sized to the entries, not to a power of two); collisions probe
+ * linearly, 16 slots to a cache line.  The fingerprint turns away nearly
+ * every other key in the probe without touching its record. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cache/index.h"
@@ -12,7 +17,8 @@
 
 #define MIN_SLOTS 8u
 #define MAX_SLOTS (1u << 30)
-#define TABLE_HEADER 8u
+#define TABLE_HEADER 16u
+#define MAX_OFFSET_BITS 30u
 
 uint32_t scim_index_name_check(const void *name, size_t len)
 {
@@ -35,59 +41,101 @@ uint32_t scim_index_name_check(const void *name, size_t len)
 	return (uint32_t)h;
 }
 
+uint32_t scim_index_number_check(uint32_t number)
+{
+	/* murmur3's finaliser: a bijection, and it spreads runs of numbers
+	 * (uids are handed out in order) over every bit. */
+	uint32_t h = number;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
 static uint32_t slot_count(uint32_t n)
 {
 	uint64_t want = (uint64_t)n * 4 / 3 + 1; /* at most three quarters full */
-	uint32_t slots = MIN_SLOTS;
-	while (slots < want && slots < MAX_SLOTS)
-		slots *= 2;
-	return slots;
+	if (want < MIN_SLOTS)
+		want = MIN_SLOTS;
+	return want > MAX_SLOTS ? MAX_SLOTS : (uint32_t)want;
 }
 
-static unsigned shift_for(uint32_t slots)
+static uint32_t first_slot(uint32_t check, uint32_t nslots)
 {
-	unsigned bits = 0;
-	while ((1u << bits) < slots)
-		bits++;
-	return 32 - bits;
+	return (uint32_t)(((uint64_t)check * nslots) >> 32);
 }
 
-static uint32_t first_slot(uint32_t check, unsigned shift)
+static uint32_t fingerprint(uint32_t check, unsigned offset_bits)
 {
-	return (uint32_t)(check * 2654435769u) >> shift;
+	return check & (uint32_t)((1ull << (32 - offset_bits)) - 1);
+}
+
+static uint32_t slot_value(uint32_t check, uint32_t offset, unsigned offset_bits)
+{
+	return fingerprint(check, offset_bits) << offset_bits | offset >> 2;
+}
+
+static uint32_t slot_at(uint32_t start, uint32_t step, uint32_t nslots)
+{
+	uint32_t i = start + step;
+	return i >= nslots ? i - nslots : i;
 }
 
 size_t scim_index_table_size(uint32_t n)
 {
-	return TABLE_HEADER + 8 * (size_t)slot_count(n);
+	return TABLE_HEADER + 4 * (size_t)slot_count(n);
 }
 
 int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char *table,
 		     int (*same_key)(uint32_t a, uint32_t b, void *ctx), void *ctx)
 {
-	uint32_t slots = slot_count(n), mask = slots - 1;
-	unsigned shift = shift_for(slots);
+	uint32_t nslots = slot_count(n), max_unit = 1, *owner = NULL;
+	unsigned bits = 1;
 	unsigned char *s = table + TABLE_HEADER;
+	int r = 0;
 
-	memset(table, 0, scim_index_table_size(n));
-	scim_put_le32(table, slots);
-	scim_put_le32(table + 4, n);
+	if (n >= MAX_SLOTS / 4 * 3)
+		return -E2BIG;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t j = first_slot(e[i].check, shift), other;
-		while ((other = scim_le32(s + 8 * (size_t)j + 4)) != 0) {
+		if (e[i].offset == 0 || e[i].offset % 4)
+			return -EINVAL;
+		if (e[i].offset / 4 > max_unit)
+			max_unit = e[i].offset / 4;
+	}
+	while (bits < MAX_OFFSET_BITS && (max_unit >> bits) != 0)
+		bits++;
+	/* The full checks of the entries placed so far (index + 1 per slot):
+	 * the table keeps only a fingerprint, and a duplicate must be caught
+	 * by the whole check. */
+	owner = calloc(nslots, sizeof(*owner));
+	if (!owner)
+		return -ENOMEM;
+	memset(table, 0, scim_index_table_size(n));
+	scim_put_le32(table, nslots);
+	scim_put_le32(table + 4, n);
+	scim_put_le32(table + 8, bits);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t start = first_slot(e[i].check, nslots), j = start;
+		for (uint32_t step = 0; owner[j] != 0; j = slot_at(start, ++step, nslots)) {
 			/* Every key that shares a check passes here: the place
 			 * to catch one key added twice. */
-			if (scim_le32(s + 8 * (size_t)j) == e[i].check) {
-				int r = same_key(other, e[i].offset, ctx);
-				if (r != 0)
-					return r > 0 ? -EEXIST : r;
+			const struct scim_index_entry *other = &e[owner[j] - 1];
+			if (other->check == e[i].check) {
+				r = same_key(other->offset, e[i].offset, ctx);
+				if (r != 0) {
+					r = r > 0 ? -EEXIST : r;
+					goto out;
+				}
 			}
-			j = (j + 1) & mask;
 		}
-		scim_put_le32(s + 8 * (size_t)j, e[i].check);
-		scim_put_le32(s + 8 * (size_t)j + 4, e[i].offset);
+		owner[j] = i + 1;
+		scim_put_le32(s + 4 * (size_t)j, slot_value(e[i].check, e[i].offset, bits));
 	}
-	return 0;
+out:
+	free(owner);
+	return r;
 }
 
 void scim_index_encode_locator(const uint32_t offsets[SCIM_INDEX_NKINDS], const uint32_t lengths[SCIM_INDEX_NKINDS],
@@ -112,18 +160,22 @@ int scim_index_open(const unsigned char *locator, size_t locator_len, const unsi
 		return -EBADMSG;
 	/* A newer writer may add kinds; the ones known here are read. */
 	for (uint32_t k = 0; k < kinds && k < SCIM_INDEX_NKINDS; k++) {
-		uint32_t off = scim_le32(locator + 8 + 8 * k), len = scim_le32(locator + 12 + 8 * k), slots;
+		uint32_t off = scim_le32(locator + 8 + 8 * k), len = scim_le32(locator + 12 + 8 * k);
+		uint32_t nslots, entries, bits;
 		if (off == 0)
 			continue;
 		if (off > map_len || len > map_len - off || len < TABLE_HEADER)
 			goto bad;
-		slots = scim_le32(map + off);
-		if (slots < MIN_SLOTS || slots > MAX_SLOTS || (slots & (slots - 1)) ||
-		    (size_t)len != TABLE_HEADER + 8 * (size_t)slots)
+		nslots = scim_le32(map + off);
+		entries = scim_le32(map + off + 4);
+		bits = scim_le32(map + off + 8);
+		/* A full table would make every miss walk all of it. */
+		if (nslots < MIN_SLOTS || nslots > MAX_SLOTS || entries >= nslots || bits == 0 ||
+		    bits > MAX_OFFSET_BITS || (size_t)len != TABLE_HEADER + 4 * (size_t)nslots)
 			goto bad;
 		ix[k].slots = map + off + TABLE_HEADER;
-		ix[k].mask = slots - 1;
-		ix[k].shift = shift_for(slots);
+		ix[k].nslots = nslots;
+		ix[k].offset_bits = bits;
 	}
 	return 0;
 bad:
@@ -131,20 +183,30 @@ bad:
 	return -EBADMSG;
 }
 
+const unsigned char *scim_index_probe_slot(const struct scim_index *ix, uint32_t check, uint32_t pos)
+{
+	return ix->slots + 4 * (size_t)slot_at(first_slot(check, ix->nslots), pos % ix->nslots, ix->nslots);
+}
+
+uint32_t scim_index_slot_value(const struct scim_index *ix, uint32_t check, uint32_t offset)
+{
+	return slot_value(check, offset, ix->offset_bits);
+}
+
 uint32_t scim_index_next(const struct scim_index *ix, uint32_t check, uint32_t *pos)
 {
-	uint32_t start = first_slot(check, ix->shift);
+	uint32_t start = first_slot(check, ix->nslots), fp = fingerprint(check, ix->offset_bits);
+	uint32_t unit_mask = (1u << ix->offset_bits) - 1;
 	/* Bounded by the table size, so a damaged table that is full of
 	 * matches cannot make a lookup run for ever. */
-	while (*pos <= ix->mask) {
-		const unsigned char *s = ix->slots + 8 * (size_t)((start + *pos) & ix->mask);
-		uint32_t off = scim_le32(s + 4);
+	while (*pos < ix->nslots) {
+		uint32_t v = scim_le32(ix->slots + 4 * (size_t)slot_at(start, *pos, ix->nslots));
 		(*pos)++;
-		if (off == 0)
+		if (v == 0)
 			break;
-		if (scim_le32(s) == check)
-			return off;
+		if (v >> ix->offset_bits == fp)
+			return (v & unit_mask) << 2;
 	}
-	*pos = ix->mask + 1;
+	*pos = ix->nslots;
 	return 0;
 }

@@ -297,8 +297,9 @@ static int current_snapshot(const char *path, struct scim_snapshot **out)
 
 /* ---------------------------------------------------------------- lookups */
 
-/* A record found through a number's index slot must carry that number:
- * want is set then, and a mismatch means a damaged index. */
+/* A record found by number must carry that number: want is set then.  The
+ * index checks it itself; without an index, a "u"/"g" record that names a
+ * user or group with another number is damage. */
 struct user_ctx {
 	scim_user_cb cb;
 	void *ctx;
@@ -355,30 +356,29 @@ static const struct {
 	[SCIM_INDEX_GROUP_GID] = { SCIM_KEY_GROUP_NAME, SCIM_KEY_GROUP_GID },
 };
 
-/* The record of the candidate at off, if it is a name_tag record; with name
- * set, only if it is that name's. 1: found, 0: another key, <0: damaged. */
-static int index_candidate(const struct scim_snapshot *s, uint32_t off, char tag, const char *name, size_t n,
-			   const unsigned char **data, size_t *dlen)
+/* The record at a candidate offset, if it is a name_tag record. */
+static int index_record(const struct scim_snapshot *s, uint32_t off, char tag, const unsigned char **key,
+			size_t *klen, const unsigned char **data, size_t *dlen)
 {
-	const unsigned char *key;
-	size_t klen;
-	if (scim_tdb_record_at(s->map, s->map_len, off, &key, &klen, data, dlen) < 0 || klen < 2 || key[0] != tag)
+	if (scim_tdb_record_at(s->map, s->map_len, off, key, klen, data, dlen) < 0 || *klen < 2 || (*key)[0] != tag)
 		return -EBADMSG;
-	return !name || (klen == n + 1 && !memcmp(key + 1, name, n));
+	return 0;
 }
 
+/* A slot only proposes: its fingerprint matches other keys now and then,
+ * so each candidate's own key (or number) decides. */
 static int index_by_name(const struct scim_snapshot *s, enum scim_index_kind k, const char *name, size_t n,
 			 scim_data_fn fn, void *ctx)
 {
 	uint32_t check = scim_index_name_check(name, n), pos = 0, off;
-	const unsigned char *data;
-	size_t dlen;
+	const unsigned char *key, *data;
+	size_t klen, dlen;
 
 	while ((off = scim_index_next(&s->ix[k], check, &pos)) != 0) {
-		int r = index_candidate(s, off, kinds[k].name_tag, name, n, &data, &dlen);
+		int r = index_record(s, off, kinds[k].name_tag, &key, &klen, &data, &dlen);
 		if (r < 0)
 			return r;
-		if (r)
+		if (klen == n + 1 && !memcmp(key + 1, name, n))
 			return fn(data, dlen, ctx);
 	}
 	return -ENOENT;
@@ -387,16 +387,20 @@ static int index_by_name(const struct scim_snapshot *s, enum scim_index_kind k, 
 static int index_by_num(const struct scim_snapshot *s, enum scim_index_kind k, uint32_t num, scim_data_fn fn,
 			void *ctx)
 {
-	uint32_t pos = 0, off = scim_index_next(&s->ix[k], num, &pos);
-	const unsigned char *data;
-	size_t dlen;
-	int r;
+	uint32_t check = scim_index_number_check(num), pos = 0, off, found;
+	const unsigned char *key, *data;
+	size_t klen, dlen;
 
-	/* Numbers are unique, so the first slot with the number is the one. */
-	if (off == 0)
-		return -ENOENT;
-	r = index_candidate(s, off, kinds[k].name_tag, NULL, 0, &data, &dlen);
-	return r < 0 ? r : fn(data, dlen, ctx);
+	while ((off = scim_index_next(&s->ix[k], check, &pos)) != 0) {
+		int r = index_record(s, off, kinds[k].name_tag, &key, &klen, &data, &dlen);
+		if (r == 0)
+			r = scim_rec_number(data, dlen, &found);
+		if (r < 0)
+			return r;
+		if (found == num)
+			return fn(data, dlen, ctx);
+	}
+	return -ENOENT;
 }
 
 static int lookup_name(const struct scim_snapshot *s, enum scim_index_kind k, const char *name, size_t n,

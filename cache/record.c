@@ -300,6 +300,14 @@ int scim_chunk_next(const unsigned char *chunk, size_t len, size_t *pos, const u
 	return 0;
 }
 
+int scim_rec_number(const unsigned char *rec, size_t len, uint32_t *number)
+{
+	if (len < 8)
+		return -EBADMSG;
+	*number = scim_le32(rec + 4);
+	return 0;
+}
+
 void scim_key_num(unsigned char key[5], char tag, uint32_t n)
 {
 	key[0] = (unsigned char)tag;

@@ -50,6 +50,10 @@ enum {
 int scim_chunk_next(const unsigned char *chunk, size_t len, size_t *pos, const unsigned char **rec,
 		    size_t *rec_len);
 
+/* The uid of a user record or the gid of a group record (both follow the
+ * prefix), without decoding the rest; -EBADMSG if the record is too short. */
+int scim_rec_number(const unsigned char *rec, size_t len, uint32_t *number);
+
 /* tag + le32 number: the key of a uid, gid or chunk. */
 void scim_key_num(unsigned char key[5], char tag, uint32_t n);
 

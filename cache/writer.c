@@ -136,7 +136,8 @@ static int same_name(uint32_t a, uint32_t b, void *ctx)
 	return la == lb && !memcmp(ka, kb, la);
 }
 
-/* Two records with one number: always the same number twice. */
+/* Two records with one number check: always the same number twice, since
+ * the check is a bijective mix of the number. */
 static int same_number(uint32_t a, uint32_t b, void *ctx)
 {
 	(void)a, (void)b, (void)ctx;
@@ -327,7 +328,7 @@ int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_us
 		goto out;
 	r = index_add(&w->index[SCIM_INDEX_USER_NAME], scim_index_name_check(u->name, nlen), at);
 	if (r == 0)
-		r = index_add(&w->index[SCIM_INDEX_USER_UID], u->uid, at);
+		r = index_add(&w->index[SCIM_INDEX_USER_UID], scim_index_number_check(u->uid), at);
 	if (r < 0)
 		goto out;
 
@@ -374,7 +375,7 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 		goto out;
 	r = index_add(&w->index[SCIM_INDEX_GROUP_NAME], scim_index_name_check(g->name, nlen), at);
 	if (r == 0)
-		r = index_add(&w->index[SCIM_INDEX_GROUP_GID], g->gid, at);
+		r = index_add(&w->index[SCIM_INDEX_GROUP_GID], scim_index_number_check(g->gid), at);
 	if (r < 0)
 		goto out;
 	/* By gid we store only the name: groups can be large, and a second copy

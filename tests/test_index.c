@@ -16,9 +16,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "cache/cache.h"
 #include "cache/index.h"
+#include "cache/tdbfile.h"
 
 #define NUSERS 3000
 #define NGROUPS 300
@@ -115,32 +118,56 @@ static void every_key_found(void **state)
 	assert_int_equal(scim_cache_user_by_name(path, "grp1", got_user, &g), -ENOENT);
 }
 
-/* The file offset of the slot of an index that holds check. */
-static long slot_offset(int kind, uint32_t check)
+/* Where one key's slot is: its file offset, the index it is in (for
+ * scim_index_slot_value) and the record it points at. */
+struct slot_ref {
+	long at;
+	long slots_at; /* file offset of slot 0 */
+	struct scim_index ix; /* slots points into a mapping that is gone */
+	uint32_t record;
+	uint32_t check;
+};
+
+static void find_slot(int kind, const char *name, uint32_t number, struct slot_ref *ref)
 {
 	struct tdb_context *tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDONLY, 0);
 	TDB_DATA k = { (unsigned char *)"X", 1 }, loc;
-	uint32_t off, slots;
-	long found = -1;
+	struct scim_index all[SCIM_INDEX_NKINDS];
+	struct stat st;
+	uint32_t pos = 0, off;
+
 	assert_non_null(tdb);
 	loc = tdb_fetch(tdb, k);
 	assert_int_equal(loc.dsize, SCIM_INDEX_LOCATOR_SIZE);
-	memcpy(&off, loc.dptr + 8 + 8 * kind, 4); /* little-endian host */
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	unsigned char *map = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(map != MAP_FAILED);
+	close(fd);
+	assert_int_equal(scim_index_open(loc.dptr, loc.dsize, map, st.st_size, all), 0);
 	free(loc.dptr);
 	tdb_close(tdb);
 
-	int fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &slots, 4, off), 4);
-	for (uint32_t i = 0; i < slots && found < 0; i++) {
-		uint32_t slot[2];
-		assert_int_equal(pread(fd, slot, 8, off + 8 + 8 * (long)i), 8);
-		if (slot[0] == check && slot[1])
-			found = off + 8 + 8 * (long)i;
+	ref->check = name ? scim_index_name_check(name, strlen(name)) : scim_index_number_check(number);
+	ref->at = -1;
+	while ((off = scim_index_next(&all[kind], ref->check, &pos)) != 0) {
+		const unsigned char *key, *data;
+		size_t klen, dlen;
+		uint32_t n;
+		assert_int_equal(scim_tdb_record_at(map, st.st_size, off, &key, &klen, &data, &dlen), 0);
+		memcpy(&n, data + 4, 4); /* little-endian host */
+		if (name ? klen == strlen(name) + 1 && !memcmp(key + 1, name, klen - 1) : n == number) {
+			ref->at = scim_index_probe_slot(&all[kind], ref->check, pos - 1) - map;
+			ref->slots_at = all[kind].slots - map;
+			ref->record = off;
+			break;
+		}
 	}
-	close(fd);
-	assert_true(found > 0);
-	return found;
+	assert_true(ref->at > 0);
+	ref->ix = all[kind];
+	ref->ix.slots = NULL;
+	munmap(map, st.st_size);
 }
 
 static void poke(long at, const void *p, size_t n)
@@ -160,56 +187,95 @@ static void peek(long at, void *p, size_t n)
 	close(fd);
 }
 
+static void poke_slot(long at, uint32_t value)
+{
+	unsigned char b[4] = { value, value >> 8, value >> 16, value >> 24 };
+	poke(at, b, 4);
+}
+
 /* A name slot pointing at another user's record: that user is not handed
  * out under the wrong name. */
 static void swapped_name_slot(void **state)
 {
 	char a[64], b[64];
 	struct got g;
-	uint32_t off_b;
+	struct slot_ref sa, sb;
 	(void)state;
 	user_name(10, a, sizeof(a));
 	user_name(11, b, sizeof(b));
-	long sa = slot_offset(SCIM_INDEX_USER_NAME, scim_index_name_check(a, strlen(a)));
-	long sb = slot_offset(SCIM_INDEX_USER_NAME, scim_index_name_check(b, strlen(b)));
-	peek(sb + 4, &off_b, 4);
-	poke(sa + 4, &off_b, 4);
-	int r = scim_cache_user_by_name(path, a, got_user, &g);
-	assert_true(r == -ENOENT || r == -EBADMSG);
+	find_slot(SCIM_INDEX_USER_NAME, a, 0, &sa);
+	find_slot(SCIM_INDEX_USER_NAME, b, 0, &sb);
+	poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+	assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), -ENOENT);
 	assert_int_equal(scim_cache_user_by_name(path, b, got_user, &g), 0);
 	assert_string_equal(g.name, b);
 }
 
-/* A uid slot pointing at another user's record: refused as damage. */
+/* A uid slot pointing at another user's record: that user is not handed
+ * out for the wrong uid. */
 static void swapped_uid_slot(void **state)
 {
 	struct got g;
-	uint32_t off_b;
+	struct slot_ref sa, sb;
 	(void)state;
-	long sa = slot_offset(SCIM_INDEX_USER_UID, 100000 + 7 * 20);
-	long sb = slot_offset(SCIM_INDEX_USER_UID, 100000 + 7 * 21);
-	peek(sb + 4, &off_b, 4);
-	poke(sa + 4, &off_b, 4);
-	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 20, got_user, &g), -EBADMSG);
+	find_slot(SCIM_INDEX_USER_UID, NULL, 100000 + 7 * 20, &sa);
+	find_slot(SCIM_INDEX_USER_UID, NULL, 100000 + 7 * 21, &sb);
+	poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 20, got_user, &g), -ENOENT);
 	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 21, got_user, &g), 0);
+	assert_int_equal(g.num, 100000 + 7 * 21);
 }
 
-/* Offsets into the middle of a record, past the end, and into the header. */
+/* A fingerprint shared with another key in the same probe run (what a
+ * collision looks like): the other key's record is passed over and the
+ * probe goes on to the right one. */
+static void fingerprint_collision_passed_over(void **state)
+{
+	struct got g;
+	struct slot_ref sa, sb;
+	unsigned char v[4];
+	(void)state;
+	for (int kind = SCIM_INDEX_USER_NAME; kind <= SCIM_INDEX_USER_UID; kind++) {
+		char a[64], b[64];
+		build_cache();
+		user_name(40, a, sizeof(a));
+		user_name(41, b, sizeof(b));
+		bool by_name = kind == SCIM_INDEX_USER_NAME;
+		find_slot(kind, by_name ? a : NULL, 100000 + 7 * 40, &sa);
+		find_slot(kind, by_name ? b : NULL, 100000 + 7 * 41, &sb);
+		/* a's entry moves to the first empty slot after it, and its own
+		 * slot proposes b's record under a's fingerprint. */
+		long i = (sa.at - sa.slots_at) / 4, at;
+		do {
+			i = (i + 1) % sa.ix.nslots;
+			at = sa.slots_at + 4 * i;
+			peek(at, v, 4);
+		} while (v[0] | v[1] | v[2] | v[3]);
+		poke_slot(at, scim_index_slot_value(&sa.ix, sa.check, sa.record));
+		poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+		if (by_name)
+			assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), 0);
+		else
+			assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 40, got_user, &g), 0);
+		assert_string_equal(g.name, a);
+		assert_int_equal(g.num, 100000 + 7 * 40);
+	}
+}
+
+/* Offsets into the header, past the end of the file, and into the middle
+ * of a record. */
 static void wild_offsets(void **state)
 {
-	static const uint32_t wild[] = { 1, 200, 0x7ffffff0, 0xffffffff };
 	struct got g;
-	uint32_t orig;
+	struct slot_ref sa;
 	(void)state;
-	long sa = slot_offset(SCIM_INDEX_USER_UID, 100000 + 7 * 30);
-	peek(sa + 4, &orig, 4);
+	find_slot(SCIM_INDEX_USER_UID, NULL, 100000 + 7 * 30, &sa);
+	uint32_t past_end = ((1u << sa.ix.offset_bits) - 1) * 4;
+	const uint32_t wild[] = { 4, 100, sa.record + 4, sa.record - 4, past_end };
 	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
-		poke(sa + 4, &wild[i], 4);
+		poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, wild[i]));
 		assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 30, got_user, &g), -EBADMSG);
 	}
-	uint32_t mid = orig + 3;
-	poke(sa + 4, &mid, 4);
-	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 30, got_user, &g), -EBADMSG);
 }
 
 /* A table whose size does not add up: the indexes are ignored and libtdb
@@ -336,11 +402,11 @@ static int never_same(uint32_t a, uint32_t b, void *ctx)
 static void same_check_probing(void **state)
 {
 	struct scim_index_entry e[40];
-	unsigned char table[8 + 8 * 64];
+	unsigned char table[16 + 4 * 54]; /* 40 entries, at most 3/4 full */
 	struct scim_index ix;
 	(void)state;
 	for (unsigned i = 0; i < 40; i++)
-		e[i] = (struct scim_index_entry){ 12345, 1000 + i };
+		e[i] = (struct scim_index_entry){ 12345, 1000 + 4 * i };
 	assert_int_equal(scim_index_table_size(40), sizeof(table));
 	assert_int_equal(scim_index_build(e, 40, table, never_same, NULL), 0);
 	uint32_t offsets[SCIM_INDEX_NKINDS] = { 16 }, lengths[SCIM_INDEX_NKINDS] = { sizeof(table) };
@@ -352,13 +418,18 @@ static void same_check_probing(void **state)
 	ix = all[0];
 	uint32_t pos = 0, n = 0, off;
 	while ((off = scim_index_next(&ix, 12345, &pos)) != 0)
-		assert_int_equal(off, 1000 + n++);
+		assert_int_equal(off, 1000 + 4 * n++);
 	assert_int_equal(n, 40);
 	pos = 0;
 	assert_int_equal(scim_index_next(&ix, 54321, &pos), 0);
 	assert_null(all[1].slots);
 	/* A table that claims more slots than it has. */
 	assert_int_equal(scim_index_open(loc, sizeof(loc), map, sizeof(map) - 8, all), -EBADMSG);
+	/* Offsets the slots cannot hold. */
+	e[3].offset = 1002;
+	assert_int_equal(scim_index_build(e, 40, table, never_same, NULL), -EINVAL);
+	e[3].offset = 0;
+	assert_int_equal(scim_index_build(e, 40, table, never_same, NULL), -EINVAL);
 }
 
 int main(void)
@@ -368,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup(swapped_name_slot, setup),
 		cmocka_unit_test_setup(swapped_uid_slot, setup),
 		cmocka_unit_test_setup(wild_offsets, setup),
+		cmocka_unit_test(fingerprint_collision_passed_over),
 		cmocka_unit_test_setup(bad_table_falls_back, setup),
 		cmocka_unit_test_setup(no_locator, setup),
 		cmocka_unit_test(same_check_probing),
