@@ -57,6 +57,8 @@ struct scim_user {
 	const char *gecos;
 	const char *home;
 	const char *shell;
+	/* reader side: the lengths of the four strings above */
+	uint16_t name_len, gecos_len, home_len, shell_len;
 	bool suspended;
 	/* Full records only (has_ext): */
 	bool has_ext;
@@ -93,6 +95,9 @@ static inline uint32_t scim_rec_gid(const struct scim_user *u, uint32_t i)
  * Decoders never read past len and return -EBADMSG on anything malformed. */
 int scim_rec_encode_user(const struct scim_user *u, bool full, unsigned char *buf, size_t *len);
 int scim_rec_decode_user(const unsigned char *rec, size_t len, struct scim_user *out);
+/* Only the passwd fields and the suspended flag (has_ext is false): the
+ * rest of the record is not read, so a lookup touches fewer cache lines. */
+int scim_rec_decode_user_head(const unsigned char *rec, size_t len, struct scim_user *out);
 int scim_rec_encode_group(const struct scim_group *g, unsigned char *buf, size_t *len);
 int scim_rec_decode_group(const unsigned char *rec, size_t len, struct scim_group *out);
 int scim_rec_encode_header(const struct scim_cache_header *h, unsigned char *buf, size_t *len);
@@ -123,6 +128,9 @@ typedef int (*scim_header_cb)(const struct scim_cache_header *h, void *ctx);
 
 int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx);
 int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx);
+/* The same, decoded with scim_rec_decode_user_head: what getpwnam needs. */
+int scim_cache_passwd_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx);
+int scim_cache_passwd_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx);
 int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb cb, void *ctx);
 int scim_cache_group_by_gid(const char *path, uint32_t gid, scim_group_cb cb, void *ctx);
 int scim_cache_header(const char *path, scim_header_cb cb, void *ctx);

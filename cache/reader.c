@@ -148,7 +148,7 @@ static void indexes_open(struct scim_snapshot *s, size_t file_size)
 	struct locator loc;
 	void *map;
 
-	if (scim_tdb_parse(s->tdb, &key, 1, copy_locator, &loc) != 0 || file_size == 0)
+	if (scim_tdb_parse(s->tdb, &key, 1, copy_locator, &loc) != 0 || file_size < SCIM_TDB_HEADER_SIZE)
 		return;
 	map = mmap(NULL, file_size, PROT_READ, MAP_SHARED, tdb_fd(s->tdb), 0);
 	if (map == MAP_FAILED)
@@ -159,6 +159,18 @@ static void indexes_open(struct scim_snapshot *s, size_t file_size)
 	}
 	s->map = map;
 	s->map_len = file_size;
+}
+
+/* The replaced-file mark (see cache.h): tdb's sequence number, read from
+ * our own mapping when there is one, which spares every lookup a call into
+ * libtdb and the cache lines of its handle. */
+static int snapshot_mark(const struct scim_snapshot *s)
+{
+	uint32_t v;
+	if (!s->map)
+		return tdb_get_seqnum(s->tdb);
+	memcpy(&v, s->map + SCIM_TDB_SEQNUM_OFFSET, sizeof(v));
+	return (int)v;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -212,7 +224,7 @@ static int snapshot_open(struct source *src, const struct stat *st, struct scim_
 		goto out;
 	}
 	indexes_open(s, (size_t)fst.st_size);
-	s->seqnum = tdb_get_seqnum(s->tdb);
+	s->seqnum = snapshot_mark(s);
 	s->dev = st->st_dev;
 	s->ino = st->st_ino;
 out:
@@ -226,11 +238,9 @@ out:
 	return 0;
 }
 
-static struct source *source_for(const char *path)
+static struct source *find_source(const char *path)
 {
 	struct source *free_slot = NULL;
-	if (!path)
-		path = scim_cache_default_path();
 	for (int i = 0; i < MAX_SOURCES; i++) {
 		if (sources[i].path && strcmp(sources[i].path, path) == 0)
 			return &sources[i];
@@ -241,6 +251,19 @@ static struct source *source_for(const char *path)
 		return NULL;
 	free_slot->path = strdup(path);
 	return free_slot->path ? free_slot : NULL;
+}
+
+/* The NSS module always asks for the default path: remembered, so its
+ * lookups skip the path comparison. */
+static struct source *default_source;
+
+static struct source *source_for(const char *path)
+{
+	if (path)
+		return find_source(path);
+	if (!default_source)
+		default_source = find_source(scim_cache_default_path());
+	return default_source;
 }
 
 /* Called with cache_lock held.  Hands out the source's current snapshot
@@ -260,7 +283,7 @@ static int current_snapshot(const char *path, struct scim_snapshot **out)
 	now = now_ns();
 	if (src->snap) {
 		/* Fast path: the mark is read from the mapping, no system call. */
-		bool marked = tdb_get_seqnum(src->snap->tdb) != src->snap->seqnum;
+		bool marked = snapshot_mark(src->snap) != src->snap->seqnum;
 		if (!marked && now - src->checked_ns < RECHECK_NSEC) {
 			*out = src->snap;
 			return 0;
@@ -304,13 +327,14 @@ struct user_ctx {
 	scim_user_cb cb;
 	void *ctx;
 	const uint32_t *want;
+	bool head_only; /* the passwd fields are all the caller reads */
 };
 
 static int user_record(const unsigned char *data, size_t len, void *priv)
 {
 	struct user_ctx *c = priv;
 	struct scim_user u;
-	int r = scim_rec_decode_user(data, len, &u);
+	int r = c->head_only ? scim_rec_decode_user_head(data, len, &u) : scim_rec_decode_user(data, len, &u);
 	if (r == 0 && c->want && u.uid != *c->want)
 		r = -EBADMSG;
 	return r < 0 ? r : c->cb(&u, c->ctx);
@@ -360,6 +384,13 @@ static const struct {
 static int index_record(const struct scim_snapshot *s, uint32_t off, char tag, const unsigned char **key,
 			size_t *klen, const unsigned char **data, size_t *dlen)
 {
+	/* The header, key and passwd fields take about 100 bytes, so two or
+	 * three cache lines; the later ones are only addressed after the
+	 * lengths before them are read.  Asking for all of them now makes
+	 * their misses overlap instead of queueing.  (A prefetch never faults,
+	 * even past the end of the mapping.) */
+	__builtin_prefetch(s->map + off + 64);
+	__builtin_prefetch(s->map + off + 120);
 	if (scim_tdb_record_at(s->map, s->map_len, off, key, klen, data, dlen) < 0 || *klen < 2 || (*key)[0] != tag)
 		return -EBADMSG;
 	return 0;
@@ -464,13 +495,25 @@ static int with_snapshot_num(const char *path, enum scim_index_kind k, uint32_t 
 
 int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
 {
-	struct user_ctx c = { cb, ctx, NULL };
+	struct user_ctx c = { cb, ctx, NULL, false };
 	return with_snapshot_name(path, SCIM_INDEX_USER_NAME, name, user_record, &c);
 }
 
 int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx)
 {
-	struct user_ctx c = { cb, ctx, &uid };
+	struct user_ctx c = { cb, ctx, &uid, false };
+	return with_snapshot_num(path, SCIM_INDEX_USER_UID, uid, user_record, &c);
+}
+
+int scim_cache_passwd_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
+{
+	struct user_ctx c = { cb, ctx, NULL, true };
+	return with_snapshot_name(path, SCIM_INDEX_USER_NAME, name, user_record, &c);
+}
+
+int scim_cache_passwd_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx)
+{
+	struct user_ctx c = { cb, ctx, &uid, true };
 	return with_snapshot_num(path, SCIM_INDEX_USER_UID, uid, user_record, &c);
 }
 
@@ -622,5 +665,6 @@ void scim_cache_reset(void)
 		free(sources[i].path);
 		memset(&sources[i], 0, sizeof(sources[i]));
 	}
+	default_source = NULL;
 	pthread_mutex_unlock(&cache_lock);
 }

@@ -201,19 +201,40 @@ static int get_prefix(struct dec *d, uint8_t kind, uint8_t *flags)
 	return 0;
 }
 
+/* The fields every user record starts with; d is left at what follows. */
+static int decode_user_head(struct dec *d, struct scim_user *out, uint8_t *flags)
+{
+	size_t n[4];
+
+	memset(out, 0, sizeof(*out));
+	if (get_prefix(d, SCIM_REC_USER, flags) < 0 || get_u32(d, &out->uid) < 0 || get_u32(d, &out->gid) < 0 ||
+	    get_str(d, &out->name, &n[0]) < 0 || get_str(d, &out->gecos, &n[1]) < 0 ||
+	    get_str(d, &out->home, &n[2]) < 0 || get_str(d, &out->shell, &n[3]) < 0)
+		return -EBADMSG;
+	/* get_str's lengths come from a le16, so they fit */
+	out->name_len = (uint16_t)n[0];
+	out->gecos_len = (uint16_t)n[1];
+	out->home_len = (uint16_t)n[2];
+	out->shell_len = (uint16_t)n[3];
+	out->suspended = *flags & SCIM_REC_F_SUSPENDED;
+	return 0;
+}
+
+int scim_rec_decode_user_head(const unsigned char *rec, size_t len, struct scim_user *out)
+{
+	struct dec d = { rec, len };
+	uint8_t flags;
+	return decode_user_head(&d, out, &flags);
+}
+
 int scim_rec_decode_user(const unsigned char *rec, size_t len, struct scim_user *out)
 {
 	struct dec d = { rec, len };
 	uint8_t flags;
 	const unsigned char *gids;
 
-	memset(out, 0, sizeof(*out));
-	if (get_prefix(&d, SCIM_REC_USER, &flags) < 0 || get_u32(&d, &out->uid) < 0 ||
-	    get_u32(&d, &out->gid) < 0 || get_str(&d, &out->name, NULL) < 0 ||
-	    get_str(&d, &out->gecos, NULL) < 0 || get_str(&d, &out->home, NULL) < 0 ||
-	    get_str(&d, &out->shell, NULL) < 0)
+	if (decode_user_head(&d, out, &flags) < 0)
 		return -EBADMSG;
-	out->suspended = flags & SCIM_REC_F_SUSPENDED;
 	out->has_ext = flags & SCIM_REC_F_EXT;
 	if (out->has_ext) {
 		if (get_str(&d, &out->scim_id, NULL) < 0 || get_u32(&d, &out->ngids) < 0 ||

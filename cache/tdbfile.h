@@ -61,5 +61,8 @@ int scim_tdb_record_at(const unsigned char *map, size_t map_len, uint64_t off, c
 
 /* The size of tdb's file header (before the free-list head). */
 #define SCIM_TDB_HEADER_SIZE 168u
+/* Where the header keeps the sequence number (tdb_get_seqnum's value, in
+ * the file's byte order). */
+#define SCIM_TDB_SEQNUM_OFFSET 48u
 
 #endif

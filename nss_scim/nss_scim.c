@@ -50,7 +50,7 @@ static int user_by_name(const char *name, struct pw_out *o)
 {
 	if (!name)
 		return -ENOENT;
-	return scim_cache_user_by_name(NULL, name, pw_pack_cb, o);
+	return scim_cache_passwd_by_name(NULL, name, pw_pack_cb, o);
 }
 
 EXPORT enum nss_status _nss_scim_getpwnam_r(const char *name, struct passwd *pwd, char *buf, size_t buflen,
@@ -63,7 +63,7 @@ EXPORT enum nss_status _nss_scim_getpwnam_r(const char *name, struct passwd *pwd
 EXPORT enum nss_status _nss_scim_getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t buflen, int *errnop)
 {
 	struct pw_out o = { pwd, buf, buflen };
-	NSS_RETURN(scim_cache_user_by_uid(NULL, uid, pw_pack_cb, &o));
+	NSS_RETURN(scim_cache_passwd_by_uid(NULL, uid, pw_pack_cb, &o));
 }
 
 /* ---------------------------------------------------------------- group */

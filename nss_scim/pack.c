@@ -7,10 +7,11 @@
 #include "nss_scim/buf.h"
 #include "nss_scim/pack.h"
 
+/* The lengths come from the decoder (cache.h): no strlen on the hot path. */
 size_t scim_need_passwd(const struct scim_user *u)
 {
-	return strlen(u->name) + 1 + sizeof(SCIM_NO_PASSWORD) + strlen(u->gecos) + 1 + strlen(u->home) + 1 +
-	       strlen(u->shell) + 1;
+	return (size_t)u->name_len + 1 + sizeof(SCIM_NO_PASSWORD) + u->gecos_len + 1 + u->home_len + 1 +
+	       u->shell_len + 1;
 }
 
 int scim_pack_passwd(const struct scim_user *u, struct passwd *pw, char *buf, size_t buflen)
@@ -20,11 +21,11 @@ int scim_pack_passwd(const struct scim_user *u, struct passwd *pw, char *buf, si
 	if (scim_need_passwd(u) > buflen)
 		return -ERANGE;
 	scim_buf_init(&b, buf, buflen);
-	pw->pw_name = scim_buf_strdup(&b, u->name);
-	pw->pw_passwd = scim_buf_strdup(&b, SCIM_NO_PASSWORD);
-	pw->pw_gecos = scim_buf_strdup(&b, u->gecos);
-	pw->pw_dir = scim_buf_strdup(&b, u->home);
-	pw->pw_shell = scim_buf_strdup(&b, u->shell);
+	pw->pw_name = scim_buf_strndup(&b, u->name, u->name_len);
+	pw->pw_passwd = scim_buf_strndup(&b, SCIM_NO_PASSWORD, sizeof(SCIM_NO_PASSWORD) - 1);
+	pw->pw_gecos = scim_buf_strndup(&b, u->gecos, u->gecos_len);
+	pw->pw_dir = scim_buf_strndup(&b, u->home, u->home_len);
+	pw->pw_shell = scim_buf_strndup(&b, u->shell, u->shell_len);
 	if (!pw->pw_name || !pw->pw_passwd || !pw->pw_gecos || !pw->pw_dir || !pw->pw_shell)
 		return -ERANGE;
 	pw->pw_uid = u->uid;

@@ -11,7 +11,8 @@
  * would send pam_unix to a shadow entry that does not exist and deny.) */
 #define SCIM_NO_PASSWORD "*"
 
-/* 0, or -ERANGE when buflen is too small (nothing useful is left in buf). */
+/* 0, or -ERANGE when buflen is too small (nothing useful is left in buf).
+ * The user must come from the decoder, which sets the string lengths. */
 int scim_pack_passwd(const struct scim_user *u, struct passwd *pw, char *buf, size_t buflen);
 int scim_pack_group(const struct scim_group *g, struct group *gr, char *buf, size_t buflen);
 

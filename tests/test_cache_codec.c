@@ -63,7 +63,41 @@ static void user_round_trip(void **state)
 	assert_null(u.scim_id);
 	assert_int_equal(u.ngids, 0);
 	assert_string_equal(u.shell, "/bin/bash");
+	assert_int_equal(u.name_len, 5);
+	assert_int_equal(u.shell_len, 9);
 	free(rec);
+}
+
+/* The head decoder gives the passwd fields and their lengths, reads no
+ * further, and still refuses a record cut inside them. */
+static void user_head(void **state)
+{
+	size_t len, head_end;
+	unsigned char *rec = encode_user(&alice, true, &len);
+	struct scim_user u;
+	assert_int_equal(scim_rec_decode_user_head(rec, len, &u), 0);
+	assert_string_equal(u.name, "alice");
+	assert_int_equal(u.name_len, 5);
+	assert_string_equal(u.gecos, "Alice Liddell");
+	assert_int_equal(u.gecos_len, 13);
+	assert_int_equal(u.home_len, strlen("/home/alice"));
+	assert_string_equal(u.shell, "/bin/bash");
+	assert_int_equal(u.shell_len, 9);
+	assert_int_equal(u.uid, 1879048200);
+	assert_true(u.suspended);
+	assert_false(u.has_ext);
+	assert_null(u.scim_id);
+	assert_int_equal(u.ngids, 0);
+	head_end = (size_t)((const unsigned char *)u.shell + u.shell_len + 1 - rec);
+	/* A tail the head decoder does not read: damaging it changes nothing. */
+	memset(rec + head_end, 0xff, len - head_end);
+	assert_int_equal(scim_rec_decode_user_head(rec, len, &u), 0);
+	assert_int_equal(scim_rec_decode_user(rec, len, &u), -EBADMSG);
+	for (size_t cut = 0; cut < head_end; cut++)
+		assert_int_equal(scim_rec_decode_user_head(rec, cut, &u), -EBADMSG);
+	assert_int_equal(scim_rec_decode_user_head(rec, head_end, &u), 0);
+	free(rec);
+	(void)state;
 }
 
 static void user_short_buffer(void **state)
@@ -217,6 +251,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(user_round_trip),
+		cmocka_unit_test(user_head),
 		cmocka_unit_test(user_short_buffer),
 		cmocka_unit_test(user_truncated),
 		cmocka_unit_test(user_corrupt),

@@ -102,6 +102,12 @@ static void every_key_found(void **state)
 		assert_int_equal(g.num, 100000 + 7 * i);
 		assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * i, got_user, &g), 0);
 		assert_string_equal(g.name, name);
+		/* The passwd-only lookups the NSS module makes find the same. */
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(scim_cache_passwd_by_name(path, name, got_user, &g), 0);
+		assert_int_equal(g.num, 100000 + 7 * i);
+		assert_int_equal(scim_cache_passwd_by_uid(path, 100000 + 7 * i, got_user, &g), 0);
+		assert_string_equal(g.name, name);
 		/* Between two uids, and a name that differs in its last byte. */
 		assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * i + 3, got_user, &g), -ENOENT);
 		name[strlen(name) - 1] ^= 0x40;
