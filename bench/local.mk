@@ -2,7 +2,7 @@
 # "make check": "make bench" builds the harness, the data converter and the
 # trivial NSS module; bench/run.sh (as root) runs the matrix.
 EXTRA_PROGRAMS = bench/nssbench bench/mkbenchcache
-EXTRA_LTLIBRARIES = bench/libnss_bnull.la
+EXTRA_LTLIBRARIES = bench/libnss_bnull.la bench/libnss_bfloor.la
 
 bench_nssbench_SOURCES = bench/nssbench.c
 bench_nssbench_CFLAGS = $(AM_CFLAGS) -O2
@@ -17,11 +17,16 @@ bench_libnss_bnull_la_CFLAGS = $(AM_CFLAGS) -O2
 bench_libnss_bnull_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -shrext .so.2 \
 	-rpath $(abs_builddir)/bench
 
+bench_libnss_bfloor_la_SOURCES = bench/libnss_bfloor.c
+bench_libnss_bfloor_la_CFLAGS = $(AM_CFLAGS) -O2
+bench_libnss_bfloor_la_LDFLAGS = $(bench_libnss_bnull_la_LDFLAGS)
+
 EXTRA_DIST += bench/README.md bench/run.sh bench/gen.py bench/report.py bench/check-cache.sh
 CLEANFILES += $(EXTRA_PROGRAMS) $(EXTRA_LTLIBRARIES)
 
 .PHONY: bench
-bench: bench/nssbench$(EXEEXT) bench/mkbenchcache$(EXEEXT) bench/libnss_bnull.la libnss_scim.la
+bench: bench/nssbench$(EXEEXT) bench/mkbenchcache$(EXEEXT) bench/libnss_bnull.la bench/libnss_bfloor.la \
+	libnss_scim.la
 
 # ---- network sync benchmark (issue 4; maintained by the network side) ----
 EXTRA_DIST += bench/sync_bench.sh

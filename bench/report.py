@@ -3,8 +3,9 @@
 
 Reads RESULTS_DIR/n<N>-<backend>-r<rep>.txt and mkcache-n<N>.txt, takes for
 every (N, backend, op) the median over repetitions of the per-run medians,
-and prints (markdown) each op's figure for scim beside bnull, files and
-cache, the ratios scim/bnull, scim/files, scim/cache, the scaling of scim
+and prints (markdown) each op's figure for scim beside bnull, bfloor, files
+and cache, the ratios scim/bnull, bfloor/bnull, scim/files, scim/cache, the
+scaling of scim
 from the smallest to the largest N, and the issue's targets as PASS/MISS
 lines.  Exit status 1 only if some answer was wrong (errors > 0) or a run
 produced nothing.
@@ -19,7 +20,7 @@ import sys
 OPS = ["getpwnam_hit", "getpwnam_miss", "getpwuid_hit", "getpwuid_miss", "getgrnam_hit", "getgrnam_miss",
        "getgrgid_hit", "getgrgid_miss", "getgrouplist_hit", "getgrouplist_miss", "getgrouplist_heavy",
        "enum_pw", "enum_gr"]
-BACKENDS = ["scim", "bnull", "files", "cache"]
+BACKENDS = ["scim", "bnull", "bfloor", "files", "cache"]
 LOOKUPS = OPS[:9]  # what "lookup time at 100k <= 1.2x 1k" covers
 
 
@@ -83,29 +84,31 @@ def main(d):
     print()
     for n in ns_list:
         print("### N = %d users, %d groups\n" % (n, max(1, n // 10)))
-        print("| op | scim | bnull | files | cache | scim/bnull | scim/files | scim/cache |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| op | scim | bnull | bfloor | files | cache | scim/bnull | bfloor/bnull | scim/files | scim/cache |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for op in OPS:
             v = {b: med.get((n, b, op)) for b in BACKENDS}
             if all(x is None for x in v.values()):
                 continue
             reps = runs.get((n, "scim", op), [])
             star = "*" if len(reps) > 1 and max(reps) > 1.5 * min(reps) else ""
-            print("| %s | %s%s | %s | %s | %s | %s | %s | %s |" % (
-                op, fmt(v["scim"]), star, fmt(v["bnull"]), fmt(v["files"]), fmt(v["cache"]),
-                ratio(v["scim"], v["bnull"]), ratio(v["scim"], v["files"]), ratio(v["scim"], v["cache"])))
+            print("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                op, fmt(v["scim"]), star, fmt(v["bnull"]), fmt(v["bfloor"]), fmt(v["files"]), fmt(v["cache"]),
+                ratio(v["scim"], v["bnull"]), ratio(v["bfloor"], v["bnull"]), ratio(v["scim"], v["files"]),
+                ratio(v["scim"], v["cache"])))
         print()
     lo, hi = ns_list[0], ns_list[-1]
     if hi != lo:
         print("### scim scaling: N=%d vs N=%d\n" % (hi, lo))
-        print("| op | scim@%d | scim@%d | ratio | bnull ratio |" % (lo, hi))
-        print("|---|---:|---:|---:|---:|")
+        print("| op | scim@%d | scim@%d | ratio | bnull ratio | bfloor ratio |" % (lo, hi))
+        print("|---|---:|---:|---:|---:|---:|")
         for op in OPS:
             a, b = med.get((lo, "scim", op)), med.get((hi, "scim", op))
             if a is None or b is None:
                 continue
-            print("| %s | %s | %s | %s | %s |" % (op, fmt(a), fmt(b), ratio(b, a),
-                                               ratio(med.get((hi, "bnull", op)), med.get((lo, "bnull", op)))))
+            print("| %s | %s | %s | %s | %s | %s |" % (
+                op, fmt(a), fmt(b), ratio(b, a), ratio(med.get((hi, "bnull", op)), med.get((lo, "bnull", op))),
+                ratio(med.get((hi, "bfloor", op)), med.get((lo, "bfloor", op)))))
         print()
     print("* scim cell whose repetitions differ by more than 1.5×.\n")
 
@@ -123,6 +126,11 @@ def main(d):
         b = med.get((hi, "bnull", op))
         target("%s <= 1.25x bnull" % op, med.get((hi, "scim", op)), b and 1.25 * b,
                ratio(med.get((hi, "scim", op)), b) + " of bnull")
+        f = med.get((hi, "bfloor", op))
+        if f is not None:
+            # the same target for the least a real lookup costs on this machine
+            target("  (floor) bfloor %s <= 1.25x bnull" % op, f, b and 1.25 * b,
+                   ratio(f, b) + " of bnull; scim is " + ratio(med.get((hi, "scim", op)), f) + " of bfloor")
     b = med.get((hi, "bnull", "getgrouplist_hit"))
     target("getgrouplist_hit <= 1.5x bnull", med.get((hi, "scim", "getgrouplist_hit")), b and 1.5 * b,
            ratio(med.get((hi, "scim", "getgrouplist_hit")), b) + " of bnull")
@@ -134,6 +142,10 @@ def main(d):
             a = med.get((lo, "scim", op))
             target("%s @%d <= 1.2x @%d" % (op, hi, lo), med.get((hi, "scim", op)), a and 1.2 * a,
                    ratio(med.get((hi, "scim", op)), a) + " of @%d" % lo)
+            fa = med.get((lo, "bfloor", op))
+            if fa is not None:
+                target("  (floor) bfloor %s @%d <= 1.2x @%d" % (op, hi, lo), med.get((hi, "bfloor", op)),
+                       1.2 * fa, ratio(med.get((hi, "bfloor", op)), fa) + " of @%d" % lo)
     print("```")
     if errors:
         print("\nWRONG ANSWERS / FAILED RUNS:")

@@ -12,7 +12,9 @@
 #
 # Environment (defaults):
 #   NS="1000 10000 100000"       directory sizes (users; groups = N/10)
-#   BACKENDS="bnull scim files cache"
+#   BACKENDS="bnull bfloor scim files cache"
+#                                (bfloor: the least a real lookup costs here, see
+#                                bench/libnss_bfloor.c; getpwnam/getpwuid only)
 #   BUILD=/tmp/b-bench           configured build tree ("make bench" is run in it)
 #   BENCH_TMP=/tmp/scim-bench    generated data (kept per N and SEED) and results
 #   SECS=2 ITERS=100000          per op: at most SECS timed seconds, ITERS calls
@@ -69,6 +71,9 @@ if [ "${1:-}" = __ns ]; then
 	bnull)
 		export LD_LIBRARY_PATH=$BUILD/bench/.libs
 		;;
+	bfloor)
+		export LD_LIBRARY_PATH=$BUILD/bench/.libs BFLOOR_PASSWD=$data/passwd
+		;;
 	*)
 		echo "run.sh: unknown backend $backend" >&2
 		exit 2
@@ -89,7 +94,7 @@ fi
 # ------------------------------------------------------------ outside
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root (it needs unshare --mount)" >&2; exit 1; }
 NS=${NS:-1000 10000 100000}
-BACKENDS=${BACKENDS:-bnull scim files cache}
+BACKENDS=${BACKENDS:-bnull bfloor scim files cache}
 SECS=${SECS:-2} ITERS=${ITERS:-100000} REPS=${REPS:-3} SLOW_REPS=${SLOW_REPS:-1} SEED=${SEED:-1}
 OPS=${OPS:-}
 
@@ -126,6 +131,7 @@ for n in $NS; do
 				args+=(--ops enum) # cheap, and the enum_pw target compares with files
 			fi
 			if [ "$b" = bnull ]; then args+=(--no-verify); fi # one fixed answer for every key
+			if [ "$b" = bfloor ] && [ -z "$OPS" ]; then args+=(--ops getpwnam,getpwuid); fi # all it answers
 			echo "run.sh: N=$n backend=$b rep=$rep" >&2
 			if ! unshare --mount --propagation private \
 				env BUILD="$BUILD" BENCH_TMP="$BENCH_TMP" bash "$HERE/run.sh" __ns "$b" "$data" \
