@@ -128,7 +128,7 @@ def main(d):
                ratio(med.get((hi, "scim", op)), b) + " of bnull")
         f = med.get((hi, "bfloor", op))
         if f is not None:
-            # the same target for the least a real lookup costs on this machine
+            # the same target for a plain in-memory table on this machine
             target("  (floor) bfloor %s <= 1.25x bnull" % op, f, b and 1.25 * b,
                    ratio(f, b) + " of bnull; scim is " + ratio(med.get((hi, "scim", op)), f) + " of bfloor")
     b = med.get((hi, "bnull", "getgrouplist_hit"))
