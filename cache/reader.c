@@ -388,9 +388,11 @@ static int index_record(const struct scim_snapshot *s, uint32_t off, char tag, c
 	 * three cache lines; the later ones are only addressed after the
 	 * lengths before them are read.  Asking for all of them now makes
 	 * their misses overlap instead of queueing.  (A prefetch never faults,
-	 * even past the end of the mapping.) */
-	__builtin_prefetch(s->map + off + 64);
-	__builtin_prefetch(s->map + off + 120);
+	 * even past the end of the mapping; off itself is checked below.) */
+	if (off < s->map_len) {
+		__builtin_prefetch(s->map + off + 64);
+		__builtin_prefetch(s->map + off + 120);
+	}
 	if (scim_tdb_record_at(s->map, s->map_len, off, key, klen, data, dlen) < 0 || *klen < 2 || (*key)[0] != tag)
 		return -EBADMSG;
 	return 0;
