@@ -125,13 +125,19 @@ for n in $NS; do
 		for b in $BACKENDS; do
 			args=(--users "$data/users.txt" --groups "$data/groups.txt" --backend "$b" --seconds "$SECS"
 				--iters "$ITERS" --tag "N=$n rep=$rep")
-			if [ -n "$OPS" ]; then
+			if [ "$b" = bfloor ]; then # it answers getpwnam and getpwuid only
+				bops=getpwnam,getpwuid
+				if [ -n "$OPS" ]; then
+					bops=$(tr , '\n' <<<"$OPS" | grep '^getpw' | paste -sd, -) || true
+					[ -n "$bops" ] || continue
+				fi
+				args+=(--ops "$bops")
+			elif [ -n "$OPS" ]; then
 				args+=(--ops "$OPS")
 			elif { [ "$b" = files ] || [ "$b" = cache ]; } && [ "$rep" -gt "$SLOW_REPS" ]; then
 				args+=(--ops enum) # cheap, and the enum_pw target compares with files
 			fi
 			if [ "$b" = bnull ]; then args+=(--no-verify); fi # one fixed answer for every key
-			if [ "$b" = bfloor ] && [ -z "$OPS" ]; then args+=(--ops getpwnam,getpwuid); fi # all it answers
 			echo "run.sh: N=$n backend=$b rep=$rep" >&2
 			if ! unshare --mount --propagation private \
 				env BUILD="$BUILD" BENCH_TMP="$BENCH_TMP" bash "$HERE/run.sh" __ns "$b" "$data" \

@@ -17,7 +17,9 @@
  *   "P" chunk(le32)  enumeration: up to SCIM_CHUNK_USERS passwd-only user records
  *   "R" chunk(le32)  enumeration: up to SCIM_CHUNK_GROUPS group names
  *   "I" tag          a direct index from names or numbers of one kind ("U",
- *                    "u", "G", "g") to the file offsets of the records
+ *                    "u", "G", "g") to the file offsets of the records, or
+ *                    ("P" by name, "p" by uid) to the users' items in the
+ *                    "P" chunks, which is all getpwnam and getpwuid read
  *   "X"              where the index tables lie in the file (index.h)
  * Records are little-endian, length-prefixed and not aligned: they are decoded
  * with memcpy and every length is checked against the record's size.

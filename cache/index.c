@@ -1,9 +1,11 @@
 /* index.c - direct indexes (see index.h).
  *
  * Table layout, little-endian: le32 slot count, le32 entry count, le32
- * offset_bits, le32 zero, then one le32 per slot: 0 when empty, else
- * fingerprint << offset_bits | record offset / 4, where the fingerprint is
- * the check's low 32 - offset_bits bits.  A key's first slot comes from the
+ * offset_bits, le32 offset_shift, then one le32 per slot: 0 when empty, else
+ * fingerprint << offset_bits | offset >> offset_shift, where the fingerprint
+ * is the check's low 32 - offset_bits bits.  tdb records start on 4-byte
+ * boundaries, so their tables drop two bits that are always 0 and keep two
+ * more for the fingerprint; chunk items can start anywhere.  A key's first slot comes from the
  * check's high bits (check * slots >> 32, so any slot count works and the
  * table is sized to the entries, not to a power of two); collisions probe
  * linearly, 16 slots to a cache line.  The fingerprint turns away nearly
@@ -18,7 +20,7 @@
 #define MIN_SLOTS 8u
 #define MAX_SLOTS (1u << 30)
 #define TABLE_HEADER 16u
-#define MAX_OFFSET_BITS 30u
+#define MAX_OFFSET_BITS 31u
 
 uint32_t scim_index_name_check(const void *name, size_t len)
 {
@@ -72,9 +74,9 @@ static uint32_t fingerprint(uint32_t check, unsigned offset_bits)
 	return check & (uint32_t)((1ull << (32 - offset_bits)) - 1);
 }
 
-static uint32_t slot_value(uint32_t check, uint32_t offset, unsigned offset_bits)
+static uint32_t slot_value(uint32_t check, uint32_t offset, unsigned offset_bits, unsigned offset_shift)
 {
-	return fingerprint(check, offset_bits) << offset_bits | offset >> 2;
+	return fingerprint(check, offset_bits) << offset_bits | offset >> offset_shift;
 }
 
 static uint32_t slot_at(uint32_t start, uint32_t step, uint32_t nslots)
@@ -91,21 +93,26 @@ size_t scim_index_table_size(uint32_t n)
 int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char *table,
 		     int (*same_key)(uint32_t a, uint32_t b, void *ctx), void *ctx)
 {
-	uint32_t nslots = slot_count(n), max_unit = 1, *owner = NULL;
-	unsigned bits = 1;
+	uint32_t nslots = slot_count(n), max_offset = 1, low_bits = 0, max_unit, *owner = NULL;
+	unsigned bits = 1, shift;
 	unsigned char *s = table + TABLE_HEADER;
 	int r = 0;
 
 	if (n >= MAX_SLOTS / 4 * 3)
 		return -E2BIG;
 	for (uint32_t i = 0; i < n; i++) {
-		if (e[i].offset == 0 || e[i].offset % 4)
+		if (e[i].offset == 0)
 			return -EINVAL;
-		if (e[i].offset / 4 > max_unit)
-			max_unit = e[i].offset / 4;
+		if (e[i].offset > max_offset)
+			max_offset = e[i].offset;
+		low_bits |= e[i].offset;
 	}
+	shift = low_bits & 3 ? 0 : 2;
+	max_unit = max_offset >> shift;
 	while (bits < MAX_OFFSET_BITS && (max_unit >> bits) != 0)
 		bits++;
+	if ((max_unit >> bits) != 0)
+		return -EFBIG; /* a byte offset past 2 GiB: no room left for a fingerprint */
 	/* The full checks of the entries placed so far (index + 1 per slot):
 	 * the table keeps only a fingerprint, and a duplicate must be caught
 	 * by the whole check. */
@@ -116,6 +123,7 @@ int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char
 	scim_put_le32(table, nslots);
 	scim_put_le32(table + 4, n);
 	scim_put_le32(table + 8, bits);
+	scim_put_le32(table + 12, shift);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t start = first_slot(e[i].check, nslots), j = start;
 		for (uint32_t step = 0; owner[j] != 0; j = slot_at(start, ++step, nslots)) {
@@ -131,7 +139,7 @@ int scim_index_build(const struct scim_index_entry *e, uint32_t n, unsigned char
 			}
 		}
 		owner[j] = i + 1;
-		scim_put_le32(s + 4 * (size_t)j, slot_value(e[i].check, e[i].offset, bits));
+		scim_put_le32(s + 4 * (size_t)j, slot_value(e[i].check, e[i].offset, bits, shift));
 	}
 out:
 	free(owner);
@@ -161,7 +169,7 @@ int scim_index_open(const unsigned char *locator, size_t locator_len, const unsi
 	/* A newer writer may add kinds; the ones known here are read. */
 	for (uint32_t k = 0; k < kinds && k < SCIM_INDEX_NKINDS; k++) {
 		uint32_t off = scim_le32(locator + 8 + 8 * k), len = scim_le32(locator + 12 + 8 * k);
-		uint32_t nslots, entries, bits;
+		uint32_t nslots, entries, bits, shift;
 		if (off == 0)
 			continue;
 		if (off > map_len || len > map_len - off || len < TABLE_HEADER)
@@ -169,13 +177,17 @@ int scim_index_open(const unsigned char *locator, size_t locator_len, const unsi
 		nslots = scim_le32(map + off);
 		entries = scim_le32(map + off + 4);
 		bits = scim_le32(map + off + 8);
-		/* A full table would make every miss walk all of it. */
+		shift = scim_le32(map + off + 12);
+		/* A full table would make every miss walk all of it; and an offset
+		 * must fit in 32 bits once shifted back. */
 		if (nslots < MIN_SLOTS || nslots > MAX_SLOTS || entries >= nslots || bits == 0 ||
-		    bits > MAX_OFFSET_BITS || (size_t)len != TABLE_HEADER + 4 * (size_t)nslots)
+		    bits > MAX_OFFSET_BITS || (shift != 0 && shift != 2) || bits + shift > 32 ||
+		    (size_t)len != TABLE_HEADER + 4 * (size_t)nslots)
 			goto bad;
 		ix[k].slots = map + off + TABLE_HEADER;
 		ix[k].nslots = nslots;
 		ix[k].offset_bits = bits;
+		ix[k].offset_shift = shift;
 	}
 	return 0;
 bad:
@@ -190,7 +202,7 @@ const unsigned char *scim_index_probe_slot(const struct scim_index *ix, uint32_t
 
 uint32_t scim_index_slot_value(const struct scim_index *ix, uint32_t check, uint32_t offset)
 {
-	return slot_value(check, offset, ix->offset_bits);
+	return slot_value(check, offset, ix->offset_bits, ix->offset_shift);
 }
 
 uint32_t scim_index_next(const struct scim_index *ix, uint32_t check, uint32_t *pos)
@@ -205,7 +217,7 @@ uint32_t scim_index_next(const struct scim_index *ix, uint32_t check, uint32_t *
 		if (v == 0)
 			break;
 		if (v >> ix->offset_bits == fp)
-			return (v & unit_mask) << 2;
+			return (v & unit_mask) << ix->offset_shift;
 	}
 	*pos = ix->nslots;
 	return 0;

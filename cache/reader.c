@@ -373,28 +373,57 @@ static int header_record(const unsigned char *data, size_t len, void *priv)
 static const struct {
 	char name_tag; /* the record: "U"/"G" + name */
 	char num_tag;  /* "u"/"g" + number -> name */
+	bool items;    /* the index points at "P" chunk items, not at records */
+	enum scim_index_kind instead; /* the index to use when this one is absent */
 } kinds[SCIM_INDEX_NKINDS] = {
-	[SCIM_INDEX_USER_NAME] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID },
-	[SCIM_INDEX_USER_UID] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID },
-	[SCIM_INDEX_GROUP_NAME] = { SCIM_KEY_GROUP_NAME, SCIM_KEY_GROUP_GID },
-	[SCIM_INDEX_GROUP_GID] = { SCIM_KEY_GROUP_NAME, SCIM_KEY_GROUP_GID },
+	[SCIM_INDEX_USER_NAME] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID, false, SCIM_INDEX_USER_NAME },
+	[SCIM_INDEX_USER_UID] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID, false, SCIM_INDEX_USER_UID },
+	[SCIM_INDEX_GROUP_NAME] = { SCIM_KEY_GROUP_NAME, SCIM_KEY_GROUP_GID, false, SCIM_INDEX_GROUP_NAME },
+	[SCIM_INDEX_GROUP_GID] = { SCIM_KEY_GROUP_NAME, SCIM_KEY_GROUP_GID, false, SCIM_INDEX_GROUP_GID },
+	[SCIM_INDEX_PASSWD_NAME] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID, true, SCIM_INDEX_USER_NAME },
+	[SCIM_INDEX_PASSWD_UID] = { SCIM_KEY_USER_NAME, SCIM_KEY_USER_UID, true, SCIM_INDEX_USER_UID },
 };
 
-/* The record at a candidate offset, if it is a name_tag record. */
-static int index_record(const struct scim_snapshot *s, uint32_t off, char tag, const unsigned char **key,
-			size_t *klen, const unsigned char **data, size_t *dlen)
+/* A file may lack the passwd tables (too big for them, or written before
+ * them): the full records' tables find the same users. */
+static enum scim_index_kind usable_kind(const struct scim_snapshot *s, enum scim_index_kind k)
 {
-	/* The header, key and passwd fields take about 100 bytes, so two or
-	 * three cache lines; the later ones are only addressed after the
-	 * lengths before them are read.  Asking for all of them now makes
-	 * their misses overlap instead of queueing.  (A prefetch never faults,
-	 * even past the end of the mapping; off itself is checked below.) */
-	if (off < s->map_len) {
-		__builtin_prefetch(s->map + off + 64);
-		__builtin_prefetch(s->map + off + 120);
-	}
-	if (scim_tdb_record_at(s->map, s->map_len, off, key, klen, data, dlen) < 0 || *klen < 2 || (*key)[0] != tag)
+	return s->ix[k].slots ? k : kinds[k].instead;
+}
+
+/* What a candidate offset of kind k proposes: the record's data, and the
+ * name it is for (for a record, its key without the tag; for a chunk item,
+ * the user's name inside it).  -EBADMSG if there is no such thing there. */
+static int index_candidate(const struct scim_snapshot *s, enum scim_index_kind k, uint32_t off,
+			   const unsigned char **name, size_t *nlen, const unsigned char **data, size_t *dlen)
+{
+	const unsigned char *key;
+	size_t klen;
+
+	if (off >= s->map_len)
 		return -EBADMSG;
+	/* What a lookup reads takes 70 to 100 bytes, so two or three cache
+	 * lines, and the later ones are only addressed after the lengths
+	 * before them are read.  Asking for them now makes their misses
+	 * overlap instead of queueing.  (A prefetch never faults, even past
+	 * the end of the mapping.) */
+	__builtin_prefetch(s->map + off + 64);
+	__builtin_prefetch(s->map + off + 120);
+	if (kinds[k].items) {
+		if (s->map_len - off < 4)
+			return -EBADMSG;
+		uint32_t n = scim_le32(s->map + off);
+		if (n > s->map_len - off - 4)
+			return -EBADMSG;
+		*data = s->map + off + 4;
+		*dlen = n;
+		return scim_rec_user_name(*data, *dlen, name, nlen);
+	}
+	if (scim_tdb_record_at(s->map, s->map_len, off, &key, &klen, data, dlen) < 0 || klen < 2 ||
+	    key[0] != kinds[k].name_tag)
+		return -EBADMSG;
+	*name = key + 1;
+	*nlen = klen - 1;
 	return 0;
 }
 
@@ -408,10 +437,10 @@ static int index_by_name(const struct scim_snapshot *s, enum scim_index_kind k, 
 	size_t klen, dlen;
 
 	while ((off = scim_index_next(&s->ix[k], check, &pos)) != 0) {
-		int r = index_record(s, off, kinds[k].name_tag, &key, &klen, &data, &dlen);
+		int r = index_candidate(s, k, off, &key, &klen, &data, &dlen);
 		if (r < 0)
 			return r;
-		if (klen == n + 1 && !memcmp(key + 1, name, n))
+		if (klen == n && !memcmp(key, name, n))
 			return fn(data, dlen, ctx);
 	}
 	return -ENOENT;
@@ -425,7 +454,7 @@ static int index_by_num(const struct scim_snapshot *s, enum scim_index_kind k, u
 	size_t klen, dlen;
 
 	while ((off = scim_index_next(&s->ix[k], check, &pos)) != 0) {
-		int r = index_record(s, off, kinds[k].name_tag, &key, &klen, &data, &dlen);
+		int r = index_candidate(s, k, off, &key, &klen, &data, &dlen);
 		if (r == 0)
 			r = scim_rec_number(data, dlen, &found);
 		if (r < 0)
@@ -455,7 +484,7 @@ static int with_snapshot_name(const char *path, enum scim_index_kind k, const ch
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
 	if (r == 0)
-		r = lookup_name(s, k, name, n, fn, ctx);
+		r = lookup_name(s, usable_kind(s, k), name, n, fn, ctx);
 	pthread_mutex_unlock(&cache_lock);
 	return r;
 }
@@ -484,6 +513,8 @@ static int with_snapshot_num(const char *path, enum scim_index_kind k, uint32_t 
 
 	pthread_mutex_lock(&cache_lock);
 	r = current_snapshot(path, &s);
+	if (r == 0)
+		k = usable_kind(s, k);
 	if (r == 0 && s->ix[k].slots) {
 		r = index_by_num(s, k, num, fn, ctx);
 	} else if (r == 0) {
@@ -510,13 +541,13 @@ int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void
 int scim_cache_passwd_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx)
 {
 	struct user_ctx c = { cb, ctx, NULL, true };
-	return with_snapshot_name(path, SCIM_INDEX_USER_NAME, name, user_record, &c);
+	return with_snapshot_name(path, SCIM_INDEX_PASSWD_NAME, name, user_record, &c);
 }
 
 int scim_cache_passwd_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx)
 {
 	struct user_ctx c = { cb, ctx, &uid, true };
-	return with_snapshot_num(path, SCIM_INDEX_USER_UID, uid, user_record, &c);
+	return with_snapshot_num(path, SCIM_INDEX_PASSWD_UID, uid, user_record, &c);
 }
 
 int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb cb, void *ctx)

@@ -329,6 +329,19 @@ int scim_rec_number(const unsigned char *rec, size_t len, uint32_t *number)
 	return 0;
 }
 
+int scim_rec_user_name(const unsigned char *rec, size_t len, const unsigned char **name, size_t *name_len)
+{
+	struct dec d = { rec, len };
+	uint8_t flags;
+	uint32_t skip;
+	const char *s;
+	if (get_prefix(&d, SCIM_REC_USER, &flags) < 0 || get_u32(&d, &skip) < 0 || get_u32(&d, &skip) < 0 ||
+	    get_str(&d, &s, name_len) < 0)
+		return -EBADMSG;
+	*name = (const unsigned char *)s;
+	return 0;
+}
+
 void scim_key_num(unsigned char key[5], char tag, uint32_t n)
 {
 	key[0] = (unsigned char)tag;

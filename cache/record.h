@@ -54,6 +54,11 @@ int scim_chunk_next(const unsigned char *chunk, size_t len, size_t *pos, const u
  * prefix), without decoding the rest; -EBADMSG if the record is too short. */
 int scim_rec_number(const unsigned char *rec, size_t len, uint32_t *number);
 
+/* The name of a user record (full or passwd-only), in place and without its
+ * NUL, without decoding the rest; -EBADMSG if it is not a user record or is
+ * cut short. */
+int scim_rec_user_name(const unsigned char *rec, size_t len, const unsigned char **name, size_t *name_len);
+
 /* tag + le32 number: the key of a uid, gid or chunk. */
 void scim_key_num(unsigned char key[5], char tag, uint32_t n);
 

@@ -144,9 +144,23 @@ static int same_number(uint32_t a, uint32_t b, void *ctx)
 	return 1;
 }
 
+/* The passwd tables index the same users as the name and uid tables, which
+ * are built first and have refused any repeated name or uid: a shared check
+ * here can only be two names that collide. */
+static int already_checked(uint32_t a, uint32_t b, void *ctx)
+{
+	(void)a, (void)b, (void)ctx;
+	return 0;
+}
+
 /* Stores one table as "I" + tag and notes where its data landed. */
 static int index_store(struct scim_cache_writer *w, int kind, char tag, uint32_t *offset, uint32_t *length)
 {
+	static int (*const same_key[SCIM_INDEX_NKINDS])(uint32_t, uint32_t, void *) = {
+		[SCIM_INDEX_USER_NAME] = same_name,	  [SCIM_INDEX_USER_UID] = same_number,
+		[SCIM_INDEX_GROUP_NAME] = same_name,	  [SCIM_INDEX_GROUP_GID] = same_number,
+		[SCIM_INDEX_PASSWD_NAME] = already_checked, [SCIM_INDEX_PASSWD_UID] = already_checked,
+	};
 	struct index_list *l = &w->index[kind];
 	unsigned char key[2] = { SCIM_KEY_INDEX, (unsigned char)tag };
 	size_t len = scim_index_table_size(l->n);
@@ -156,8 +170,13 @@ static int index_store(struct scim_cache_writer *w, int kind, char tag, uint32_t
 	r = scratch_reserve(w, len);
 	if (r < 0)
 		return r;
-	bool by_name = kind == SCIM_INDEX_USER_NAME || kind == SCIM_INDEX_GROUP_NAME;
-	r = scim_index_build(l->e, l->n, w->scratch, by_name ? same_name : same_number, w);
+	r = scim_index_build(l->e, l->n, w->scratch, same_key[kind], w);
+	if (r == -EFBIG && (kind == SCIM_INDEX_PASSWD_NAME || kind == SCIM_INDEX_PASSWD_UID)) {
+		/* Chunk items past 2 GiB: no passwd tables, and readers use
+		 * the full records' tables instead. */
+		*offset = *length = 0;
+		return 0;
+	}
 	if (r < 0)
 		return r;
 	at = scim_tdb_builder_tell(w->file) + SCIM_TDB_RECORD_HEADER + sizeof(key);
@@ -179,6 +198,7 @@ static int store_indexes(struct scim_cache_writer *w)
 	static const char tags[SCIM_INDEX_NKINDS] = {
 		[SCIM_INDEX_USER_NAME] = SCIM_KEY_USER_NAME, [SCIM_INDEX_USER_UID] = SCIM_KEY_USER_UID,
 		[SCIM_INDEX_GROUP_NAME] = SCIM_KEY_GROUP_NAME, [SCIM_INDEX_GROUP_GID] = SCIM_KEY_GROUP_GID,
+		[SCIM_INDEX_PASSWD_NAME] = SCIM_KEY_USER_CHUNK, [SCIM_INDEX_PASSWD_UID] = 'p',
 	};
 	uint32_t offsets[SCIM_INDEX_NKINDS], lengths[SCIM_INDEX_NKINDS];
 	unsigned char locator[SCIM_INDEX_LOCATOR_SIZE], key = SCIM_KEY_INDEX_LOCATOR;
@@ -206,6 +226,26 @@ static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char ta
 	c->written++;
 	c->items = 0;
 	c->len = 0;
+	return 0;
+}
+
+/* Flushes the users' chunk, then turns its users' passwd index entries,
+ * which hold positions inside the chunk, into file offsets. */
+static int users_flush(struct scim_cache_writer *w)
+{
+	uint32_t items = w->users.items;
+	uint64_t at = scim_tdb_builder_tell(w->file) + SCIM_TDB_RECORD_HEADER + 5; /* "P" + le32 */
+	int r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK);
+	if (r < 0)
+		return r;
+	for (int k = SCIM_INDEX_PASSWD_NAME; k <= SCIM_INDEX_PASSWD_UID; k++) {
+		struct index_list *l = &w->index[k];
+		for (uint32_t i = l->n - items; i < l->n; i++) {
+			if (at + l->e[i].offset > UINT32_MAX)
+				return -EFBIG;
+			l->e[i].offset += (uint32_t)at;
+		}
+	}
 	return 0;
 }
 
@@ -342,11 +382,18 @@ int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_us
 	r = encode_scratch(w, enc_user, u, false, &len);
 	if (r < 0)
 		goto out;
+	/* The passwd tables point at the item, known for now by its place in
+	 * the chunk (users_flush makes that a file offset). */
+	uint64_t item = w->users.len;
 	r = chunk_append(&w->users, w->scratch, len);
+	if (r == 0)
+		r = index_add(&w->index[SCIM_INDEX_PASSWD_NAME], scim_index_name_check(u->name, nlen), item);
+	if (r == 0)
+		r = index_add(&w->index[SCIM_INDEX_PASSWD_UID], scim_index_number_check(u->uid), item);
 	if (r < 0)
 		goto out;
 	if (w->users.items == SCIM_CHUNK_USERS)
-		r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK);
+		r = users_flush(w);
 	w->nusers++;
 	if (u->suspended)
 		w->nsuspended++;
@@ -469,7 +516,7 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 	size_t len;
 	int r;
 
-	r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK);
+	r = users_flush(w);
 	if (r < 0)
 		goto fail;
 	r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK);

@@ -21,6 +21,7 @@
 
 #include "cache/cache.h"
 #include "cache/index.h"
+#include "cache/record.h"
 #include "cache/tdbfile.h"
 
 #define NUSERS 3000
@@ -136,6 +137,7 @@ struct slot_ref {
 
 static void find_slot(int kind, const char *name, uint32_t number, struct slot_ref *ref)
 {
+	scim_cache_reset(); /* tdb opens a file once per process */
 	struct tdb_context *tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDONLY, 0);
 	TDB_DATA k = { (unsigned char *)"X", 1 }, loc;
 	struct scim_index all[SCIM_INDEX_NKINDS];
@@ -161,9 +163,18 @@ static void find_slot(int kind, const char *name, uint32_t number, struct slot_r
 		const unsigned char *key, *data;
 		size_t klen, dlen;
 		uint32_t n;
-		assert_int_equal(scim_tdb_record_at(map, st.st_size, off, &key, &klen, &data, &dlen), 0);
+		if (kind == SCIM_INDEX_PASSWD_NAME || kind == SCIM_INDEX_PASSWD_UID) {
+			/* a "P" chunk item: le32 length, then a user record */
+			memcpy(&n, map + off, 4);
+			data = map + off + 4;
+			dlen = n;
+			assert_int_equal(scim_rec_user_name(data, dlen, &key, &klen), 0);
+		} else {
+			assert_int_equal(scim_tdb_record_at(map, st.st_size, off, &key, &klen, &data, &dlen), 0);
+			key++, klen--; /* the tag */
+		}
 		memcpy(&n, data + 4, 4); /* little-endian host */
-		if (name ? klen == strlen(name) + 1 && !memcmp(key + 1, name, klen - 1) : n == number) {
+		if (name ? klen == strlen(name) && !memcmp(key, name, klen) : n == number) {
 			ref->at = scim_index_probe_slot(&all[kind], ref->check, pos - 1) - map;
 			ref->slots_at = all[kind].slots - map;
 			ref->record = off;
@@ -209,11 +220,16 @@ static void swapped_name_slot(void **state)
 	(void)state;
 	user_name(10, a, sizeof(a));
 	user_name(11, b, sizeof(b));
-	find_slot(SCIM_INDEX_USER_NAME, a, 0, &sa);
-	find_slot(SCIM_INDEX_USER_NAME, b, 0, &sb);
-	poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+	for (int kind = SCIM_INDEX_USER_NAME; kind <= SCIM_INDEX_PASSWD_NAME; kind += SCIM_INDEX_PASSWD_NAME) {
+		find_slot(kind, a, 0, &sa);
+		find_slot(kind, b, 0, &sb);
+		poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+	}
 	assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), -ENOENT);
+	assert_int_equal(scim_cache_passwd_by_name(path, a, got_user, &g), -ENOENT);
 	assert_int_equal(scim_cache_user_by_name(path, b, got_user, &g), 0);
+	assert_string_equal(g.name, b);
+	assert_int_equal(scim_cache_passwd_by_name(path, b, got_user, &g), 0);
 	assert_string_equal(g.name, b);
 }
 
@@ -224,11 +240,16 @@ static void swapped_uid_slot(void **state)
 	struct got g;
 	struct slot_ref sa, sb;
 	(void)state;
-	find_slot(SCIM_INDEX_USER_UID, NULL, 100000 + 7 * 20, &sa);
-	find_slot(SCIM_INDEX_USER_UID, NULL, 100000 + 7 * 21, &sb);
-	poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+	for (int kind = SCIM_INDEX_USER_UID; kind <= SCIM_INDEX_PASSWD_UID; kind += SCIM_INDEX_PASSWD_NAME) {
+		find_slot(kind, NULL, 100000 + 7 * 20, &sa);
+		find_slot(kind, NULL, 100000 + 7 * 21, &sb);
+		poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+	}
 	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 20, got_user, &g), -ENOENT);
+	assert_int_equal(scim_cache_passwd_by_uid(path, 100000 + 7 * 20, got_user, &g), -ENOENT);
 	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 21, got_user, &g), 0);
+	assert_int_equal(g.num, 100000 + 7 * 21);
+	assert_int_equal(scim_cache_passwd_by_uid(path, 100000 + 7 * 21, got_user, &g), 0);
 	assert_int_equal(g.num, 100000 + 7 * 21);
 }
 
@@ -241,12 +262,16 @@ static void fingerprint_collision_passed_over(void **state)
 	struct slot_ref sa, sb;
 	unsigned char v[4];
 	(void)state;
-	for (int kind = SCIM_INDEX_USER_NAME; kind <= SCIM_INDEX_USER_UID; kind++) {
+	static const int user_kinds[] = { SCIM_INDEX_USER_NAME, SCIM_INDEX_USER_UID, SCIM_INDEX_PASSWD_NAME,
+					  SCIM_INDEX_PASSWD_UID };
+	for (size_t t = 0; t < sizeof(user_kinds) / sizeof(user_kinds[0]); t++) {
+		int kind = user_kinds[t];
 		char a[64], b[64];
 		build_cache();
 		user_name(40, a, sizeof(a));
 		user_name(41, b, sizeof(b));
-		bool by_name = kind == SCIM_INDEX_USER_NAME;
+		bool by_name = kind == SCIM_INDEX_USER_NAME || kind == SCIM_INDEX_PASSWD_NAME;
+		bool passwd = kind >= SCIM_INDEX_PASSWD_NAME;
 		find_slot(kind, by_name ? a : NULL, 100000 + 7 * 40, &sa);
 		find_slot(kind, by_name ? b : NULL, 100000 + 7 * 41, &sb);
 		/* a's entry moves to the first empty slot after it, and its own
@@ -260,9 +285,11 @@ static void fingerprint_collision_passed_over(void **state)
 		poke_slot(at, scim_index_slot_value(&sa.ix, sa.check, sa.record));
 		poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
 		if (by_name)
-			assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), 0);
+			assert_int_equal((passwd ? scim_cache_passwd_by_name : scim_cache_user_by_name)(path, a, got_user, &g), 0);
 		else
-			assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 40, got_user, &g), 0);
+			assert_int_equal((passwd ? scim_cache_passwd_by_uid : scim_cache_user_by_uid)(path, 100000 + 7 * 40,
+												   got_user, &g),
+					 0);
 		assert_string_equal(g.name, a);
 		assert_int_equal(g.num, 100000 + 7 * 40);
 	}
@@ -276,11 +303,21 @@ static void wild_offsets(void **state)
 	struct slot_ref sa;
 	(void)state;
 	find_slot(SCIM_INDEX_USER_UID, NULL, 100000 + 7 * 30, &sa);
-	uint32_t past_end = ((1u << sa.ix.offset_bits) - 1) * 4;
+	uint32_t past_end = ((1u << sa.ix.offset_bits) - 1) << sa.ix.offset_shift;
 	const uint32_t wild[] = { 4, 100, sa.record + 4, sa.record - 4, past_end };
 	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
 		poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, wild[i]));
 		assert_int_equal(scim_cache_user_by_uid(path, 100000 + 7 * 30, got_user, &g), -EBADMSG);
+	}
+	/* A passwd slot's offsets are bytes: inside the tdb header, inside the
+	 * item, just before it, past the end. */
+	find_slot(SCIM_INDEX_PASSWD_UID, NULL, 100000 + 7 * 30, &sa);
+	past_end = ((1u << sa.ix.offset_bits) - 1) << sa.ix.offset_shift;
+	const uint32_t wild_items[] = { 1, 100, sa.record + 1, sa.record + 4, sa.record - 1, past_end };
+	for (size_t i = 0; i < sizeof(wild_items) / sizeof(wild_items[0]); i++) {
+		poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, wild_items[i]));
+		int r = scim_cache_passwd_by_uid(path, 100000 + 7 * 30, got_user, &g);
+		assert_true(r == -EBADMSG || r == -ENOENT);
 	}
 }
 
@@ -303,6 +340,38 @@ static void bad_table_falls_back(void **state)
 	assert_int_equal(scim_cache_user_by_name(path, a, got_user, &g), 0);
 	assert_string_equal(g.name, a);
 	assert_int_equal(scim_cache_user_by_uid(path, 100000 + 35, got_user, &g), 0);
+}
+
+/* Without the passwd tables (a file too big for them, or from before
+ * them), getpwnam and getpwuid go through the full records' tables: shown
+ * by damaging those, which the passwd lookups then feel. */
+static void no_passwd_tables(void **state)
+{
+	char a[64], b[64];
+	struct got g;
+	struct slot_ref sa, sb;
+	(void)state;
+	struct tdb_context *tdb = tdb_open(path, 0, TDB_NOLOCK, O_RDWR, 0);
+	TDB_DATA k = { (unsigned char *)"X", 1 }, loc;
+	assert_non_null(tdb);
+	loc = tdb_fetch(tdb, k);
+	assert_int_equal(loc.dsize, SCIM_INDEX_LOCATOR_SIZE);
+	memset(loc.dptr + 8 + 8 * SCIM_INDEX_PASSWD_NAME, 0, 16); /* both passwd kinds */
+	assert_int_equal(tdb_store(tdb, k, loc, TDB_REPLACE), 0);
+	free(loc.dptr);
+	tdb_close(tdb);
+	scim_cache_reset();
+
+	user_name(12, a, sizeof(a));
+	user_name(13, b, sizeof(b));
+	assert_int_equal(scim_cache_passwd_by_name(path, a, got_user, &g), 0);
+	assert_int_equal(scim_cache_passwd_by_uid(path, 100000 + 7 * 13, got_user, &g), 0);
+	assert_string_equal(g.name, b);
+	find_slot(SCIM_INDEX_USER_NAME, a, 0, &sa);
+	find_slot(SCIM_INDEX_USER_NAME, b, 0, &sb);
+	poke_slot(sa.at, scim_index_slot_value(&sa.ix, sa.check, sb.record));
+	assert_int_equal(scim_cache_passwd_by_name(path, a, got_user, &g), -ENOENT);
+	assert_int_equal(scim_cache_passwd_by_name(path, b, got_user, &g), 0);
 }
 
 /* A cache without the locator (as an older writer made them) still answers. */
@@ -431,9 +500,20 @@ static void same_check_probing(void **state)
 	assert_null(all[1].slots);
 	/* A table that claims more slots than it has. */
 	assert_int_equal(scim_index_open(loc, sizeof(loc), map, sizeof(map) - 8, all), -EBADMSG);
+	/* One offset that is not a multiple of 4: the table keeps bytes. */
+	e[3].offset = 1013;
+	assert_int_equal(scim_index_build(e, 40, map + 16, never_same, NULL), 0);
+	assert_int_equal(scim_index_open(loc, sizeof(loc), map, sizeof(map), all), 0);
+	assert_int_equal(all[0].offset_shift, 0);
+	pos = 0, n = 0;
+	while ((off = scim_index_next(&all[0], 12345, &pos)) != 0) {
+		assert_int_equal(off, n == 3 ? 1013 : 1000 + 4 * n);
+		n++;
+	}
+	assert_int_equal(n, 40);
 	/* Offsets the slots cannot hold. */
-	e[3].offset = 1002;
-	assert_int_equal(scim_index_build(e, 40, table, never_same, NULL), -EINVAL);
+	e[3].offset = 0x80000001u;
+	assert_int_equal(scim_index_build(e, 40, table, never_same, NULL), -EFBIG);
 	e[3].offset = 0;
 	assert_int_equal(scim_index_build(e, 40, table, never_same, NULL), -EINVAL);
 }
@@ -448,6 +528,7 @@ int main(void)
 		cmocka_unit_test(fingerprint_collision_passed_over),
 		cmocka_unit_test_setup(bad_table_falls_back, setup),
 		cmocka_unit_test_setup(no_locator, setup),
+		cmocka_unit_test_setup(no_passwd_tables, setup),
 		cmocka_unit_test(same_check_probing),
 		cmocka_unit_test(duplicates_refused),
 		cmocka_unit_test(check_collision),
