@@ -213,13 +213,17 @@ static int store_indexes(struct scim_cache_writer *w)
 	return store(w, &key, 1, locator, sizeof(locator));
 }
 
-static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char tag)
+/* Stores the chunk as tag + its number; *data_at (if set) gets the file
+ * offset its data landed at. */
+static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char tag, uint64_t *data_at)
 {
 	unsigned char key[5];
 	int r;
 	if (c->items == 0)
 		return 0;
 	scim_key_num(key, tag, c->written);
+	if (data_at)
+		*data_at = scim_tdb_builder_tell(w->file) + SCIM_TDB_RECORD_HEADER + sizeof(key);
 	r = store(w, key, sizeof(key), c->data, c->len);
 	if (r < 0)
 		return r;
@@ -234,9 +238,9 @@ static int chunk_flush(struct scim_cache_writer *w, struct chunk_buf *c, char ta
 static int users_flush(struct scim_cache_writer *w)
 {
 	uint32_t items = w->users.items;
-	uint64_t at = scim_tdb_builder_tell(w->file) + SCIM_TDB_RECORD_HEADER + 5; /* "P" + le32 */
-	int r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK);
-	if (r < 0)
+	uint64_t at = 0;
+	int r = chunk_flush(w, &w->users, SCIM_KEY_USER_CHUNK, &at);
+	if (r < 0 || items == 0)
 		return r;
 	for (int k = SCIM_INDEX_PASSWD_NAME; k <= SCIM_INDEX_PASSWD_UID; k++) {
 		struct index_list *l = &w->index[k];
@@ -435,7 +439,7 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
 	if (r < 0)
 		goto out;
 	if (w->groups.items == SCIM_CHUNK_GROUPS)
-		r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK);
+		r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK, NULL);
 	w->ngroups++;
 out:
 	return r;
@@ -519,7 +523,7 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 	r = users_flush(w);
 	if (r < 0)
 		goto fail;
-	r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK);
+	r = chunk_flush(w, &w->groups, SCIM_KEY_GROUP_CHUNK, NULL);
 	if (r < 0)
 		goto fail;
 
