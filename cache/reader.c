@@ -391,9 +391,10 @@ static enum scim_index_kind usable_kind(const struct scim_snapshot *s, enum scim
 	return s->ix[k].slots ? k : kinds[k].instead;
 }
 
-/* What a candidate offset of kind k proposes: the record's data, and the
- * name it is for (for a record, its key without the tag; for a chunk item,
- * the user's name inside it).  -EBADMSG if there is no such thing there. */
+/* What a candidate offset of kind k proposes: the record's data and, if
+ * name is set, the name it is for (for a record, its key without the tag;
+ * for a chunk item, the user's name inside it).  -EBADMSG if there is no
+ * such thing there. */
 static int index_candidate(const struct scim_snapshot *s, enum scim_index_kind k, uint32_t off,
 			   const unsigned char **name, size_t *nlen, const unsigned char **data, size_t *dlen)
 {
@@ -420,13 +421,15 @@ static int index_candidate(const struct scim_snapshot *s, enum scim_index_kind k
 			return -EBADMSG;
 		*data = s->map + off + 4;
 		*dlen = n;
-		return scim_rec_user_name(*data, *dlen, name, nlen);
+		return name ? scim_rec_user_name(*data, *dlen, name, nlen) : 0;
 	}
 	if (scim_tdb_record_at(s->map, s->map_len, off, &key, &klen, data, dlen) < 0 || klen < 2 ||
 	    key[0] != kinds[k].name_tag)
 		return -EBADMSG;
-	*name = key + 1;
-	*nlen = klen - 1;
+	if (name) {
+		*name = key + 1;
+		*nlen = klen - 1;
+	}
 	return 0;
 }
 
@@ -453,11 +456,11 @@ static int index_by_num(const struct scim_snapshot *s, enum scim_index_kind k, u
 			void *ctx)
 {
 	uint32_t check = scim_index_number_check(num), pos = 0, off, found;
-	const unsigned char *key, *data;
-	size_t klen, dlen;
+	const unsigned char *data;
+	size_t dlen;
 
 	while ((off = scim_index_next(&s->ix[k], check, &pos)) != 0) {
-		int r = index_candidate(s, k, off, &key, &klen, &data, &dlen);
+		int r = index_candidate(s, k, off, NULL, NULL, &data, &dlen);
 		if (r == 0)
 			r = scim_rec_number(data, dlen, &found);
 		if (r < 0)
