@@ -6,8 +6,9 @@
  * duties: at its first call it reads a passwd file (the path in
  * $BFLOOR_PASSWD) into memory, one 64-byte cache line per user, found
  * through 4-byte open-addressing slots (the layout of libnss_scim's indexes,
- * without the file, the lock, the snapshot check or any validation).  A hit
- * then costs the caller's name (getpwnam), one slot, one cache line and the
+ * without the file, the lock, the snapshot check or any validation, and with
+ * its own copy of their hashes, so the yardstick stays put when the module
+ * changes).  A hit then costs the caller's name (getpwnam), one slot, one cache line and the
  * copy into the caller's buffer.
  *
  * At 100k users those few memory accesses are cache and TLB misses, and on
