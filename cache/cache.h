@@ -21,6 +21,11 @@
  *                    ("P" by name, "p" by uid) to the users' items in the
  *                    "P" chunks, which is all getpwnam and getpwuid read
  *   "X"              where the index tables lie in the file (index.h)
+ *   "D" name         a user the directory removed (struct scim_removed), kept
+ *                    for scim-refreshd's removed_retention so that pam_scim
+ *                    can deny the name; in no index and no chunk, so NSS
+ *                    lookups and enumeration never see it, and readers older
+ *                    than it never read the key
  * Records are little-endian, length-prefixed and not aligned: they are decoded
  * with memcpy and every length is checked against the record's size.
  */
@@ -39,6 +44,8 @@
 /* Longest name the codec accepts; the mapping allows far less (32). */
 #define SCIM_NAME_MAX 255
 
+/* Removed users (struct scim_removed) are not counted here: the decoder
+ * refuses trailing bytes, so a new field would break every older reader. */
 struct scim_cache_header {
 	uint32_t format_version;
 	uint64_t generation;     /* +1 on every publish, content changed or not */
@@ -85,6 +92,19 @@ struct scim_group {
 	uint32_t member_bytes;
 };
 
+/* A user the directory no longer has: their name and uid stay in the cache
+ * for a while, for pam_scim only.  A process that resolved the user before
+ * the publish (sshd) reaches the account stage afterwards, and "unknown"
+ * there would let the rest of the stack admit them.  Decoded strings point
+ * into the cache. */
+struct scim_removed {
+	const char *name;
+	uint32_t uid;
+	int64_t since;       /* unix seconds of the publish that first missed the user */
+	const char *scim_id; /* "" when not known */
+	uint16_t name_len;   /* reader side */
+};
+
 static inline uint32_t scim_rec_gid(const struct scim_user *u, uint32_t i)
 {
 	const unsigned char *p = u->gids_le + 4 * (size_t)i;
@@ -102,6 +122,8 @@ int scim_rec_decode_user(const unsigned char *rec, size_t len, struct scim_user 
 int scim_rec_decode_user_head(const unsigned char *rec, size_t len, struct scim_user *out);
 int scim_rec_encode_group(const struct scim_group *g, unsigned char *buf, size_t *len);
 int scim_rec_decode_group(const unsigned char *rec, size_t len, struct scim_group *out);
+int scim_rec_encode_removed(const struct scim_removed *d, unsigned char *buf, size_t *len);
+int scim_rec_decode_removed(const unsigned char *rec, size_t len, struct scim_removed *out);
 int scim_rec_encode_header(const struct scim_cache_header *h, unsigned char *buf, size_t *len);
 int scim_rec_decode_header(const unsigned char *rec, size_t len, struct scim_cache_header *out);
 /* Walks members_raw (*pos starts at 0) and sets name and name_len to the next member. */
@@ -127,6 +149,7 @@ int scim_rec_next_member(const struct scim_group *g, size_t *pos, const char **n
 typedef int (*scim_user_cb)(const struct scim_user *u, void *ctx);
 typedef int (*scim_group_cb)(const struct scim_group *g, void *ctx);
 typedef int (*scim_header_cb)(const struct scim_cache_header *h, void *ctx);
+typedef int (*scim_removed_cb)(const struct scim_removed *d, void *ctx);
 
 int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx);
 int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx);
@@ -136,6 +159,10 @@ int scim_cache_passwd_by_uid(const char *path, uint32_t uid, scim_user_cb cb, vo
 int scim_cache_group_by_name(const char *path, const char *name, scim_group_cb cb, void *ctx);
 int scim_cache_group_by_gid(const char *path, uint32_t gid, scim_group_cb cb, void *ctx);
 int scim_cache_header(const char *path, scim_header_cb cb, void *ctx);
+/* The removed-user entry of name ("D" name), for pam_scim: -ENOENT when there
+ * is none.  It says nothing about whether the name is a user now: look the
+ * user up first, a user of that name wins. */
+int scim_cache_removed_by_name(const char *path, const char *name, scim_removed_cb cb, void *ctx);
 
 /* Enumeration.  A cursor pins one snapshot: a whole pass comes from one
  * published file even when a new one is published meanwhile.  Each call to
@@ -179,6 +206,10 @@ int scim_cache_writer_new(const char *live_path, size_t nusers_hint, size_t ngro
 			  struct scim_cache_writer **out);
 int scim_cache_writer_add_user(struct scim_cache_writer *w, const struct scim_user *u);
 int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_group *g);
+/* A removed user (see struct scim_removed); no index or chunk sees it.  A
+ * name added twice fails commit with -EEXIST.  Adding the name of a user of
+ * this cache is the caller's mistake, and readers answer for the user. */
+int scim_cache_writer_add_removed(struct scim_cache_writer *w, const struct scim_removed *d);
 /* generation and counts in h are filled in by the writer; last_sync and source
  * come from the caller. */
 int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h);
@@ -199,6 +230,7 @@ int scim_cache_file_header(struct scim_cache_file *f, struct scim_cache_header *
 int scim_cache_file_foreach_user(struct scim_cache_file *f, scim_user_cb cb, void *ctx);
 int scim_cache_file_foreach_group(struct scim_cache_file *f, scim_group_cb cb, void *ctx);
 int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, scim_user_cb cb, void *ctx);
+int scim_cache_file_removed_by_name(struct scim_cache_file *f, const char *name, scim_removed_cb cb, void *ctx);
 /* Every user (full records) and group of the file at path, in file order,
  * and its header (source set to NULL), read with plain reads: the publisher
  * compares the live cache with a new snapshot without mapping, and so holding
@@ -206,5 +238,8 @@ int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, sc
  * there is no file; -EBADMSG when it is damaged or has no header. */
 int scim_cache_file_scan(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
 			 void *ctx);
+/* The same, and every removed user to rcb.  Any callback may be NULL. */
+int scim_cache_file_scan_all(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
+			     scim_removed_cb rcb, void *ctx);
 
 #endif

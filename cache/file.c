@@ -144,8 +144,32 @@ int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, sc
 	return scim_tdb_parse_name(f->tdb, SCIM_KEY_USER_NAME, name, strlen(name), user_rec, &w);
 }
 
+struct removed_walk {
+	scim_removed_cb cb;
+	void *ctx;
+	const unsigned char *name; /* the key's name: the record must be for it */
+	size_t name_len;
+};
+
+static int removed_rec(const unsigned char *data, size_t len, void *priv)
+{
+	struct removed_walk *w = priv;
+	struct scim_removed d;
+	int r = scim_rec_decode_removed(data, len, &d);
+	if (r == 0 && (d.name_len != w->name_len || memcmp(d.name, w->name, w->name_len) != 0))
+		r = -EBADMSG;
+	return r < 0 ? r : w->cb(&d, w->ctx);
+}
+
+int scim_cache_file_removed_by_name(struct scim_cache_file *f, const char *name, scim_removed_cb cb, void *ctx)
+{
+	struct removed_walk w = { cb, ctx, (const unsigned char *)name, strlen(name) };
+	return scim_tdb_parse_name(f->tdb, SCIM_KEY_REMOVED, name, w.name_len, removed_rec, &w);
+}
+
 struct scan_ctx {
 	struct walk_ctx walk; /* the record decoders above, and their callbacks */
+	scim_removed_cb rcb;
 	struct scim_cache_header *hdr;
 	bool have_header;
 };
@@ -167,16 +191,38 @@ static int scan_record(const unsigned char *key, size_t klen, const unsigned cha
 		return user_rec(data, dlen, &c->walk);
 	case SCIM_KEY_GROUP_NAME:
 		return group_rec(data, dlen, &c->walk);
+	case SCIM_KEY_REMOVED: {
+		struct removed_walk w = { c->rcb, c->walk.ctx, key + 1, klen - 1 };
+		return removed_rec(data, dlen, &w);
+	}
 	default:
 		return 0;
 	}
 }
 
+int scim_cache_file_scan_all(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
+			     scim_removed_cb rcb, void *ctx)
+{
+	char tags[5];
+	size_t n = 0;
+	struct scan_ctx c = { { NULL, ucb, gcb, ctx }, rcb, hdr, false };
+	int r;
+
+	/* Only the kinds someone asked for: the others are not even decoded. */
+	tags[n++] = SCIM_KEY_HEADER;
+	if (ucb)
+		tags[n++] = SCIM_KEY_USER_NAME;
+	if (gcb)
+		tags[n++] = SCIM_KEY_GROUP_NAME;
+	if (rcb)
+		tags[n++] = SCIM_KEY_REMOVED;
+	tags[n] = 0;
+	r = scim_tdb_scan(path, tags, scan_record, &c);
+	return r == 0 && !c.have_header ? -EBADMSG : r;
+}
+
 int scim_cache_file_scan(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
 			 void *ctx)
 {
-	static const char tags[] = { SCIM_KEY_HEADER, SCIM_KEY_USER_NAME, SCIM_KEY_GROUP_NAME, 0 };
-	struct scan_ctx c = { { NULL, ucb, gcb, ctx }, hdr, false };
-	int r = scim_tdb_scan(path, tags, scan_record, &c);
-	return r == 0 && !c.have_header ? -EBADMSG : r;
+	return scim_cache_file_scan_all(path, hdr, ucb, gcb, NULL, ctx);
 }

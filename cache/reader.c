@@ -586,6 +586,42 @@ int scim_cache_header(const char *path, scim_header_cb cb, void *ctx)
 	return r;
 }
 
+/* A "D" record must be for the name it is filed under. */
+struct removed_ctx {
+	scim_removed_cb cb;
+	void *ctx;
+	const char *name;
+	size_t name_len;
+};
+
+static int removed_record(const unsigned char *data, size_t len, void *priv)
+{
+	struct removed_ctx *c = priv;
+	struct scim_removed d;
+	int r = scim_rec_decode_removed(data, len, &d);
+	if (r == 0 && (d.name_len != c->name_len || memcmp(d.name, c->name, c->name_len) != 0))
+		r = -EBADMSG;
+	return r < 0 ? r : c->cb(&d, c->ctx);
+}
+
+/* Through libtdb's hash chains, not the direct indexes: only the account
+ * stage asks, and only for a name that is not a user. */
+int scim_cache_removed_by_name(const char *path, const char *name, scim_removed_cb cb, void *ctx)
+{
+	struct removed_ctx c = { cb, ctx, name, strlen(name) };
+	struct scim_snapshot *s;
+	int r;
+
+	if (c.name_len == 0 || c.name_len > SCIM_NAME_MAX)
+		return -ENOENT;
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0)
+		r = scim_tdb_parse_name(s->tdb, SCIM_KEY_REMOVED, name, c.name_len, removed_record, &c);
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
 /* ---------------------------------------------------------------- enumeration */
 
 int scim_cache_cursor_open(const char *path, struct scim_cursor *cur)

@@ -122,6 +122,22 @@ int scim_rec_encode_group(const struct scim_group *g, unsigned char *buf, size_t
 	return enc_finish(&e, len);
 }
 
+int scim_rec_encode_removed(const struct scim_removed *d, unsigned char *buf, size_t *len)
+{
+	struct enc e = { buf, buf ? *len : 0, 0 };
+	size_t n = d->name ? strlen(d->name) : 0;
+	int r;
+
+	if (n == 0 || n > SCIM_NAME_MAX)
+		return -EINVAL;
+	put_prefix(&e, SCIM_REC_REMOVED, 0);
+	put_u32(&e, d->uid);
+	put_u64(&e, (uint64_t)d->since);
+	if ((r = put_str(&e, d->name)) < 0 || (r = put_str(&e, d->scim_id)) < 0)
+		return r;
+	return enc_finish(&e, len);
+}
+
 int scim_rec_encode_header(const struct scim_cache_header *h, unsigned char *buf, size_t *len)
 {
 	struct enc e = { buf, buf ? *len : 0, 0 };
@@ -281,6 +297,25 @@ int scim_rec_next_member(const struct scim_group *g, size_t *pos, const char **n
 	*name_len = n;
 	*pos += 1 + n;
 	return 0;
+}
+
+int scim_rec_decode_removed(const unsigned char *rec, size_t len, struct scim_removed *out)
+{
+	struct dec d = { rec, len };
+	uint8_t flags;
+	uint64_t since;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (get_prefix(&d, SCIM_REC_REMOVED, &flags) < 0 || get_u32(&d, &out->uid) < 0 || get_u64(&d, &since) < 0 ||
+	    get_str(&d, &out->name, &n) < 0 || n == 0 || n > SCIM_NAME_MAX || get_str(&d, &out->scim_id, NULL) < 0)
+		return -EBADMSG;
+	/* A name with a NUL inside would match a shorter key than its own. */
+	if (memchr(out->name, 0, n))
+		return -EBADMSG;
+	out->name_len = (uint16_t)n;
+	out->since = (int64_t)since;
+	return d.left == 0 ? 0 : -EBADMSG;
 }
 
 int scim_rec_decode_header(const unsigned char *rec, size_t len, struct scim_cache_header *out)

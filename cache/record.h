@@ -31,6 +31,7 @@ enum {
 	SCIM_REC_USER = 1,
 	SCIM_REC_GROUP = 2,
 	SCIM_REC_HEADER = 3,
+	SCIM_REC_REMOVED = 4,
 };
 
 #define SCIM_REC_F_SUSPENDED 0x01
@@ -44,6 +45,7 @@ enum {
 #define SCIM_KEY_GROUP_GID 'g'
 #define SCIM_KEY_USER_CHUNK 'P'
 #define SCIM_KEY_GROUP_CHUNK 'R'
+#define SCIM_KEY_REMOVED 'D'
 
 /* A chunk is a run of (le32 length, bytes) items.  Sets *rec to the item at
  * *pos and advances *pos; -ENOENT at the end, -EBADMSG if it runs over. */

@@ -41,6 +41,9 @@ struct scim_cache_writer {
 		struct scim_index_entry *e;
 		uint32_t n, cap;
 	} index[SCIM_INDEX_NKINDS];
+	/* The removed users' name checks, for the duplicate check at commit:
+	 * they have no index of their own for it. */
+	struct index_list removed;
 	unsigned char *scratch;
 	size_t scratch_cap;
 	uint32_t nusers, ngroups, nsuspended;
@@ -287,6 +290,7 @@ static void writer_free(struct scim_cache_writer *w)
 	free(w->groups.data);
 	for (int k = 0; k < SCIM_INDEX_NKINDS; k++)
 		free(w->index[k].e);
+	free(w->removed.e);
 	free(w->scratch);
 	free(w->live);
 	free(w->tmp);
@@ -445,6 +449,55 @@ out:
 	return r;
 }
 
+static int enc_removed(const void *obj, bool full, unsigned char *buf, size_t *len)
+{
+	(void)full;
+	return scim_rec_encode_removed(obj, buf, len);
+}
+
+int scim_cache_writer_add_removed(struct scim_cache_writer *w, const struct scim_removed *d)
+{
+	size_t nlen = d->name ? strlen(d->name) : 0, len;
+	unsigned char nkey[SCIM_NAME_MAX + 1];
+	uint64_t at;
+	int r;
+
+	if (nlen == 0 || nlen > SCIM_NAME_MAX)
+		return -EINVAL;
+	nkey[0] = SCIM_KEY_REMOVED;
+	memcpy(nkey + 1, d->name, nlen);
+	r = encode_scratch(w, enc_removed, d, false, &len);
+	if (r < 0)
+		return r;
+	at = scim_tdb_builder_tell(w->file);
+	r = store(w, nkey, nlen + 1, w->scratch, len);
+	if (r < 0)
+		return r;
+	return index_add(&w->removed, scim_index_name_check(d->name, nlen), at);
+}
+
+static int cmp_entry_check(const void *a, const void *b)
+{
+	const struct scim_index_entry *x = a, *y = b;
+	return (x->check > y->check) - (x->check < y->check);
+}
+
+/* tdb would quietly answer with one of two records under one key. */
+static int removed_unique(struct scim_cache_writer *w)
+{
+	struct index_list *l = &w->removed;
+	int r;
+
+	qsort(l->e, l->n, sizeof(*l->e), cmp_entry_check);
+	for (uint32_t i = 0; i < l->n; i++)
+		for (uint32_t j = i + 1; j < l->n && l->e[j].check == l->e[i].check; j++) {
+			r = same_name(l->e[i].offset, l->e[j].offset, w);
+			if (r != 0)
+				return r < 0 ? r : -EEXIST;
+		}
+	return 0;
+}
+
 /* The generation of the live cache, 0 if there is none or it cannot be read. */
 static uint64_t live_generation(const char *live)
 {
@@ -527,6 +580,9 @@ int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cach
 	if (r < 0)
 		goto fail;
 
+	r = removed_unique(w);
+	if (r < 0)
+		goto fail;
 	r = store_indexes(w);
 	if (r < 0)
 		goto fail;

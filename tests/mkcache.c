@@ -8,6 +8,7 @@
  *   user:NAME:UID:GID:GECOS:HOME:SHELL:active|suspended:SCIMID:GID,GID,...
  *   group:NAME:GID:SCIMID:MEMBER,MEMBER,...
  *   biggroup:NAME:GID:PREFIX:COUNT      (COUNT members PREFIX0..PREFIXn-1)
+ *   removed:NAME:UID:SINCE:SCIMID       (a removed user; SINCE in unix seconds)
  *   source:TEXT
  *   last_sync:UNIX_SECONDS              (default: now)
  *
@@ -145,6 +146,13 @@ static int handle(const char *text, struct scim_cache_writer *w, struct scim_cac
 		for (uint32_t i = 0; i < g.nmembers; i++)
 			free(mem[i]);
 		free(mem);
+	} else if (!strcmp(kind, "removed")) {
+		struct scim_removed d = { 0 };
+		d.name = field(&s);
+		d.uid = strtoul(field(&s), NULL, 10);
+		d.since = strtoll(field(&s), NULL, 10);
+		d.scim_id = field(&s);
+		r = scim_cache_writer_add_removed(w, &d);
 	} else if (!strcmp(kind, "source")) {
 		free(*source);
 		*source = strdup(s ? s : "");

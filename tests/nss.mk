@@ -6,7 +6,7 @@ TESTS += tests/test_cache_codec tests/test_tdbfile tests/test_index tests/test_n
 endif
 
 tests_test_cache_codec_SOURCES = tests/test_cache_codec.c
-tests_test_cache_codec_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_cache_codec_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(TDB_CFLAGS)
 tests_test_cache_codec_LDADD = libscimcache.la $(CMOCKA_LIBS) $(TDB_LIBS)
 
 tests_test_tdbfile_SOURCES = tests/test_tdbfile.c

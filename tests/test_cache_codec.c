@@ -2,12 +2,17 @@
  * corruption is -EBADMSG without reading past the record (run under
  * --enable-sanitizers to have ASan check the "without reading past"). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <tdb.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -247,6 +252,230 @@ static void chunk_walk(void **state)
 	assert_int_equal(scim_chunk_next(chunk, 11, &pos, &item, &len), -ENOENT);
 }
 
+static const struct scim_removed gone = {
+	.name = "mallory", .uid = 1879048222, .since = 1700000000, .scim_id = "0c1f-gone",
+};
+
+static unsigned char *encode_removed(const struct scim_removed *d, size_t *len)
+{
+	*len = 0;
+	assert_int_equal(scim_rec_encode_removed(d, NULL, len), -ENOBUFS);
+	unsigned char *buf = malloc(*len);
+	size_t got = *len;
+	assert_int_equal(scim_rec_encode_removed(d, buf, &got), 0);
+	assert_int_equal(got, *len);
+	return buf;
+}
+
+static void removed_round_trip_and_damage(void **state)
+{
+	size_t len;
+	unsigned char *rec = encode_removed(&gone, &len);
+	struct scim_removed d;
+
+	assert_int_equal(scim_rec_decode_removed(rec, len, &d), 0);
+	assert_string_equal(d.name, "mallory");
+	assert_int_equal(d.name_len, 7);
+	assert_int_equal(d.uid, 1879048222);
+	assert_int_equal(d.since, 1700000000);
+	assert_string_equal(d.scim_id, "0c1f-gone");
+	/* Every prefix is a truncated record. */
+	for (size_t cut = 0; cut < len; cut++) {
+		unsigned char *t = malloc(cut ? cut : 1);
+		memcpy(t, rec, cut);
+		assert_int_equal(scim_rec_decode_removed(t, cut, &d), -EBADMSG);
+		free(t);
+	}
+	/* Any byte changed: a clean decode inside the record, or -EBADMSG. */
+	for (size_t i = 0; i < len; i++)
+		for (int v = 0; v < 256; v += 17) {
+			unsigned char *t = malloc(len);
+			memcpy(t, rec, len);
+			t[i] = (unsigned char)v;
+			int r = scim_rec_decode_removed(t, len, &d);
+			assert_true(r == 0 || r == -EBADMSG);
+			if (r == 0) {
+				assert_true((const unsigned char *)d.name >= t &&
+					    (const unsigned char *)d.name + d.name_len < t + len);
+				assert_true(d.name_len > 0 && strlen(d.name) == d.name_len);
+			}
+			free(t);
+		}
+	/* Trailing bytes, another kind, and a user record are refused. */
+	unsigned char *longer = malloc(len + 1);
+	memcpy(longer, rec, len);
+	longer[len] = 0;
+	assert_int_equal(scim_rec_decode_removed(longer, len + 1, &d), -EBADMSG);
+	free(longer);
+	rec[0] = SCIM_REC_USER;
+	assert_int_equal(scim_rec_decode_removed(rec, len, &d), -EBADMSG);
+	free(rec);
+	size_t ulen;
+	unsigned char *urec = encode_user(&alice, true, &ulen);
+	assert_int_equal(scim_rec_decode_removed(urec, ulen, &d), -EBADMSG);
+	free(urec);
+	/* An empty name is refused both ways. */
+	struct scim_removed empty = gone;
+	empty.name = "";
+	len = 0;
+	assert_int_equal(scim_rec_encode_removed(&empty, NULL, &len), -EINVAL);
+	unsigned char raw[] = { SCIM_REC_REMOVED, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	assert_int_equal(scim_rec_decode_removed(raw, sizeof(raw), &d), -EBADMSG);
+	(void)state;
+}
+
+/* ---------------------------------------------------- removed users in a file */
+
+static char dir[] = "/tmp/test_cache_codec.XXXXXX";
+static char live[256];
+
+struct found {
+	int n;
+	char name[64];
+	uint32_t uid;
+	int64_t since;
+	char scim_id[64];
+};
+
+static int found_removed(const struct scim_removed *d, void *ctx)
+{
+	struct found *f = ctx;
+	f->n++;
+	snprintf(f->name, sizeof(f->name), "%s", d->name);
+	snprintf(f->scim_id, sizeof(f->scim_id), "%s", d->scim_id);
+	f->uid = d->uid;
+	f->since = d->since;
+	return 0;
+}
+
+static int count_user(const struct scim_user *u, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_group(const struct scim_group *g, void *ctx)
+{
+	return 0;
+}
+
+static void publish_with_removed(const struct scim_removed *extra, int want)
+{
+	struct scim_cache_writer *w;
+	struct scim_cache_header h = { .last_sync = 1700000000, .source = "test" };
+	struct scim_removed d2 = { .name = "trudy", .uid = 1879048223, .since = 1700000100, .scim_id = "" };
+
+	assert_int_equal(scim_cache_writer_new(live, 1, 0, &w), 0);
+	assert_int_equal(scim_cache_writer_add_user(w, &alice), 0);
+	assert_int_equal(scim_cache_writer_add_removed(w, &gone), 0);
+	assert_int_equal(scim_cache_writer_add_removed(w, &d2), 0);
+	if (extra)
+		assert_int_equal(scim_cache_writer_add_removed(w, extra), 0);
+	assert_int_equal(scim_cache_writer_commit(w, &h), want);
+}
+
+/* Removed users are written, found by name through the process-wide
+ * reader and the private handle, delivered by the scan, and seen by nothing
+ * else: no lookup, no enumeration, no count. */
+static void removed_in_a_cache(void **state)
+{
+	struct scim_cache_header h;
+	struct scim_cache_file *f;
+	struct scim_cursor cur;
+	struct found fd = { 0 };
+	int users = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(live, sizeof(live), "%s/cache.tdb", dir);
+	scim_cache_reset();
+	publish_with_removed(NULL, 0);
+
+	assert_int_equal(scim_cache_removed_by_name(live, "mallory", found_removed, &fd), 0);
+	assert_int_equal(fd.n, 1);
+	assert_string_equal(fd.name, "mallory");
+	assert_int_equal(fd.uid, 1879048222);
+	assert_int_equal(fd.since, 1700000000);
+	assert_string_equal(fd.scim_id, "0c1f-gone");
+	assert_int_equal(scim_cache_removed_by_name(live, "alice", found_removed, &fd), -ENOENT);
+	assert_int_equal(scim_cache_removed_by_name(live, "mallor", found_removed, &fd), -ENOENT);
+	assert_int_equal(scim_cache_removed_by_name(live, "", found_removed, &fd), -ENOENT);
+	/* Invisible to every user lookup and to enumeration. */
+	assert_int_equal(scim_cache_user_by_name(live, "mallory", count_user, &users), -ENOENT);
+	assert_int_equal(scim_cache_passwd_by_name(live, "mallory", count_user, &users), -ENOENT);
+	assert_int_equal(scim_cache_user_by_uid(live, 1879048222, count_user, &users), -ENOENT);
+	assert_int_equal(scim_cache_passwd_by_uid(live, 1879048222, count_user, &users), -ENOENT);
+	assert_int_equal(scim_cache_group_by_name(live, "mallory", count_group, NULL), -ENOENT);
+	assert_int_equal(scim_cache_cursor_open(live, &cur), 0);
+	while (scim_cache_user_next(&cur, count_user, &users) == 0)
+		;
+	scim_cache_cursor_close(&cur);
+	assert_int_equal(users, 1);
+	scim_cache_reset();
+
+	/* The private handle and the scan. */
+	assert_int_equal(scim_cache_file_open(live, &f), 0);
+	assert_int_equal(scim_cache_file_header(f, &h), 0);
+	assert_int_equal(h.nusers, 1);
+	fd.n = 0;
+	assert_int_equal(scim_cache_file_removed_by_name(f, "trudy", found_removed, &fd), 0);
+	assert_int_equal(fd.uid, 1879048223);
+	assert_string_equal(fd.scim_id, "");
+	assert_int_equal(scim_cache_file_removed_by_name(f, "alice", found_removed, &fd), -ENOENT);
+	users = 0;
+	assert_int_equal(scim_cache_file_foreach_user(f, count_user, &users), 0);
+	assert_int_equal(users, 1);
+	scim_cache_file_close(f);
+	fd.n = 0;
+	users = 0;
+	assert_int_equal(scim_cache_file_scan_all(live, &h, NULL, NULL, found_removed, &fd), 0);
+	assert_int_equal(fd.n, 2);
+	assert_int_equal(h.nusers, 1);
+	/* The old scan (and so an old publisher) passes over them. */
+	assert_int_equal(scim_cache_file_scan(live, &h, count_user, count_group, &users), 0);
+	assert_int_equal(users, 1);
+
+	/* One name twice is refused, and the live file stays as it was. */
+	struct scim_removed again = gone;
+	again.uid = 1879048299;
+	publish_with_removed(&again, -EEXIST);
+	fd.n = 0;
+	assert_int_equal(scim_cache_removed_by_name(live, "mallory", found_removed, &fd), 0);
+	assert_int_equal(fd.uid, 1879048222);
+	scim_cache_reset();
+	(void)state;
+}
+
+/* A "D" record that is not for the name it is filed under is damage. */
+static void removed_under_another_name(void **state)
+{
+	struct tdb_context *tdb;
+	struct found fd = { 0 };
+	struct scim_cache_file *f;
+	size_t len;
+	unsigned char *rec = encode_removed(&gone, &len);
+	unsigned char key[] = "Dmallorz";
+
+	publish_with_removed(NULL, 0);
+	tdb = tdb_open(live, 0, 0, O_RDWR, 0);
+	assert_non_null(tdb);
+	assert_int_equal(tdb_store(tdb, (TDB_DATA){ key, sizeof(key) - 1 }, (TDB_DATA){ rec, len }, TDB_INSERT), 0);
+	tdb_close(tdb);
+	scim_cache_reset();
+	assert_int_equal(scim_cache_removed_by_name(live, "mallorz", found_removed, &fd), -EBADMSG);
+	assert_int_equal(scim_cache_removed_by_name(live, "mallory", found_removed, &fd), 0);
+	scim_cache_reset();
+	assert_int_equal(scim_cache_file_open(live, &f), 0);
+	assert_int_equal(scim_cache_file_removed_by_name(f, "mallorz", found_removed, &fd), -EBADMSG);
+	scim_cache_file_close(f);
+	struct scim_cache_header h;
+	assert_int_equal(scim_cache_file_scan_all(live, &h, NULL, NULL, found_removed, &fd), -EBADMSG);
+	free(rec);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +487,9 @@ int main(void)
 		cmocka_unit_test(group_round_trip_and_truncation),
 		cmocka_unit_test(header_round_trip),
 		cmocka_unit_test(chunk_walk),
+		cmocka_unit_test(removed_round_trip_and_damage),
+		cmocka_unit_test(removed_in_a_cache),
+		cmocka_unit_test(removed_under_another_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
