@@ -268,3 +268,21 @@ EXPORT int _nss_scim_account_lookup(const char *cache_path, const char *name, st
 	errno = saved_errno;
 	return r;
 }
+
+static int removed_cb(const struct scim_removed *d, void *ctx)
+{
+	struct scim_removed_account *a = ctx;
+	a->uid = d->uid;
+	a->since = d->since;
+	return 0;
+}
+
+EXPORT int _nss_scim_removed_lookup(const char *cache_path, const char *name, struct scim_removed_account *out)
+{
+	int saved_errno = errno, r;
+
+	memset(out, 0, sizeof(*out));
+	r = name ? scim_cache_removed_by_name(cache_path, name, removed_cb, out) : -ENOENT;
+	errno = saved_errno;
+	return r;
+}

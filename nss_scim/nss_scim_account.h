@@ -22,4 +22,15 @@ struct scim_account {
  * errno is preserved. */
 int _nss_scim_account_lookup(const char *cache_path, const char *name, struct scim_account *out);
 
+/* A user the directory removed within scim-refreshd's removed_retention. */
+struct scim_removed_account {
+	uint32_t uid;
+	int64_t since; /* unix seconds of the publish that first missed the user */
+};
+
+/* For a name _nss_scim_account_lookup() did not find: 0 when the cache keeps
+ * it as a removed user, -ENOENT when not, other -errno values as above.
+ * errno is preserved. */
+int _nss_scim_removed_lookup(const char *cache_path, const char *name, struct scim_removed_account *out);
+
 #endif

@@ -11,10 +11,15 @@
  *   the user is                          status
  *   local (in /etc/passwd, read directly) PAM_USER_UNKNOWN, cache not consulted
  *   not in the cache                      PAM_USER_UNKNOWN
+ *   removed from the directory lately      PAM_ACCT_EXPIRED (PAM_PERM_DENIED)
  *   in the cache and active               PAM_SUCCESS
  *   in the cache and suspended            PAM_ACCT_EXPIRED (PAM_PERM_DENIED)
  *   in the cache, cache older than max_age PAM_AUTHINFO_UNAVAIL
  *   anyone else, cache missing or broken  PAM_AUTHINFO_UNAVAIL
+ * "Removed lately" is a name the cache keeps as a removed user (scim-refreshd's
+ * removed_retention): a process that resolved the user before the publish
+ * (sshd) reaches this stage afterwards, and "unknown" would let the rest of
+ * the stack admit them.
  * ignore_unknown_user turns the first two into PAM_IGNORE and
  * ignore_authinfo_unavail the last one.  scim_verdict_status() is the only
  * place that turns a verdict into a PAM status; everything before it returns
@@ -67,6 +72,7 @@ struct scim_pam_opts {
 enum scim_verdict {
 	SCIM_ACTIVE,
 	SCIM_SUSPENDED,
+	SCIM_REMOVED, /* not in the cache, but kept there as a removed user */
 	SCIM_LOCAL,
 	SCIM_UNKNOWN,
 	SCIM_STALE,   /* in the cache, but the cache is older than max_age */
@@ -80,6 +86,7 @@ struct scim_check {
 	int err;            /* -errno behind SCIM_UNAVAIL */
 	int get_user_status; /* pam_get_user's answer behind SCIM_NO_USER */
 	long long age;      /* seconds since the last successful sync */
+	int64_t removed_since; /* SCIM_REMOVED: when the publisher first missed the user */
 };
 
 /* ---------------------------------------------------------------- options */
@@ -233,7 +240,18 @@ static void scim_perform_check(pam_handle_t *pamh, const struct scim_pam_opts *o
 
 	r = _nss_scim_account_lookup(o->cache_path, user, &acct);
 	if (r == -ENOENT) {
-		c->verdict = SCIM_UNKNOWN;
+		struct scim_removed_account gone;
+		/* Only now: a user who holds the name again is that user. */
+		r = _nss_scim_removed_lookup(o->cache_path, user, &gone);
+		if (r == 0) {
+			c->verdict = SCIM_REMOVED;
+			c->removed_since = gone.since;
+		} else if (r == -ENOENT) {
+			c->verdict = SCIM_UNKNOWN;
+		} else {
+			c->verdict = SCIM_UNAVAIL;
+			c->err = r;
+		}
 		return;
 	}
 	if (r < 0) {
@@ -272,11 +290,21 @@ static const char *scim_cache_error(int err, char *buf, size_t len)
 	}
 }
 
+/* UTC, as scimctl prints it; the number itself if the date cannot be. */
+static void scim_format_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+}
+
 /* The one place that turns a verdict into a PAM status, and so also the
  * place that logs it and tells the user. */
 static int scim_verdict_status(pam_handle_t *pamh, const struct scim_pam_opts *o, const struct scim_check *c)
 {
-	char ebuf[128];
+	char ebuf[128], tbuf[32];
 
 	switch (c->verdict) {
 	case SCIM_ACTIVE:
@@ -287,6 +315,14 @@ static int scim_verdict_status(pam_handle_t *pamh, const struct scim_pam_opts *o
 		pam_syslog(pamh, LOG_NOTICE, "%s is suspended in the directory: access denied", c->user);
 		if (!o->silent)
 			pam_error(pamh, "Your account has been suspended by the directory. "
+					"Contact your administrator.");
+		return o->deny_status;
+	case SCIM_REMOVED:
+		scim_format_time(c->removed_since, tbuf, sizeof(tbuf));
+		pam_syslog(pamh, LOG_NOTICE, "%s was removed from the directory (since %s): access denied", c->user,
+			   tbuf);
+		if (!o->silent)
+			pam_error(pamh, "Your account has been removed from the directory. "
 					"Contact your administrator.");
 		return o->deny_status;
 	case SCIM_LOCAL:

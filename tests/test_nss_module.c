@@ -29,7 +29,9 @@ static const char base_desc[] =
 	"group:devs:1879048300:g-1:alice,bob\n"
 	"group:ops:1879048301:g-2:alice\n"
 	"group:empty:1879048302:g-3:\n"
-	"biggroup:huge:1879048303:member:20000\n";
+	"biggroup:huge:1879048303:member:20000\n"
+	/* A user the directory removed: kept for pam_scim, invisible to NSS. */
+	"removed:dave:1879048210:1700000000:id-d\n";
 
 static int setup(void **state)
 {
@@ -71,6 +73,9 @@ static void passwd_lookups(void **state)
 	assert_int_equal(m.getpwnam_r("nobody-here", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
 	assert_int_equal(m.getpwuid_r(42, &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
 	assert_int_equal(m.getpwnam_r("", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	/* a removed user is not a user, by name or by number */
+	assert_int_equal(m.getpwnam_r("dave", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	assert_int_equal(m.getpwuid_r(1879048210, &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
 	/* an absurdly long name is simply not found */
 	char longname[1000];
 	memset(longname, 'a', sizeof(longname) - 1);
@@ -212,6 +217,7 @@ static void initgroups_dyn(void **state)
 
 	start = 0;
 	assert_int_equal(m.initgroups_dyn("nosuchuser", 0, &start, &size, &groups, 0, &err), NSS_STATUS_NOTFOUND);
+	assert_int_equal(m.initgroups_dyn("dave", 0, &start, &size, &groups, 0, &err), NSS_STATUS_NOTFOUND);
 	assert_int_equal(start, 0);
 	free(groups);
 }

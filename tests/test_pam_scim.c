@@ -144,6 +144,14 @@ static void publish(const char *name, const char *desc)
 	"user:root:70003:70003:Not root:/home/root:/bin/sh:suspended:id-root:\n"       \
 	"group:staff:70100:id-staff:alice,bob\n"
 
+/* The directory has deleted carol (and, long ago, a user called daemon,
+ * now a local account), and an old alice whose name the active alice holds
+ * again. */
+#define REMOVED                                                                 \
+	USERS "removed:carol:70004:1700000000:id-carol\n"                        \
+	      "removed:daemon:70005:1700000000:id-daemon\n"                      \
+	      "removed:alice:70006:1700000000:id-old-alice\n"
+
 static char *option(const char *fmt, ...)
 {
 	static char buf[8][4096];
@@ -191,6 +199,8 @@ static void use(const char *scenario)
 		return;
 	if (strcmp(scenario, "good") == 0) {
 		publish("live.tdb", USERS);
+	} else if (strcmp(scenario, "removed") == 0) {
+		publish("live.tdb", REMOVED);
 	} else if (strcmp(scenario, "old") == 0) {
 		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) - 100000));
 	} else if (strcmp(scenario, "corrupt") == 0) {
@@ -274,6 +284,33 @@ static void test_unknown_user(void **state)
 	/* An old cache does not know new users either: unknown, not unavailable. */
 	assert_int_equal(CHECK("carol", cache("old"), "max_age=60"), PAM_USER_UNKNOWN);
 	assert_string_equal(msgbuf, "");
+}
+
+/* A user the directory has just deleted is not "unknown": a process that
+ * resolved them before the publish must not get through the stack. */
+static void test_removed(void **state)
+{
+	assert_int_equal(CHECK("carol", cache("removed")), PAM_ACCT_EXPIRED);
+	assert_non_null(strstr(msgbuf, "error:Your account has been removed from the directory"));
+	assert_non_null(strstr(logbuf, "<5>"));
+	assert_non_null(strstr(logbuf, "carol was removed from the directory (since 2023-11-14T22:13:20Z)"));
+	assert_int_equal(CHECK("carol", cache("removed"), "deny=perm"), PAM_PERM_DENIED);
+	/* Not an unknown user, whatever the options say about those. */
+	assert_int_equal(CHECK("carol", cache("removed"), "ignore_unknown_user"), PAM_ACCT_EXPIRED);
+	assert_int_equal(CHECK("carol", cache("removed"), "silent"), PAM_ACCT_EXPIRED);
+	assert_string_equal(msgbuf, "");
+	/* A local account of that name stays local. */
+	assert_int_equal(CHECK("daemon", cache("removed")), PAM_USER_UNKNOWN);
+	assert_string_equal(logbuf, "");
+	/* A name an active user holds again is that user's. */
+	assert_int_equal(CHECK("alice", cache("removed")), PAM_SUCCESS);
+	assert_int_equal(CHECK("bob", cache("removed")), PAM_ACCT_EXPIRED);
+	assert_non_null(strstr(msgbuf, "suspended"));
+	/* Names the cache never had are still not pam_scim's business. */
+	assert_int_equal(CHECK("dave", cache("removed")), PAM_USER_UNKNOWN);
+	assert_int_equal(CHECK("carolx", cache("removed")), PAM_USER_UNKNOWN);
+	/* Without the entry, carol is unknown. */
+	assert_int_equal(CHECK("carol", cache("good")), PAM_USER_UNKNOWN);
 }
 
 static void test_cache_unavailable(void **state)
@@ -520,6 +557,12 @@ static void test_stack(void **state)
 	assert_int_equal(stack("carol", "missing"), PAM_AUTHINFO_UNAVAIL);
 	assert_int_equal(stack("root", "corrupt"), PAM_SUCCESS);
 	assert_int_equal(stack("daemon", "missing"), PAM_SUCCESS);
+	/* A user the directory just deleted does not fall through to the
+	 * module that admits everyone. */
+	assert_int_equal(stack("carol", "removed"), PAM_ACCT_EXPIRED);
+	assert_non_null(strstr(msgbuf, "removed from the directory"));
+	assert_int_equal(stack("daemon", "removed"), PAM_SUCCESS);
+	assert_int_equal(stack("alice", "removed"), PAM_SUCCESS);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -600,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_suspended_silent),
 		cmocka_unit_test(test_local_user),
 		cmocka_unit_test(test_unknown_user),
+		cmocka_unit_test(test_removed),
 		cmocka_unit_test(test_cache_unavailable),
 		cmocka_unit_test(test_max_age),
 		cmocka_unit_test(test_cache_option_overrides_default),
