@@ -72,6 +72,7 @@ static const struct key keys[] = {
 	K(state_dir, T_PATH),
 	K(cache_file, T_PATH),
 	K(max_removed_percent, T_PERCENT),
+	K(removed_retention, T_SECONDS),
 	K(url, T_URL),
 	K(token_file, T_PATH),
 	K(ca_file, T_PATH),
@@ -262,6 +263,8 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 		uint64_t lo = 1, hi = 86400;
 		if (!strcmp(k->name, "refresh_interval"))
 			lo = 10, hi = 7 * 86400;
+		else if (!strcmp(k->name, "removed_retention"))
+			lo = 0, hi = SCIM_MAX_REMOVED_RETENTION;
 		else
 			hi = 3600;
 		r = parse_number(p, k->name, v, lo, hi, &n);
@@ -324,6 +327,7 @@ static int set_defaults(struct scim_config *c)
 	c->uid_min = SCIM_DEFAULT_UID_MIN;
 	c->uid_max = SCIM_DEFAULT_UID_MAX;
 	c->max_removed_percent = SCIM_DEFAULT_MAX_REMOVED_PERCENT;
+	c->removed_retention = SCIM_DEFAULT_REMOVED_RETENTION;
 	c->refresh_interval = SCIM_DEFAULT_REFRESH_INTERVAL;
 	c->page_size = SCIM_DEFAULT_PAGE_SIZE;
 	c->timeout = SCIM_DEFAULT_TIMEOUT;

@@ -26,6 +26,8 @@
 #define SCIM_DEFAULT_TIMEOUT 30
 #define SCIM_DEFAULT_MAX_RESPONSE_BYTES (64u * 1024 * 1024)
 #define SCIM_DEFAULT_MAX_REMOVED_PERCENT 10
+#define SCIM_DEFAULT_REMOVED_RETENTION (30 * 86400)
+#define SCIM_MAX_REMOVED_RETENTION (3650u * 86400)
 
 struct scim_config {
 	char *path; /* the file this came from (for messages) */
@@ -45,6 +47,7 @@ struct scim_config {
 	char *state_dir;       /* holds idmap.tdb */
 	char *cache_file;      /* the cache to publish */
 	unsigned max_removed_percent; /* 0..100 */
+	unsigned removed_retention;   /* seconds a removed user's name stays denied; 0: none */
 
 	/* ---- network (issue 4); url and token_file may be NULL (not needed for --import) */
 	char *url;             /* base URL, https://, no trailing '/' */

@@ -823,7 +823,19 @@ struct publish {
 	bool *old_susp;
 	bool *old_seen;
 	size_t old_n, old_cap;
+	const char **old_ids;          /* SCIM ids, by index like old_names */
+	uint32_t *old_uids;
 	struct scim_nummap old_groups; /* gid -> 1 */
+	/* Removed users for the new cache: the live cache's first, then this
+	 * sync's (removed_keep() decides which stay). */
+	struct removed_entry {
+		const char *name, *scim_id;
+		uint32_t uid;
+		int64_t since;
+	} *rm;
+	size_t rm_n, rm_cap;
+	struct scim_arena rm_arena;
+	int64_t now;
 };
 
 static const char *kind_name(char kind)
@@ -1200,12 +1212,22 @@ static int old_user_cb(const struct scim_user *u, void *ctx)
 		if (!ns)
 			return -ENOMEM;
 		p->old_susp = ns;
+		const char **ni = realloc(p->old_ids, cap * sizeof(*ni));
+		if (!ni)
+			return -ENOMEM;
+		p->old_ids = ni;
+		uint32_t *nu = realloc(p->old_uids, cap * sizeof(*nu));
+		if (!nu)
+			return -ENOMEM;
+		p->old_uids = nu;
 		p->old_cap = cap;
 	}
 	p->old_names[p->old_n] = scim_arena_strdup(&p->old_arena, u->name);
-	if (!p->old_names[p->old_n])
+	p->old_ids[p->old_n] = scim_arena_strdup(&p->old_arena, u->has_ext && u->scim_id ? u->scim_id : "");
+	if (!p->old_names[p->old_n] || !p->old_ids[p->old_n])
 		return -ENOMEM;
 	p->old_susp[p->old_n] = u->suspended;
+	p->old_uids[p->old_n] = u->uid;
 	r = scim_nummap_put(&p->old_users, u->uid, (uint32_t)p->old_n);
 	if (r == -EEXIST || r == -EINVAL)
 		return 0; /* a damaged cache is being replaced anyway */
@@ -1222,11 +1244,39 @@ static int old_group_cb(const struct scim_group *g, void *ctx)
 	return r == -EEXIST || r == -EINVAL ? 0 : r;
 }
 
+/* Copies into rm_arena: the old cache's arena is freed before the write. */
+static int removed_add(struct publish *p, const char *name, const char *scim_id, uint32_t uid, int64_t since)
+{
+	struct removed_entry *e;
+	if (p->rm_n == p->rm_cap) {
+		size_t cap = p->rm_cap ? p->rm_cap * 2 : 64;
+		e = realloc(p->rm, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->rm = e;
+		p->rm_cap = cap;
+	}
+	e = &p->rm[p->rm_n];
+	e->name = scim_arena_strdup(&p->rm_arena, name);
+	e->scim_id = scim_arena_strdup(&p->rm_arena, scim_id ? scim_id : "");
+	if (!e->name || !e->scim_id)
+		return -ENOMEM;
+	e->uid = uid;
+	e->since = since;
+	p->rm_n++;
+	return 0;
+}
+
+static int old_removed_cb(const struct scim_removed *d, void *ctx)
+{
+	return removed_add(ctx, d->name, d->scim_id, d->uid, d->since);
+}
+
 /* Reads what the live cache holds, for the comparison and the guards. */
 static int load_old(struct publish *p)
 {
 	const struct scim_config *cfg = p->m->cfg;
-	int r = scim_cache_file_scan(cfg->cache_file, &p->old_hdr, old_user_cb, old_group_cb, p);
+	int r = scim_cache_file_scan_all(cfg->cache_file, &p->old_hdr, old_user_cb, old_group_cb, old_removed_cb, p);
 
 	if (r == -ENODATA)
 		return 0;
@@ -1236,6 +1286,7 @@ static int load_old(struct publish *p)
 		log_warning("the live cache %s cannot be read (%s); it will be replaced without comparison",
 			    cfg->cache_file, r == -EBADMSG ? "damaged or of another format" : strerror(-r));
 		p->old_n = 0;
+		p->rm_n = 0;
 		return 0;
 	}
 	p->have_old = true;
@@ -1247,10 +1298,14 @@ static int load_old(struct publish *p)
  * suspension, reactivation and rename always is). */
 #define LOG_BY_NAME_MAX 100
 
-static void compare(struct publish *p)
+/* A name that leaves the directory becomes a removed user (since now), so
+ * pam_scim keeps denying it: the name of a user who is gone, and the old
+ * name of a renamed user (who may be suspended under the new one). */
+static int compare(struct publish *p)
 {
 	struct scim_model *m = p->m;
 	struct scim_sync_stats *st = p->st;
+	int r;
 
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
@@ -1267,6 +1322,9 @@ static void compare(struct publish *p)
 		if (strcmp(p->old_names[o], u->name)) {
 			st->renamed++;
 			log_info("user %s (uid %u) renamed to %s", p->old_names[o], u->number, u->name);
+			r = removed_add(p, p->old_names[o], p->old_ids[o], u->number, p->now);
+			if (r < 0)
+				return r;
 		}
 		if (u->suspended && !p->old_susp[o]) {
 			st->suspended++;
@@ -1276,13 +1334,70 @@ static void compare(struct publish *p)
 			log_notice("user %s (uid %u) reactivated", u->name, u->number);
 		}
 	}
-	for (size_t o = 0; o < p->old_n; o++)
-		if (!p->old_seen[o] && st->removed++ < LOG_BY_NAME_MAX)
-			log_info("user %s removed", p->old_names[o]);
+	for (size_t o = 0; o < p->old_n; o++) {
+		if (p->old_seen[o])
+			continue;
+		if (st->removed++ < LOG_BY_NAME_MAX)
+			log_info("user %s removed (uid %u)", p->old_names[o], p->old_uids[o]);
+		r = removed_add(p, p->old_names[o], p->old_ids[o], p->old_uids[o], p->now);
+		if (r < 0)
+			return r;
+	}
 	if (st->added > LOG_BY_NAME_MAX)
 		log_info("... and %u more users added", st->added - LOG_BY_NAME_MAX);
 	if (st->removed > LOG_BY_NAME_MAX)
 		log_info("... and %u more users removed", st->removed - LOG_BY_NAME_MAX);
+	return 0;
+}
+
+/* Which removed users the new cache keeps: each name once (this sync's
+ * entry over the live cache's), none past since + removed_retention, and
+ * none whose name a user of the new snapshot holds, for that user is who
+ * the name means now. */
+static int removed_keep(struct publish *p)
+{
+	const struct scim_model *m = p->m;
+	int64_t retention = m->cfg->removed_retention;
+	struct scim_strmap names = { 0 };
+	bool *drop = NULL;
+	size_t kept = 0;
+	int r = 0;
+
+	if (p->rm_n == 0 || retention == 0)
+		goto out;
+	drop = calloc(p->rm_n, sizeof(*drop));
+	if (!drop) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = scim_strmap_reserve(&names, p->rm_n);
+	/* Newest first: this sync's entries were added last. */
+	for (size_t i = p->rm_n; i-- > 0 && r == 0;) {
+		uint32_t v = (uint32_t)i;
+		r = scim_strmap_put(&names, 'u', p->rm[i].name, &v);
+		if (r == -EEXIST) {
+			drop[i] = true;
+			r = 0;
+		} else if (r == 0 && p->now - p->rm[i].since >= retention) {
+			drop[i] = true;
+		}
+	}
+	for (size_t i = 0; i < m->nusers && r == 0; i++) {
+		uint32_t v;
+		if (!m->users[i].skip && scim_strmap_get(&names, 'u', m->users[i].name, &v) == 0)
+			drop[v] = true;
+	}
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < p->rm_n; i++)
+		if (!drop[i])
+			p->rm[kept++] = p->rm[i];
+out:
+	p->rm_n = kept;
+	p->st->removed_kept = (uint32_t)kept;
+	scim_strmap_free(&names);
+	free(drop);
+	return r;
 }
 
 /* Writes what goes into the cache: users, their private groups, directory
@@ -1352,6 +1467,14 @@ static int emit_all(struct emit *e)
 			return r;
 		}
 	}
+	for (size_t i = 0; i < e->p->rm_n; i++) {
+		const struct removed_entry *d = &e->p->rm[i];
+		struct scim_removed sd = { .name = d->name, .uid = d->uid, .since = d->since, .scim_id = d->scim_id };
+		if ((r = scim_cache_writer_add_removed(e->w, &sd)) < 0) {
+			log_error("cannot add removed user %s to %s: %s", d->name, cfg->cache_file, strerror(-r));
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -1408,6 +1531,7 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	if (m->used)
 		return -EALREADY;
 	m->used = true;
+	p.now = (int64_t)time(NULL);
 
 	r = find_duplicates(m);
 	if (r < 0)
@@ -1484,7 +1608,11 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	if (r < 0)
 		goto out;
 	if (p.have_old) {
-		compare(&p);
+		r = compare(&p);
+		if (r == 0)
+			r = removed_keep(&p);
+		if (r < 0)
+			goto out;
 		for (size_t i = 0; i < m->ngroups; i++)
 			if (!m->groups[i].skip && scim_nummap_get(&p.old_groups, m->groups[i].number, NULL) < 0)
 				stats->groups_added++;
@@ -1496,8 +1624,11 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		free(p.old_names);
 		free(p.old_seen);
 		free(p.old_susp);
-		p.old_names = NULL;
+		free(p.old_ids);
+		free(p.old_uids);
+		p.old_names = p.old_ids = NULL;
 		p.old_seen = p.old_susp = NULL;
+		p.old_uids = NULL;
 	} else {
 		stats->added = stats->users;
 		stats->groups_added = stats->groups;
@@ -1542,6 +1673,10 @@ out:
 	free(p.old_names);
 	free(p.old_susp);
 	free(p.old_seen);
+	free(p.old_ids);
+	free(p.old_uids);
+	free(p.rm);
+	scim_arena_free(&p.rm_arena);
 	free(p.flat);
 	free(p.gids);
 	return r;
@@ -1567,10 +1702,10 @@ void scim_sync_stats_format(const struct scim_sync_stats *st, char *buf, size_t 
 	n = (size_t)snprintf(buf, len,
 			     "users=%u groups=%u suspended_total=%u added=%u removed=%u renamed=%u suspended=%u "
 			     "reactivated=%u groups_added=%u groups_removed=%u skipped=%u%s%s%s "
-			     "members_dropped=%u cycles=%u new_numbers=%u collisions=%u tombstoned=%u",
+			     "members_dropped=%u cycles=%u new_numbers=%u collisions=%u tombstoned=%u removed_kept=%u",
 			     st->users, st->groups, st->suspended_total, st->added, st->removed, st->renamed,
 			     st->suspended, st->reactivated, st->groups_added, st->groups_removed, skipped,
 			     skipped ? " (" : "", detail, skipped ? ")" : "", st->members_dropped, st->cycles,
-			     st->new_numbers, st->collisions, st->tombstoned);
+			     st->new_numbers, st->collisions, st->tombstoned, st->removed_kept);
 	(void)n;
 }

@@ -59,6 +59,7 @@ struct scim_sync_stats {
 	uint32_t new_numbers;      /* numbers assigned for the first time */
 	uint32_t collisions;       /* assignments that had to probe past a hash collision */
 	uint32_t tombstoned;       /* ids that left the directory in this sync */
+	uint32_t removed_kept;     /* removed users the new cache keeps for pam_scim */
 	bool published;
 	uint64_t generation;       /* of the published cache */
 };
@@ -116,7 +117,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 
 /* Formats the summary as one line of "key=value" words, e.g.
  * "users=3 groups=2 suspended_total=1 added=3 removed=0 renamed=0 suspended=1
- *  reactivated=0 skipped=2 (invalid_name=1 local_name=1) members_dropped=0".
+ *  reactivated=0 skipped=2 (invalid_name=1 local_name=1) members_dropped=0 ...
+ *  tombstoned=0 removed_kept=0".
  * Always NUL-terminates (truncates to len). */
 void scim_sync_stats_format(const struct scim_sync_stats *st, char *buf, size_t len);
 

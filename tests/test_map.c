@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -225,6 +226,190 @@ static char *tmpdir(void)
 	char *d = mkdtemp(tmpl);
 	assert_non_null(d);
 	return strdup(d);
+}
+
+/* ------------------------------------------------------------ removed users */
+
+/* Publishes users given as "id:name" through the model. */
+static void publish_users(const struct scim_config *cfg, const char *const *users, struct scim_sync_stats *st)
+{
+	struct scim_model *m;
+	char js[256], line[1024];
+
+	assert_int_equal(scim_model_new(cfg, &m), 0);
+	for (; *users; users++) {
+		const char *colon = strchr(*users, ':');
+		snprintf(js, sizeof(js), "{\"id\":\"%.*s\",\"userName\":\"%s\"}", (int)(colon - *users), *users,
+			 colon + 1);
+		struct json_object *o = json_tokener_parse(js);
+		assert_non_null(o);
+		assert_int_equal(scim_model_add_user(m, o), 0);
+		json_object_put(o);
+	}
+	assert_int_equal(scim_publish(m, "test", false, st), 0);
+	scim_model_free(m);
+	scim_sync_stats_format(st, line, sizeof(line));
+	print_message("%s\n", line);
+}
+
+struct removed_seen {
+	int n;
+	char names[8][32];
+	uint32_t uids[8];
+	int64_t since[8];
+};
+
+static int removed_seen_cb(const struct scim_removed *d, void *ctx)
+{
+	struct removed_seen *s = ctx;
+	if (s->n < 8) {
+		snprintf(s->names[s->n], sizeof(s->names[s->n]), "%s", d->name);
+		s->uids[s->n] = d->uid;
+		s->since[s->n] = d->since;
+	}
+	s->n++;
+	return 0;
+}
+
+static int removed_find(const struct removed_seen *s, const char *name)
+{
+	for (int i = 0; i < s->n && i < 8; i++)
+		if (!strcmp(s->names[i], name))
+			return i;
+	return -1;
+}
+
+static int uid_of_cb(const struct scim_user *u, void *ctx)
+{
+	*(uint32_t *)ctx = u->uid;
+	return 0;
+}
+
+static uint32_t uid_of(const char *cache, const char *name)
+{
+	struct scim_cache_file *f;
+	uint32_t uid = 0;
+	assert_int_equal(scim_cache_file_open(cache, &f), 0);
+	assert_int_equal(scim_cache_file_user_by_name(f, name, uid_of_cb, &uid), 0);
+	scim_cache_file_close(f);
+	return uid;
+}
+
+/* Rewrites the live cache with its own users and the given removed users, as
+ * earlier syncs would have left them. */
+struct rewrite {
+	struct scim_cache_writer *w;
+};
+
+static int rewrite_user_cb(const struct scim_user *u, void *ctx)
+{
+	struct rewrite *rw = ctx;
+	struct scim_user copy = *u;
+	copy.ngids = 0; /* decoded gids are little-endian bytes, not the writer's array */
+	copy.gids = NULL;
+	return scim_cache_writer_add_user(rw->w, &copy);
+}
+
+static void seed_removed(const char *cache, const struct scim_removed *d, size_t n)
+{
+	struct rewrite rw;
+	struct scim_cache_header h = { .last_sync = time(NULL), .source = "test" };
+
+	assert_int_equal(scim_cache_writer_new(cache, 8, 0, &rw.w), 0);
+	assert_int_equal(scim_cache_file_scan(cache, &h, rewrite_user_cb, NULL, &rw), 0);
+	h.source = "test";
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(scim_cache_writer_add_removed(rw.w, &d[i]), 0);
+	assert_int_equal(scim_cache_writer_commit(rw.w, &h), 0);
+}
+
+static void test_removed_users(void **state)
+{
+	char *dir = tmpdir(), conf[4096], cache[1024], *err = NULL;
+	struct scim_config *cfg;
+	struct scim_sync_stats st;
+	struct removed_seen seen;
+	struct scim_cache_header h;
+	int64_t day = 86400, t0 = (int64_t)time(NULL);
+
+	snprintf(cache, sizeof(cache), "%s/cache.tdb", dir);
+	snprintf(conf, sizeof(conf), "state_dir = %s\ncache_file = %s\nmax_removed_percent = 100\n", dir, cache);
+	assert_int_equal(scim_config_parse("t.conf", conf, &cfg, &err), 0);
+
+	/* A first sync removes nobody and keeps nothing. */
+	const char *const v1[] = { "id-a:rmalice", "id-b:rmbob", "id-c:rmcarol", NULL };
+	publish_users(cfg, v1, &st);
+	assert_int_equal(st.removed_kept, 0);
+	uint32_t bob = uid_of(cache, "rmbob");
+
+	/* Earlier syncs left three removed users: one past the 30 days, one
+	 * not, and one whose name rmcarol holds now (the entry must go). */
+	const struct scim_removed earlier[] = {
+		{ .name = "rmexpired", .uid = 1879048001, .since = t0 - 31 * day, .scim_id = "id-x" },
+		{ .name = "rmrecent", .uid = 1879048002, .since = t0 - day, .scim_id = "id-r" },
+		{ .name = "rmcarol", .uid = 1879048003, .since = t0 - day, .scim_id = "id-old-carol" },
+	};
+	seed_removed(cache, earlier, 3);
+
+	/* rmbob leaves, rmalice is renamed: both old names are kept, with this
+	 * sync's time; rmexpired is dropped, rmrecent carried over. */
+	const char *const v2[] = { "id-a:rmalice2", "id-c:rmcarol", NULL };
+	publish_users(cfg, v2, &st);
+	int64_t t1 = (int64_t)time(NULL);
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(st.renamed, 1);
+	assert_int_equal(st.removed_kept, 3);
+	char line[1024];
+	scim_sync_stats_format(&st, line, sizeof(line));
+	assert_non_null(strstr(line, " removed_kept=3"));
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(scim_cache_file_scan_all(cache, &h, NULL, NULL, removed_seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(h.nusers, 2);
+	int i = removed_find(&seen, "rmbob");
+	assert_true(i >= 0);
+	assert_int_equal(seen.uids[i], bob);
+	assert_true(seen.since[i] >= t0 && seen.since[i] <= t1);
+	i = removed_find(&seen, "rmalice");
+	assert_true(i >= 0);
+	assert_int_equal(seen.uids[i], uid_of(cache, "rmalice2"));
+	i = removed_find(&seen, "rmrecent");
+	assert_true(i >= 0);
+	assert_int_equal(seen.since[i], t0 - day);
+	assert_int_equal(removed_find(&seen, "rmexpired"), -1);
+	assert_int_equal(removed_find(&seen, "rmcarol"), -1);
+
+	/* A newcomer takes rmbob's name: the name is theirs now.  The others
+	 * are carried with the time they were first missed. */
+	const char *const v3[] = { "id-a:rmalice2", "id-c:rmcarol", "id-b2:rmbob", NULL };
+	publish_users(cfg, v3, &st);
+	assert_int_equal(st.removed, 0);
+	assert_int_equal(st.removed_kept, 2);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(scim_cache_file_scan_all(cache, &h, NULL, NULL, removed_seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(removed_find(&seen, "rmbob"), -1);
+	i = removed_find(&seen, "rmalice");
+	assert_true(i >= 0 && seen.since[i] >= t0 && seen.since[i] <= t1);
+	scim_config_free(cfg);
+
+	/* removed_retention = 0 keeps none. */
+	snprintf(conf, sizeof(conf), "state_dir = %s\ncache_file = %s\nmax_removed_percent = 100\nremoved_retention = 0\n",
+		 dir, cache);
+	assert_int_equal(scim_config_parse("t.conf", conf, &cfg, &err), 0);
+	const char *const v4[] = { "id-a:rmalice2", "id-c:rmcarol", NULL };
+	publish_users(cfg, v4, &st);
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(st.removed_kept, 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(scim_cache_file_scan_all(cache, &h, NULL, NULL, removed_seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	scim_config_free(cfg);
+
+	snprintf(conf, sizeof(conf), "rm -rf '%s'", dir);
+	assert_int_equal(system(conf), 0);
+	free(dir);
+	(void)state;
 }
 
 static void test_idmap(void **state)
@@ -605,6 +790,7 @@ static void test_config(void **state)
 	assert_int_equal(c->ndeny_names, 0);
 	assert_null(c->deny_names[0]);
 	assert_int_equal(c->max_removed_percent, 10);
+	assert_int_equal(c->removed_retention, 30 * 86400);
 	assert_null(c->url);
 	assert_int_equal(c->refresh_interval, 300);
 	assert_int_equal(c->page_size, 100);
@@ -662,6 +848,18 @@ static void test_config(void **state)
 	assert_int_equal(scim_config_check_network(c, &err), 0);
 	scim_config_free(c);
 
+	/* removed_retention: seconds, as refresh_interval and timeout; 0 keeps none. */
+	assert_int_equal(parse("removed_retention = 0\n", &c, &err), 0);
+	assert_int_equal(c->removed_retention, 0);
+	scim_config_free(c);
+	assert_int_equal(parse("removed_retention = 315360000\n", &c, &err), 0);
+	assert_int_equal(c->removed_retention, 315360000u);
+	scim_config_free(c);
+	config_error("removed_retention = 30d\n", "t.conf:1: removed_retention: '30d' is not a number");
+	config_error("removed_retention = -1\n", "t.conf:1: removed_retention: '-1' is not a number");
+	config_error("removed_retention = 315360001\n",
+		     "t.conf:1: removed_retention: 315360001 is out of range (0..315360000)");
+
 	/* primary_group = user is the user-private default. */
 	assert_int_equal(parse("primary_group = user\n", &c, &err), 0);
 	assert_null(c->primary_group);
@@ -712,7 +910,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_gecos),
 		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_probing),
-		cmocka_unit_test(test_idmap),
+		cmocka_unit_test(test_idmap),	   cmocka_unit_test(test_removed_users),
 		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_scan_members),
 		cmocka_unit_test(test_scan_truncated), cmocka_unit_test(test_scan_invalid),
 		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file),
