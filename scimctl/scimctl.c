@@ -341,29 +341,102 @@ static void print_user(const struct ctl_opts *o, const struct ctl_user *u)
 	putchar('\n');
 }
 
+/* A user the directory removed lately (kept for pam_scim's denials). */
+struct ctl_removed {
+	char *name, *scim_id;
+	uint32_t uid;
+	int64_t since;
+	bool by_uid, found;
+};
+
+static int copy_removed_cb(const struct scim_removed *d, void *ctx)
+{
+	struct ctl_removed *c = ctx;
+
+	/* By uid, the newest entry: a renamed user's old name and their own
+	 * removal later share the uid. */
+	if (c->by_uid && (d->uid != c->uid || (c->found && d->since < c->since)))
+		return 0;
+	free(c->name);
+	free(c->scim_id);
+	c->name = strdup(d->name);
+	c->scim_id = strdup(d->scim_id);
+	if (!c->name || !c->scim_id)
+		return -ENOMEM;
+	c->uid = d->uid;
+	c->since = d->since;
+	c->found = true;
+	return 0;
+}
+
+static void print_removed(const struct ctl_opts *o, const struct ctl_removed *d)
+{
+	char when[64];
+
+	format_time(d->since, when, sizeof(when));
+	if (o->json) {
+		fputs("{\"name\":", stdout);
+		json_str(d->name);
+		printf(",\"uid\":%" PRIu32 ",\"state\":\"removed\",\"removed_since\":%" PRId64
+		       ",\"removed_since_utc\":\"%s\",\"scim_id\":",
+		       d->uid, d->since, when);
+		json_str(d->scim_id);
+		puts("}");
+		return;
+	}
+	printf("name:        %s\n", d->name);
+	printf("uid:         %" PRIu32 "\n", d->uid);
+	printf("state:       removed (since %s)\n", when);
+	printf("scim id:     %s\n", d->scim_id);
+}
+
+/* Not a user: is key a user the directory removed lately?  -ENOENT if not. */
+static int find_removed(const struct ctl_opts *o, struct scim_cache_file *f, const char *key, bool by_uid,
+			uint32_t uid, struct ctl_removed *d)
+{
+	struct scim_cache_header h;
+	int r;
+
+	d->by_uid = by_uid;
+	d->uid = uid;
+	/* Removed users are keyed by name only; a uid takes a scan. */
+	if (by_uid)
+		r = scim_cache_file_scan_all(o->cache, &h, NULL, NULL, copy_removed_cb, d);
+	else
+		r = scim_cache_file_removed_by_name(f, key, copy_removed_cb, d);
+	if (r < 0)
+		return r;
+	return d->found ? 0 : -ENOENT;
+}
+
 static int cmd_user(const struct ctl_opts *o, const char *key)
 {
 	struct scim_cache_file *f = NULL;
 	struct ctl_user u = { 0 };
 	struct uid_search s = { 0 };
+	struct ctl_removed d = { 0 };
 	const char *name = key;
+	bool by_uid;
 	int r;
 
 	r = open_cache(o, &f);
 	if (r < 0)
 		goto out;
 	/* The file keys users by name; a uid is found by a walk. */
-	if (parse_id(key, &s.uid)) {
+	by_uid = parse_id(key, &s.uid);
+	if (by_uid) {
 		r = scim_cache_file_foreach_user(f, uid_search_cb, &s);
 		if (r < 0)
 			goto out;
 		if (r == 0) {
 			r = -ENOENT;
-			goto out;
+			goto removed;
 		}
 		name = s.name;
 	}
 	r = scim_cache_file_user_by_name(f, name, copy_user_cb, &u);
+	if (r == -ENOENT && !by_uid)
+		goto removed;
 	if (r < 0)
 		goto out;
 	r = scim_cache_file_foreach_group(f, name_groups_cb, &u);
@@ -371,11 +444,23 @@ static int cmd_user(const struct ctl_opts *o, const char *key)
 		goto out;
 	print_user(o, &u);
 	r = 0;
+	goto out;
+removed:
+	/* Still "no such user" (exit 1): NSS does not know them either. */
+	r = find_removed(o, f, key, by_uid, s.uid, &d);
+	if (r == 0) {
+		print_removed(o, &d);
+		r = -ENOENT;
+		goto done;
+	}
 out:
 	if (r == -ENOENT)
 		fprintf(stderr, "scimctl: no user %s in %s\n", key, o->cache);
+done:
 	ctl_user_free(&u);
 	free(s.name);
+	free(d.name);
+	free(d.scim_id);
 	scim_cache_file_close(f);
 	return r;
 }

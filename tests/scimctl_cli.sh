@@ -22,6 +22,10 @@ user:carol:70003:70003:Carol:/home/carol:/bin/sh:suspended:id-carol:
 group:alice:70001:upg-alice:
 group:staff:70100:id-staff:alice,bob
 group:ops:70101:id-ops:alice
+removed:dave:70004:1700000000:id-dave
+removed:erin:70005:1700000000:
+removed:erin2:70005:1700000100:id-erin
+removed:alice:70009:1700000000:id-old-alice
 DESC
 "$mk" "$t/c.tdb" <"$t/desc"
 
@@ -67,6 +71,24 @@ check "group by gid --json" '0 {"name":"ops","gid":70101,"scim_id":"id-ops","mem
 # Options may follow the command.
 run group 70001 --json --cache "$t/c.tdb"
 check "options after the command" '0 {"name":"alice","gid":70001,"scim_id":"upg-alice","members":[]}' "$rc $out"
+
+# A user the directory removed lately: shown, but still no user (exit 1, as
+# an unknown user; nothing on stderr, the state says it).
+run --cache "$t/c.tdb" user dave
+check "removed user by name: exit 1" 1 "$rc"
+check "removed user: state line" "state:       removed (since 2023-11-14T22:13:20Z)" "$(printf '%s\n' "$out" | grep '^state:')"
+check "removed user: name, uid, scim id" "name:        dave|uid:         70004|scim id:     id-dave" \
+	"$(printf '%s\n' "$out" | grep -E '^(name|uid|scim id):' | paste -sd'|')"
+check "removed user: no error message" "" "$(cat "$t/err")"
+run --cache "$t/c.tdb" --json user dave
+check "removed user --json" '1 {"name":"dave","uid":70004,"state":"removed","removed_since":1700000000,"removed_since_utc":"2023-11-14T22:13:20Z","scim_id":"id-dave"}' "$rc $out"
+run --cache "$t/c.tdb" user 70005
+check "removed user by uid: the newest entry" "1 name:        erin2|state:       removed (since 2023-11-14T22:15:00Z)" \
+	"$rc $(printf '%s\n' "$out" | grep -E '^(name|state):' | paste -sd'|')"
+run --cache "$t/c.tdb" user alice
+check "a name held again is the user's" "0 state:       active" "$rc $(printf '%s\n' "$out" | grep '^state:')"
+run --cache "$t/c.tdb" status
+check "removed users are not counted as users" "users:       3 (2 suspended)" "$(printf '%s\n' "$out" | grep '^users:')"
 
 # Exit codes.
 run --cache "$t/c.tdb" user nosuch;  check "unknown user: exit 1" 1 "$rc"
