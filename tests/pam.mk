@@ -22,6 +22,9 @@ TESTS += tests/pam_exports.sh
 dist_check_SCRIPTS += tests/pam_system.sh tests/sshd_login.sh tests/pam_import.sh
 dist_check_DATA += tests/pam_env.sh
 TESTS += tests/pam_system.sh tests/sshd_login.sh tests/pam_import.sh
+# pam_removed.sh: a user the directory deletes is denied, not "unknown".
+dist_check_SCRIPTS += tests/pam_removed.sh
+TESTS += tests/pam_removed.sh
 
 # scimctl: every command, both output formats, every exit code.
 dist_check_SCRIPTS += tests/scimctl_cli.sh
