@@ -823,7 +823,6 @@ struct publish {
 	bool *old_susp;
 	bool *old_seen;
 	size_t old_n, old_cap;
-	const char **old_ids;          /* SCIM ids, by index like old_names */
 	uint32_t *old_uids;
 	struct scim_nummap old_groups; /* gid -> 1 */
 	/* Removed users for the new cache: the live cache's first, then this
@@ -835,6 +834,12 @@ struct publish {
 	} *rm;
 	size_t rm_n, rm_cap;
 	struct scim_arena rm_arena;
+	/* uid -> SCIM id (an index into gone_ids) of the users whose ids left in
+	 * this sync: the live cache's ids are not kept for every user just for
+	 * the few that leave. */
+	struct scim_nummap gone;
+	const char **gone_ids;
+	size_t gone_n, gone_cap;
 	int64_t now;
 };
 
@@ -1042,6 +1047,29 @@ struct tomb_ctx {
 	struct publish *p;
 };
 
+/* Remembers the SCIM id of a user who leaves, for their removed entry. */
+static int gone_add(struct publish *p, uint32_t uid, const char *id)
+{
+	int r;
+	if (p->gone_n == p->gone_cap) {
+		size_t cap = p->gone_cap ? p->gone_cap * 2 : 64;
+		const char **g = realloc(p->gone_ids, cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		p->gone_ids = g;
+		p->gone_cap = cap;
+	}
+	p->gone_ids[p->gone_n] = scim_arena_strdup(&p->rm_arena, id);
+	if (!p->gone_ids[p->gone_n])
+		return -ENOMEM;
+	r = scim_nummap_put(&p->gone, uid, (uint32_t)p->gone_n);
+	if (r == -EEXIST || r == -EINVAL)
+		return 0;
+	if (r == 0)
+		p->gone_n++;
+	return r;
+}
+
 static int tomb_cb(char kind, const char *id, uint32_t number, uint8_t flags, void *ctx)
 {
 	struct tomb_ctx *t = ctx;
@@ -1057,6 +1085,11 @@ static int tomb_cb(char kind, const char *id, uint32_t number, uint8_t flags, vo
 	 * reserved, so no newcomer inherits the old files. */
 	log_info("%s id=%s left the directory; number %u stays reserved (tombstone)", kind_name(kind), id, number);
 	t->p->st->tombstoned++;
+	if (kind == KIND_USER) {
+		int r = gone_add(t->p, number, id);
+		if (r < 0)
+			return r;
+	}
 	return scim_idmap_set_flags(m->idmap, kind, id, flags | SCIM_IDMAP_GONE);
 }
 
@@ -1212,10 +1245,6 @@ static int old_user_cb(const struct scim_user *u, void *ctx)
 		if (!ns)
 			return -ENOMEM;
 		p->old_susp = ns;
-		const char **ni = realloc(p->old_ids, cap * sizeof(*ni));
-		if (!ni)
-			return -ENOMEM;
-		p->old_ids = ni;
 		uint32_t *nu = realloc(p->old_uids, cap * sizeof(*nu));
 		if (!nu)
 			return -ENOMEM;
@@ -1223,8 +1252,7 @@ static int old_user_cb(const struct scim_user *u, void *ctx)
 		p->old_cap = cap;
 	}
 	p->old_names[p->old_n] = scim_arena_strdup(&p->old_arena, u->name);
-	p->old_ids[p->old_n] = scim_arena_strdup(&p->old_arena, u->has_ext && u->scim_id ? u->scim_id : "");
-	if (!p->old_names[p->old_n] || !p->old_ids[p->old_n])
+	if (!p->old_names[p->old_n])
 		return -ENOMEM;
 	p->old_susp[p->old_n] = u->suspended;
 	p->old_uids[p->old_n] = u->uid;
@@ -1322,7 +1350,7 @@ static int compare(struct publish *p)
 		if (strcmp(p->old_names[o], u->name)) {
 			st->renamed++;
 			log_info("user %s (uid %u) renamed to %s", p->old_names[o], u->number, u->name);
-			r = removed_add(p, p->old_names[o], p->old_ids[o], u->number, p->now);
+			r = removed_add(p, p->old_names[o], u->id, u->number, p->now);
 			if (r < 0)
 				return r;
 		}
@@ -1335,11 +1363,15 @@ static int compare(struct publish *p)
 		}
 	}
 	for (size_t o = 0; o < p->old_n; o++) {
+		const char *id;
+		uint32_t g;
 		if (p->old_seen[o])
 			continue;
 		if (st->removed++ < LOG_BY_NAME_MAX)
 			log_info("user %s removed (uid %u)", p->old_names[o], p->old_uids[o]);
-		r = removed_add(p, p->old_names[o], p->old_ids[o], p->old_uids[o], p->now);
+		/* The id is only a label for scimctl: "" if the map did not say. */
+		id = scim_nummap_get(&p->gone, p->old_uids[o], &g) == 0 ? p->gone_ids[g] : "";
+		r = removed_add(p, p->old_names[o], id, p->old_uids[o], p->now);
 		if (r < 0)
 			return r;
 	}
@@ -1624,9 +1656,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		free(p.old_names);
 		free(p.old_seen);
 		free(p.old_susp);
-		free(p.old_ids);
 		free(p.old_uids);
-		p.old_names = p.old_ids = NULL;
+		p.old_names = NULL;
 		p.old_seen = p.old_susp = NULL;
 		p.old_uids = NULL;
 	} else {
@@ -1673,9 +1704,10 @@ out:
 	free(p.old_names);
 	free(p.old_susp);
 	free(p.old_seen);
-	free(p.old_ids);
 	free(p.old_uids);
 	free(p.rm);
+	free(p.gone_ids);
+	scim_nummap_free(&p.gone);
 	scim_arena_free(&p.rm_arena);
 	free(p.flat);
 	free(p.gids);

@@ -71,6 +71,7 @@ acct scimlocal; check "pamtester: local user" 0 "$rc"
 ctl user scimben
 check_has "scimctl user: state removed" "state:       removed (since " "$out"
 check "scimctl user: exit 1, no such user" 1 "$rc"
+check_has "scimctl user: the SCIM id that left" "scim id:     rm-ben-2" "$out"
 
 # A newcomer gets the name: it is theirs.
 users rm-ann-1:scimann rm-ben-3:scimben

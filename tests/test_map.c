@@ -257,6 +257,7 @@ struct removed_seen {
 	char names[8][32];
 	uint32_t uids[8];
 	int64_t since[8];
+	char ids[8][32];
 };
 
 static int removed_seen_cb(const struct scim_removed *d, void *ctx)
@@ -266,6 +267,7 @@ static int removed_seen_cb(const struct scim_removed *d, void *ctx)
 		snprintf(s->names[s->n], sizeof(s->names[s->n]), "%s", d->name);
 		s->uids[s->n] = d->uid;
 		s->since[s->n] = d->since;
+		snprintf(s->ids[s->n], sizeof(s->ids[s->n]), "%s", d->scim_id);
 	}
 	s->n++;
 	return 0;
@@ -369,13 +371,16 @@ static void test_removed_users(void **state)
 	int i = removed_find(&seen, "rmbob");
 	assert_true(i >= 0);
 	assert_int_equal(seen.uids[i], bob);
+	assert_string_equal(seen.ids[i], "id-b");
 	assert_true(seen.since[i] >= t0 && seen.since[i] <= t1);
 	i = removed_find(&seen, "rmalice");
 	assert_true(i >= 0);
 	assert_int_equal(seen.uids[i], uid_of(cache, "rmalice2"));
+	assert_string_equal(seen.ids[i], "id-a");
 	i = removed_find(&seen, "rmrecent");
 	assert_true(i >= 0);
 	assert_int_equal(seen.since[i], t0 - day);
+	assert_string_equal(seen.ids[i], "id-r");
 	assert_int_equal(removed_find(&seen, "rmexpired"), -1);
 	assert_int_equal(removed_find(&seen, "rmcarol"), -1);
 
