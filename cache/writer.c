@@ -488,6 +488,8 @@ static int removed_unique(struct scim_cache_writer *w)
 	struct index_list *l = &w->removed;
 	int r;
 
+	if (l->n < 2)
+		return 0; /* and l->e may be NULL, which qsort must not get */
 	qsort(l->e, l->n, sizeof(*l->e), cmp_entry_check);
 	for (uint32_t i = 0; i < l->n; i++)
 		for (uint32_t j = i + 1; j < l->n && l->e[j].check == l->e[i].check; j++) {
