@@ -399,8 +399,8 @@ static void test_removed_users(void **state)
 	scim_config_free(cfg);
 
 	/* removed_retention = 0 keeps none. */
-	snprintf(conf, sizeof(conf), "state_dir = %s\ncache_file = %s\nmax_removed_percent = 100\nremoved_retention = 0\n",
-		 dir, cache);
+	snprintf(conf, sizeof(conf),
+		 "state_dir = %s\ncache_file = %s\nmax_removed_percent = 100\nremoved_retention = 0\n", dir, cache);
 	assert_int_equal(scim_config_parse("t.conf", conf, &cfg, &err), 0);
 	const char *const v4[] = { "id-a:rmalice2", "id-c:rmcarol", NULL };
 	publish_users(cfg, v4, &st);

@@ -201,6 +201,8 @@ static void use(const char *scenario)
 		publish("live.tdb", USERS);
 	} else if (strcmp(scenario, "removed") == 0) {
 		publish("live.tdb", REMOVED);
+	} else if (strcmp(scenario, "removed_old") == 0) {
+		publish("live.tdb", option("last_sync:%lld\n" REMOVED, (long long)time(NULL) - 100000));
 	} else if (strcmp(scenario, "old") == 0) {
 		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) - 100000));
 	} else if (strcmp(scenario, "corrupt") == 0) {
@@ -309,6 +311,8 @@ static void test_removed(void **state)
 	/* Names the cache never had are still not pam_scim's business. */
 	assert_int_equal(CHECK("dave", cache("removed")), PAM_USER_UNKNOWN);
 	assert_int_equal(CHECK("carolx", cache("removed")), PAM_USER_UNKNOWN);
+	/* Like a suspension, a removal known from an old cache still counts. */
+	assert_int_equal(CHECK("carol", cache("removed_old"), "max_age=60"), PAM_ACCT_EXPIRED);
 	/* Without the entry, carol is unknown. */
 	assert_int_equal(CHECK("carol", cache("good")), PAM_USER_UNKNOWN);
 }
