@@ -1406,6 +1406,10 @@ static int removed_keep(struct publish *p)
 	/* Newest first: this sync's entries were added last. */
 	for (size_t i = p->rm_n; i-- > 0 && r == 0;) {
 		uint32_t v = (uint32_t)i;
+		/* A time from a clock that ran ahead would keep the entry long
+		 * after the clock is put right. */
+		if (p->rm[i].since > p->now)
+			p->rm[i].since = p->now;
 		r = scim_strmap_put(&names, 'u', p->rm[i].name, &v);
 		if (r == -EEXIST) {
 			drop[i] = true;

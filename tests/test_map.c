@@ -333,6 +333,7 @@ static void test_removed_users(void **state)
 	struct removed_seen seen;
 	struct scim_cache_header h;
 	int64_t day = 86400, t0 = (int64_t)time(NULL);
+	int i;
 
 	snprintf(cache, sizeof(cache), "%s/cache.tdb", dir);
 	snprintf(conf, sizeof(conf), "state_dir = %s\ncache_file = %s\nmax_removed_percent = 100\n", dir, cache);
@@ -344,14 +345,16 @@ static void test_removed_users(void **state)
 	assert_int_equal(st.removed_kept, 0);
 	uint32_t bob = uid_of(cache, "rmbob");
 
-	/* Earlier syncs left three removed users: one past the 30 days, one
-	 * not, and one whose name rmcarol holds now (the entry must go). */
+	/* Earlier syncs left four removed users: one past the 30 days, one
+	 * not, one whose name rmcarol holds now (the entry must go), and one
+	 * stamped by a clock that ran ten years ahead. */
 	const struct scim_removed earlier[] = {
 		{ .name = "rmexpired", .uid = 1879048001, .since = t0 - 31 * day, .scim_id = "id-x" },
 		{ .name = "rmrecent", .uid = 1879048002, .since = t0 - day, .scim_id = "id-r" },
 		{ .name = "rmcarol", .uid = 1879048003, .since = t0 - day, .scim_id = "id-old-carol" },
+		{ .name = "rmfuture", .uid = 1879048004, .since = t0 + 3650 * day, .scim_id = "id-f" },
 	};
-	seed_removed(cache, earlier, 3);
+	seed_removed(cache, earlier, 4);
 
 	/* rmbob leaves, rmalice is renamed: both old names are kept, with this
 	 * sync's time; rmexpired is dropped, rmrecent carried over. */
@@ -360,15 +363,17 @@ static void test_removed_users(void **state)
 	int64_t t1 = (int64_t)time(NULL);
 	assert_int_equal(st.removed, 1);
 	assert_int_equal(st.renamed, 1);
-	assert_int_equal(st.removed_kept, 3);
+	assert_int_equal(st.removed_kept, 4);
 	char line[1024];
 	scim_sync_stats_format(&st, line, sizeof(line));
-	assert_non_null(strstr(line, " removed_kept=3"));
+	assert_non_null(strstr(line, " removed_kept=4"));
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(scim_cache_file_scan_all(cache, &h, NULL, NULL, removed_seen_cb, &seen), 0);
-	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.n, 4);
+	i = removed_find(&seen, "rmfuture");
+	assert_true(i >= 0 && seen.since[i] >= t0 && seen.since[i] <= (int64_t)time(NULL));
 	assert_int_equal(h.nusers, 2);
-	int i = removed_find(&seen, "rmbob");
+	i = removed_find(&seen, "rmbob");
 	assert_true(i >= 0);
 	assert_int_equal(seen.uids[i], bob);
 	assert_string_equal(seen.ids[i], "id-b");
@@ -389,10 +394,10 @@ static void test_removed_users(void **state)
 	const char *const v3[] = { "id-a:rmalice2", "id-c:rmcarol", "id-b2:rmbob", NULL };
 	publish_users(cfg, v3, &st);
 	assert_int_equal(st.removed, 0);
-	assert_int_equal(st.removed_kept, 2);
+	assert_int_equal(st.removed_kept, 3);
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(scim_cache_file_scan_all(cache, &h, NULL, NULL, removed_seen_cb, &seen), 0);
-	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.n, 3);
 	assert_int_equal(removed_find(&seen, "rmbob"), -1);
 	i = removed_find(&seen, "rmalice");
 	assert_true(i >= 0 && seen.since[i] >= t0 && seen.since[i] <= t1);
