@@ -135,6 +135,38 @@ static int parse_number(struct parser *p, const char *key, const char *v, uint64
 	return 0;
 }
 
+/* Seconds, or a number with one unit: s, m, h or d ("30d", "5m"), the way
+ * admins write retention and intervals. */
+static int parse_duration(struct parser *p, const char *key, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	static const struct {
+		char unit;
+		uint64_t seconds;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	const char *orig = v;
+	char num[24];
+	size_t len = strlen(v);
+	uint64_t mult = 1;
+
+	if (len > 0 && len < sizeof(num) && (v[len - 1] < '0' || v[len - 1] > '9')) {
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (v[len - 1] == units[i].unit)
+				mult = units[i].seconds;
+		if (mult == 1 && v[len - 1] != 's')
+			return fail(p, "%s: '%s' is not a duration (seconds, or a number with s, m, h or d)", key, v);
+		memcpy(num, v, len - 1);
+		num[len - 1] = 0;
+		v = num;
+	}
+	if (parse_u64(v, out) < 0)
+		return fail(p, "%s: '%s' is not a duration (seconds, or a number with s, m, h or d)", key, orig);
+	if (*out > UINT64_MAX / mult || *out * mult < lo || *out * mult > hi)
+		return fail(p, "%s: %s is out of range (%llu..%llu seconds)", key, orig, (unsigned long long)lo,
+			    (unsigned long long)hi);
+	*out *= mult;
+	return 0;
+}
+
 static bool has_ctl(const char *s)
 {
 	for (; *s; s++)
@@ -267,7 +299,7 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 			lo = 0, hi = SCIM_MAX_REMOVED_RETENTION;
 		else
 			hi = 3600;
-		r = parse_number(p, k->name, v, lo, hi, &n);
+		r = parse_duration(p, k->name, v, lo, hi, &n);
 		if (r == 0)
 			*(unsigned *)slot = (unsigned)n;
 		return r;

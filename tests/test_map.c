@@ -865,10 +865,22 @@ static void test_config(void **state)
 	assert_int_equal(parse("removed_retention = 315360000\n", &c, &err), 0);
 	assert_int_equal(c->removed_retention, 315360000u);
 	scim_config_free(c);
-	config_error("removed_retention = 30d\n", "t.conf:1: removed_retention: '30d' is not a number");
-	config_error("removed_retention = -1\n", "t.conf:1: removed_retention: '-1' is not a number");
+	/* Durations take one unit, as admins write them. */
+	assert_int_equal(parse("removed_retention = 30d\nrefresh_interval = 5m\ntimeout = 2m\n", &c, &err), 0);
+	assert_int_equal(c->removed_retention, 30 * 86400);
+	assert_int_equal(c->refresh_interval, 300);
+	assert_int_equal(c->timeout, 120);
+	scim_config_free(c);
+	config_error("removed_retention = 30x\n",
+		     "t.conf:1: removed_retention: '30x' is not a duration (seconds, or a number with s, m, h or d)");
+	config_error("removed_retention = d\n",
+		     "t.conf:1: removed_retention: 'd' is not a duration (seconds, or a number with s, m, h or d)");
+	config_error("removed_retention = -1\n",
+		     "t.conf:1: removed_retention: '-1' is not a duration (seconds, or a number with s, m, h or d)");
 	config_error("removed_retention = 315360001\n",
-		     "t.conf:1: removed_retention: 315360001 is out of range (0..315360000)");
+		     "t.conf:1: removed_retention: 315360001 is out of range (0..315360000 seconds)");
+	config_error("removed_retention = 3651d\n",
+		     "t.conf:1: removed_retention: 3651d is out of range (0..315360000 seconds)");
 
 	/* primary_group = user is the user-private default. */
 	assert_int_equal(parse("primary_group = user\n", &c, &err), 0);
@@ -901,7 +913,7 @@ static void test_config(void **state)
 	config_error("header = Authorization: Bearer x\n", "t.conf:1: header: Authorization is set from token_file, not here");
 	config_error("header = no colon\n", "t.conf:1: header: 'no colon' is not 'Name: value'");
 	config_error("page_size = 0\n", "t.conf:1: page_size: 0 is out of range (1..10000)");
-	config_error("refresh_interval = 5\n", "t.conf:1: refresh_interval: 5 is out of range (10..604800)");
+	config_error("refresh_interval = 5\n", "t.conf:1: refresh_interval: 5 is out of range (10..604800 seconds)");
 	config_error("max_response_bytes = 10X\n",
 		     "t.conf:1: max_response_bytes: '10X' is not a size (bytes, or with K, M or G)");
 }
