@@ -429,7 +429,8 @@ static uint8_t check_name(struct scim_model *m, const char *kind, const char *id
 			    kind, id, raw, len > 64 ? "..." : "", SCIM_POSIX_NAME_MAX);
 		return 1 + SCIM_SKIP_BAD_NAME;
 	}
-	if (!strcmp(name, "root"))
+	/* Built in: names a package creates later or sudoers/polkit grant rights to. */
+	if (scim_name_is_reserved(name))
 		goto reserved;
 	for (size_t i = 0; i < cfg->ndeny_names; i++)
 		if (!strcasecmp(name, cfg->deny_names[i]))
@@ -442,7 +443,7 @@ static uint8_t check_name(struct scim_model *m, const char *kind, const char *id
 	}
 	return 0;
 reserved:
-	log_warning("skipping %s id=%s: name '%s' is reserved (root or deny_names)", kind, id, name);
+	log_warning("skipping %s id=%s: name '%s' is reserved (system or package account, or deny_names)", kind, id, name);
 	return 1 + SCIM_SKIP_RESERVED;
 }
 

@@ -35,7 +35,7 @@ enum scim_skip_reason {
 	SCIM_SKIP_NO_ID,        /* no "id" */
 	SCIM_SKIP_NO_NAME,      /* no name attribute (userName / displayName) */
 	SCIM_SKIP_BAD_NAME,     /* name not [a-z_][a-z0-9_.-]{0,31} after mapping */
-	SCIM_SKIP_RESERVED,     /* root, or listed in deny_names */
+	SCIM_SKIP_RESERVED,     /* built-in reserved name, or in deny_names */
 	SCIM_SKIP_LOCAL,        /* the name exists in /etc/passwd or /etc/group */
 	SCIM_SKIP_DUPLICATE,    /* two directory entries map to this name */
 	SCIM_SKIP_NO_NUMBER,    /* no free number left in [uid_min, uid_max] */

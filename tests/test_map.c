@@ -59,6 +59,57 @@ static void test_map_name(void **state)
 	assert_int_equal(map("\xc3\x84rger", true, false, out), -EINVAL);
 }
 
+/* Every name of one base-passwd master file (name:... lines) is reserved. */
+static void check_master(const char *path)
+{
+	char line[512];
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		print_message("%s: absent, built-in list only (install base-passwd)\n", path);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = 0;
+		if (!scim_name_is_reserved(line))
+			fail_msg("%s: '%s' is not reserved", path, line);
+		n++;
+	}
+	fclose(f);
+	assert_true(n > 10);
+}
+
+static void test_reserved_names(void **state)
+{
+	static const char *reserved[] = { "root", "daemon", "nobody", "nogroup", "admin", "sudo", "wheel", "adm",
+					  "staff", "docker", "lxd", "libvirt", "kvm", "sshd", "lpadmin", "sambashare",
+					  "plugdev", "netdev", "libvirt-qemu", "polkitd", "messagebus", "input",
+					  "render", "sgx", "systemd-journal", "systemd-whatever", "_apt", "_anything",
+					  "Docker", "SUDO", "debian-tor", "Debian-exim", "www-data", "gnats", "users" };
+	static const char *free_names[] = { "alice", "dockers", "sudoer", "systemd", "wheel2", "x.y-z_1", "a", "zz" };
+	const char *const *list;
+	size_t n = scim_reserved_names(&list);
+
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(*reserved); i++)
+		if (!scim_name_is_reserved(reserved[i]))
+			fail_msg("'%s' is not reserved", reserved[i]);
+	for (size_t i = 0; i < sizeof(free_names) / sizeof(*free_names); i++)
+		if (scim_name_is_reserved(free_names[i]))
+			fail_msg("'%s' is reserved", free_names[i]);
+	/* The lookup is a binary search: every entry must find itself. */
+	for (size_t i = 0; i < n; i++) {
+		assert_true(scim_name_is_valid(list[i]));
+		if (i > 0 && strcmp(list[i - 1], list[i]) >= 0)
+			fail_msg("reserved_names not sorted at '%s'", list[i]);
+		assert_true(scim_name_is_reserved(list[i]));
+	}
+	check_master("/usr/share/base-passwd/passwd.master");
+	check_master("/usr/share/base-passwd/group.master");
+}
+
 static void gecos(const char *raw, const char *want)
 {
 	char out[SCIM_GECOS_MAX + 1];
@@ -710,7 +761,7 @@ static void test_config_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_gecos),
+		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_reserved_names), cmocka_unit_test(test_gecos),
 		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_probing),
 		cmocka_unit_test(test_idmap),
 		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_scan_members),
