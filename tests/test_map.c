@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -758,6 +759,77 @@ static void test_config_file(void **state)
 	free(err);
 }
 
+/* load_file: scim_config_load of a config file with the given mode and owner
+ * (and a ca_file line when ca); returns its result, err in *err. */
+static int load_file(const char *dir, mode_t mode, uid_t owner, const char *ca, char **err)
+{
+	char path[512];
+	struct scim_config *c = NULL;
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/scim-refreshd.conf", dir);
+	unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "url = https://scim.example.com/v2\n");
+	if (ca)
+		fprintf(f, "ca_file = %s\n", ca);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+	if (owner != geteuid())
+		assert_int_equal(chown(path, owner, (gid_t)-1), 0);
+	*err = NULL;
+	r = scim_config_load(path, &c, err);
+	assert_true(r < 0 ? c == NULL : c != NULL);
+	scim_config_free(c);
+	return r;
+}
+
+/* The config picks the url and the CA: a file group or others may write, or
+ * that someone else owns, is refused like a loose token file. */
+static void test_config_trust(void **state)
+{
+	char dir[] = "/tmp/test_map.XXXXXX", ca[600], *err = NULL;
+	uid_t me = geteuid();
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	f = fopen(ca, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(chmod(ca, 0644), 0);
+
+	assert_int_equal(load_file(dir, 0644, me, NULL, &err), 0);
+	assert_int_equal(load_file(dir, 0600, me, ca, &err), 0);
+	assert_int_equal(load_file(dir, 0664, me, NULL, &err), -EPERM);
+	assert_non_null(strstr(err, "config file"));
+	assert_non_null(strstr(err, dir));
+	assert_non_null(strstr(err, "chmod 644"));
+	free(err);
+	assert_int_equal(load_file(dir, 0646, me, NULL, &err), -EPERM);
+	free(err);
+	assert_int_equal(chmod(ca, 0666), 0);
+	assert_int_equal(load_file(dir, 0644, me, ca, &err), -EPERM);
+	assert_non_null(strstr(err, "ca_file"));
+	assert_non_null(strstr(err, ca));
+	free(err);
+	assert_int_equal(chmod(ca, 0644), 0);
+	/* Owned by neither root nor the daemon: only root can make one. */
+	if (me == 0) {
+		assert_int_equal(load_file(dir, 0644, 4242, NULL, &err), -EPERM);
+		assert_non_null(strstr(err, "owned by uid 4242"));
+		free(err);
+		assert_int_equal(chown(ca, 4242, (gid_t)-1), 0);
+		assert_int_equal(load_file(dir, 0644, me, ca, &err), -EPERM);
+		assert_non_null(strstr(err, "ca_file"));
+		free(err);
+	}
+	snprintf(ca, sizeof(ca), "rm -rf %s", dir);
+	assert_int_equal(system(ca), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,7 +838,7 @@ int main(void)
 		cmocka_unit_test(test_idmap),
 		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_scan_members),
 		cmocka_unit_test(test_scan_truncated), cmocka_unit_test(test_scan_invalid),
-		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file), cmocka_unit_test(test_config_trust),
 	};
 	scim_log_set_level(LOG_EMERG); /* the scanner's error logs are expected */
 	return cmocka_run_group_tests(tests, NULL, NULL);
