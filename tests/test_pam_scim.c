@@ -193,6 +193,10 @@ static void use(const char *scenario)
 		publish("live.tdb", USERS);
 	} else if (strcmp(scenario, "old") == 0) {
 		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) - 100000));
+	} else if (strcmp(scenario, "future") == 0) {
+		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) + 100000));
+	} else if (strcmp(scenario, "skewed") == 0) {
+		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) + 200));
 	} else if (strcmp(scenario, "corrupt") == 0) {
 		run_mkcache(option("--raw 0644 %s", tpath("live.tdb")), "this is not a tdb file, not at all\n");
 	} else if (strcmp(scenario, "unsafe") == 0) {
@@ -316,6 +320,20 @@ static void test_max_age(void **state)
 	assert_int_equal(CHECK("bob", cache("old"), "max_age=3600"), PAM_ACCT_EXPIRED);
 	/* A fresh cache passes a small budget. */
 	assert_int_equal(CHECK("alice", cache("good"), "max_age=60"), PAM_SUCCESS);
+}
+
+/* A last_sync ahead of the clock must not make the cache fresh for as long as
+ * it is ahead; a few minutes of skew between hosts is tolerated. */
+static void test_max_age_future(void **state)
+{
+	assert_int_equal(CHECK("alice", cache("future")), PAM_SUCCESS);
+	assert_int_equal(CHECK("alice", cache("future"), "max_age=3600"), PAM_AUTHINFO_UNAVAIL);
+	assert_non_null(strstr(logbuf, "ahead of this host's clock"));
+	assert_non_null(strstr(msgbuf, "in the future"));
+	assert_int_equal(CHECK("alice", cache("future"), "max_age=3600", "ignore_authinfo_unavail"),
+			 PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(CHECK("bob", cache("future"), "max_age=3600"), PAM_ACCT_EXPIRED);
+	assert_int_equal(CHECK("alice", cache("skewed"), "max_age=60"), PAM_SUCCESS);
 }
 
 static void test_cache_option_overrides_default(void **state)
@@ -602,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_cache_unavailable),
 		cmocka_unit_test(test_max_age),
+		cmocka_unit_test(test_max_age_future),
 		cmocka_unit_test(test_cache_option_overrides_default),
 		cmocka_unit_test(test_option_parsing),
 		cmocka_unit_test(test_debug),
