@@ -448,6 +448,61 @@ static void test_shared_handle(void **state)
 	assert_int_equal(CHECK("alice"), PAM_AUTHINFO_UNAVAIL);
 }
 
+/* One file under several names in one process (sshd: the NSS module's
+ * default, and pam_scim's cache= spelled with "//" or through a symlink):
+ * tdb refuses a second open of a file, so every name must share one handle,
+ * before and after a republish. */
+static void test_one_file_many_names(void **state)
+{
+	typedef int (*getpwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
+	getpwnam_fn getpwnam_r = (getpwnam_fn)dlsym(nss_module, "_nss_scim_getpwnam_r");
+	const char *slashes = option("cache=%s//default.tdb", tmpdir);
+	const char *link = option("cache=%s", tpath("link.tdb"));
+	struct passwd pw;
+	char buf[1024];
+	int err = 0;
+
+	assert_non_null(getpwnam_r);
+	publish("default.tdb", USERS);
+	unlink(tpath("link.tdb"));
+	assert_int_equal(symlink(tpath("default.tdb"), tpath("link.tdb")), 0);
+	assert_int_equal(getpwnam_r("alice", &pw, buf, sizeof(buf), &err), 1 /* NSS_STATUS_SUCCESS */);
+	assert_int_equal(CHECK("alice", slashes), PAM_SUCCESS);
+	assert_int_equal(CHECK("alice", link), PAM_SUCCESS);
+	assert_int_equal(CHECK("bob", slashes), PAM_ACCT_EXPIRED);
+	assert_int_equal(CHECK("bob", link), PAM_ACCT_EXPIRED);
+	assert_int_equal(getpwnam_r("bob", &pw, buf, sizeof(buf), &err), 1);
+	/* Republished (a new inode): every name moves to the new file. */
+	publish("default.tdb", "user:alice:70001:70001:Alice:/home/alice:/bin/sh:suspended:id-alice:\n");
+	assert_int_equal(CHECK("alice", link), PAM_ACCT_EXPIRED);
+	assert_int_equal(getpwnam_r("alice", &pw, buf, sizeof(buf), &err), 1);
+	assert_int_equal(CHECK("alice", slashes), PAM_ACCT_EXPIRED);
+	assert_int_equal(getpwnam_r("bob", &pw, buf, sizeof(buf), &err), 0 /* NSS_STATUS_NOTFOUND */);
+	assert_int_equal(CHECK("bob", slashes), PAM_USER_UNKNOWN);
+	/* The first name opened first this time. */
+	publish("default.tdb", USERS);
+	assert_int_equal(CHECK("alice", slashes), PAM_SUCCESS);
+	assert_int_equal(getpwnam_r("alice", &pw, buf, sizeof(buf), &err), 1);
+	assert_int_equal(CHECK("alice", link), PAM_SUCCESS);
+	run_mkcache(option("--raw 0644 %s", tpath("default.tdb")), "this is not a tdb file, not at all\n");
+}
+
+/* A cache truncated in place (cp over it) must not crash a reader that has it
+ * mapped: within a second the reader's stat sees it shrink, and it answers
+ * UNAVAIL without touching the mapping. */
+static void test_truncated_in_place(void **state)
+{
+	struct timespec pause = { 1, 200000000 };
+
+	assert_int_equal(CHECK("alice", cache("good")), PAM_SUCCESS);
+	assert_int_equal(truncate(tpath("live.tdb"), 0), 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(CHECK("alice", cache("live")), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(CHECK("alice", cache("live")), PAM_AUTHINFO_UNAVAIL);
+	current = NULL;
+	assert_int_equal(CHECK("alice", cache("good")), PAM_SUCCESS);
+}
+
 /* Threads checking through their own handles while the cache is republished
  * under them: every answer is the right one (the content never changes, the
  * file does). */
@@ -628,6 +683,8 @@ int main(void)
 		cmocka_unit_test(test_errno_preserved),
 		cmocka_unit_test(test_republish),
 		cmocka_unit_test(test_shared_handle),
+		cmocka_unit_test(test_one_file_many_names),
+		cmocka_unit_test(test_truncated_in_place),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_stack),
 	};
