@@ -702,7 +702,8 @@ static int cursor_peek(struct scim_cursor *cur, char tag, uint32_t nchunks, cons
 		if (!cur->loaded) {
 			scim_key_num(key, tag, cur->chunk);
 			pthread_mutex_lock(&cache_lock);
-			r = cur->snap->dead ? -EBADMSG : scim_tdb_parse(cur->snap->tdb, key, sizeof(key), copy_chunk, cur);
+			r = cur->snap->dead ? -EBADMSG
+					    : scim_tdb_parse(cur->snap->tdb, key, sizeof(key), copy_chunk, cur);
 			pthread_mutex_unlock(&cache_lock);
 			if (r < 0)
 				return r == -ENOENT ? -EBADMSG : r; /* the header promised it */

@@ -443,7 +443,8 @@ static uint8_t check_name(struct scim_model *m, const char *kind, const char *id
 	}
 	return 0;
 reserved:
-	log_warning("skipping %s id=%s: name '%s' is reserved (system or package account, or deny_names)", kind, id, name);
+	log_warning("skipping %s id=%s: name '%s' is reserved (system or package account, or deny_names)", kind, id,
+		    name);
 	return 1 + SCIM_SKIP_RESERVED;
 }
 

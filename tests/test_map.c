@@ -963,12 +963,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_reserved_names), cmocka_unit_test(test_gecos),
+		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_reserved_names),
+		cmocka_unit_test(test_gecos),
 		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_probing),
 		cmocka_unit_test(test_idmap),
 		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_scan_members),
 		cmocka_unit_test(test_scan_truncated), cmocka_unit_test(test_scan_invalid),
-		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file), cmocka_unit_test(test_config_trust), cmocka_unit_test(test_table_seed), cmocka_unit_test(test_expect_reserves_nothing),
+		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_file), cmocka_unit_test(test_config_trust), cmocka_unit_test(test_table_seed),
+		cmocka_unit_test(test_expect_reserves_nothing),
 	};
 	scim_log_set_level(LOG_EMERG); /* the scanner's error logs are expected */
 	return cmocka_run_group_tests(tests, NULL, NULL);
