@@ -77,6 +77,7 @@ page_size = $PAGE_SIZE
 timeout = 120
 $NUMBERS
 EOF
+chmod 0644 "$W/conf"
 
 server_cpu() { # utime + stime of the server, in clock ticks
 	awk '{print $14 + $15}' "/proc/$spid/stat"
@@ -136,6 +137,7 @@ dir=$(dirname "$DATA")
 if [ -f "$dir/Users.json" ] && [ -f "$dir/Groups.json" ]; then
 	mkdir -p "$W/import/state"
 	sed -e "s|$W/state|$W/import/state|g" "$W/conf" >"$W/import/conf"
+	chmod 0644 "$W/import/conf"
 	python3 - "$REFRESHD" "$W/import/conf" "$dir" <<'PY'
 import resource, subprocess, sys, time
 daemon, conf, d = sys.argv[1:]

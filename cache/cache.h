@@ -41,6 +41,33 @@
 #define SCIM_CHUNK_USERS 256
 #define SCIM_CHUNK_GROUPS 256
 
+/* How far a cache's last_sync may lie ahead of the host's clock before
+ * max_age counts the cache as stale.  A stamp further ahead means a wrong
+ * clock or a forged header, and would otherwise keep the cache "fresh" for
+ * as long as it is ahead. */
+#define SCIM_CACHE_FUTURE_MAX 300
+
+enum scim_cache_age {
+	SCIM_CACHE_AGE_OK,
+	SCIM_CACHE_AGE_OLD,    /* synced more than max_age seconds ago */
+	SCIM_CACHE_AGE_FUTURE, /* synced more than SCIM_CACHE_FUTURE_MAX seconds from now */
+};
+
+/* Judges a cache synced at last_sync against max_age (seconds; 0: no limit)
+ * at now.  Header-only and silent, so that pam_scim.so (which reaches no
+ * other cache/ code) and scimctl share it; the caller logs. */
+static inline enum scim_cache_age scim_cache_age_check(int64_t last_sync, int64_t now, long max_age)
+{
+	if (max_age <= 0)
+		return SCIM_CACHE_AGE_OK;
+	/* Compared this way round so that no header value can overflow. */
+	if (last_sync > now + SCIM_CACHE_FUTURE_MAX)
+		return SCIM_CACHE_AGE_FUTURE;
+	if (last_sync < now - max_age)
+		return SCIM_CACHE_AGE_OLD;
+	return SCIM_CACHE_AGE_OK;
+}
+
 /* Longest name the codec accepts; the mapping allows far less (32). */
 #define SCIM_NAME_MAX 255
 

@@ -7,7 +7,12 @@
  *
  * Why a snapshot is refcounted: an enumeration pins the file it started on,
  * so a whole getpwent pass comes from one published cache even when a new one
- * is published meanwhile; lookups always use the newest file. */
+ * is published meanwhile; lookups always use the newest file.
+ *
+ * Why snapshots are found by device and inode, not by path: one file may be
+ * named several ways ("//", a symlink, NSS_SCIM_CACHE and pam_scim's cache=),
+ * and a second tdb_open of it would fail with EBUSY.  Each spelling has a
+ * source of its own; sources naming one file share its snapshot. */
 #include <sys/types.h>
 
 #include <errno.h>
@@ -34,14 +39,17 @@
 /* How long a reader trusts the replaced-file mark alone before it also
  * stat()s the path (covers a publisher that died between rename and mark). */
 #define RECHECK_NSEC 1000000000LL
-#define MAX_SOURCES 4
+#define MAX_SOURCES 8
 
 struct scim_snapshot {
 	struct tdb_context *tdb;
 	int seqnum;
+	bool dead; /* the file shrank under its mappings: never touch them again */
 	dev_t dev;
 	ino_t ino;
+	off_t size; /* what the mappings (ours and libtdb's) cover */
 	unsigned refs;
+	struct scim_snapshot *next; /* in the list of every open snapshot */
 	uint32_t user_chunks, group_chunks;
 	/* The direct indexes (index.h), read through a mapping of our own:
 	 * libtdb keeps its mapping to itself. */
@@ -64,6 +72,7 @@ struct source {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static struct source sources[MAX_SOURCES];
+static struct scim_snapshot *open_snapshots;
 static char *default_path;
 
 /* ---------------------------------------------------------------- setup */
@@ -106,6 +115,12 @@ static int64_t now_ns(void)
 static void snapshot_unref(struct scim_snapshot *s)
 {
 	if (s && --s->refs == 0) {
+		for (struct scim_snapshot **p = &open_snapshots; *p; p = &(*p)->next) {
+			if (*p == s) {
+				*p = s->next;
+				break;
+			}
+		}
 		if (s->map)
 			munmap((void *)s->map, s->map_len);
 		tdb_close(s->tdb);
@@ -227,6 +242,9 @@ static int snapshot_open(struct source *src, const struct stat *st, struct scim_
 	s->seqnum = snapshot_mark(s);
 	s->dev = st->st_dev;
 	s->ino = st->st_ino;
+	s->size = fst.st_size;
+	s->next = open_snapshots;
+	open_snapshots = s;
 out:
 	if (r < 0) {
 		if (s && s->tdb)
@@ -238,6 +256,10 @@ out:
 	return 0;
 }
 
+/* The NSS module always asks for the default path: remembered, so its
+ * lookups skip the path comparison. */
+static struct source *default_source;
+
 static struct source *find_source(const char *path)
 {
 	struct source *free_slot = NULL;
@@ -247,15 +269,20 @@ static struct source *find_source(const char *path)
 		if (!sources[i].path && !free_slot)
 			free_slot = &sources[i];
 	}
+	/* Full: recycle a path that has nothing open (one that never existed,
+	 * say), never the NSS module's default. */
+	for (int i = 0; !free_slot && i < MAX_SOURCES; i++) {
+		if (!sources[i].snap && &sources[i] != default_source) {
+			free(sources[i].path);
+			memset(&sources[i], 0, sizeof(sources[i]));
+			free_slot = &sources[i];
+		}
+	}
 	if (!free_slot)
 		return NULL;
 	free_slot->path = strdup(path);
 	return free_slot->path ? free_slot : NULL;
 }
-
-/* The NSS module always asks for the default path: remembered, so its
- * lookups skip the path comparison. */
-static struct source *default_source;
 
 static struct source *source_for(const char *path)
 {
@@ -264,6 +291,17 @@ static struct source *source_for(const char *path)
 	if (!default_source)
 		default_source = find_source(scim_cache_default_path());
 	return default_source;
+}
+
+/* The open snapshot of the file st describes, under whatever name it was
+ * opened: while a snapshot holds the file open its inode cannot be reused, so
+ * (dev, ino) names that very file. */
+static struct scim_snapshot *open_snapshot_of(const struct stat *st)
+{
+	for (struct scim_snapshot *s = open_snapshots; s; s = s->next)
+		if (!s->dead && s->dev == st->st_dev && s->ino == st->st_ino && s->size <= st->st_size)
+			return s;
+	return NULL;
 }
 
 /* Called with cache_lock held.  Hands out the source's current snapshot
@@ -282,19 +320,31 @@ static int current_snapshot(const char *path, struct scim_snapshot **out)
 
 	now = now_ns();
 	if (src->snap) {
-		/* Fast path: the mark is read from the mapping, no system call. */
-		bool marked = snapshot_mark(src->snap) != src->snap->seqnum;
-		if (!marked && now - src->checked_ns < RECHECK_NSEC) {
-			*out = src->snap;
+		struct scim_snapshot *snap = src->snap;
+		/* Fast path: the mark is read from the mapping, no system call.  A
+		 * dead snapshot's mapping is not read at all. */
+		if (!snap->dead && now - src->checked_ns < RECHECK_NSEC && snapshot_mark(snap) == snap->seqnum) {
+			*out = snap;
 			return 0;
 		}
+		/* Once a second: stat before reading the mark, so that a file
+		 * written in place (cp over it, truncated) is seen before a page
+		 * past its new end is touched, which would SIGBUS. */
 		src->checked_ns = now;
-		if (!marked && stat(src->path, &st) == 0 && st.st_dev == src->snap->dev &&
-		    st.st_ino == src->snap->ino) {
-			*out = src->snap;
-			return 0;
+		if (!snap->dead && stat(src->path, &st) == 0 && st.st_dev == snap->dev && st.st_ino == snap->ino) {
+			if (st.st_size < snap->size) {
+				/* Dropped for every source and cursor sharing it. */
+				snap->dead = true;
+				snapshot_unref(snap);
+				src->snap = NULL;
+				return -EBADMSG;
+			}
+			if (snapshot_mark(snap) == snap->seqnum) {
+				*out = snap;
+				return 0;
+			}
 		}
-		snapshot_unref(src->snap);
+		snapshot_unref(snap);
 		src->snap = NULL;
 	}
 
@@ -303,6 +353,11 @@ static int current_snapshot(const char *path, struct scim_snapshot **out)
 			return errno == ENOENT || errno == ENOTDIR ? -ENODATA : errno == EACCES ? -EACCES : -EIO;
 		if (src->failed_err && same_file(&st, &src->failed_st))
 			return src->failed_err;
+		if ((src->snap = open_snapshot_of(&st)) != NULL) {
+			src->snap->refs++;
+			r = 0;
+			break;
+		}
 		r = snapshot_open(src, &st, &src->snap);
 		if (r != -EAGAIN) /* -EAGAIN: replaced between stat and open */
 			break;
@@ -683,7 +738,8 @@ static int cursor_peek(struct scim_cursor *cur, char tag, uint32_t nchunks, cons
 		if (!cur->loaded) {
 			scim_key_num(key, tag, cur->chunk);
 			pthread_mutex_lock(&cache_lock);
-			r = scim_tdb_parse(cur->snap->tdb, key, sizeof(key), copy_chunk, cur);
+			r = cur->snap->dead ? -EBADMSG
+					    : scim_tdb_parse(cur->snap->tdb, key, sizeof(key), copy_chunk, cur);
 			pthread_mutex_unlock(&cache_lock);
 			if (r < 0)
 				return r == -ENOENT ? -EBADMSG : r; /* the header promised it */
@@ -723,7 +779,8 @@ int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx)
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&cache_lock);
-	r = lookup_name(cur->snap, SCIM_INDEX_GROUP_NAME, (const char *)item, len, group_record, &gc);
+	r = cur->snap->dead ? -EBADMSG
+			    : lookup_name(cur->snap, SCIM_INDEX_GROUP_NAME, (const char *)item, len, group_record, &gc);
 	pthread_mutex_unlock(&cache_lock);
 	if (r == -ENOENT)
 		r = -EBADMSG;

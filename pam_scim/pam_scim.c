@@ -41,6 +41,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "cache/cache.h"
 #include "nss_scim/nss_scim_account.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -87,6 +88,7 @@ struct scim_check {
 	int get_user_status; /* pam_get_user's answer behind SCIM_NO_USER */
 	long long age;      /* seconds since the last successful sync */
 	int64_t removed_since; /* SCIM_REMOVED: when the publisher first missed the user */
+	bool future;        /* SCIM_STALE because last_sync is ahead of the clock */
 };
 
 /* ---------------------------------------------------------------- options */
@@ -214,8 +216,10 @@ out:
 static void scim_perform_check(pam_handle_t *pamh, const struct scim_pam_opts *o, struct scim_check *c)
 {
 	struct scim_account acct;
+	enum scim_cache_age age;
 	const char *user = NULL;
 	char ebuf[128];
+	time_t now;
 	int r;
 
 	r = pam_get_user(pamh, &user, NULL);
@@ -259,13 +263,16 @@ static void scim_perform_check(pam_handle_t *pamh, const struct scim_pam_opts *o
 		c->err = r;
 		return;
 	}
-	c->age = (long long)time(NULL) - (long long)acct.last_sync;
+	now = time(NULL);
+	c->age = (long long)now - (long long)acct.last_sync;
+	age = scim_cache_age_check(acct.last_sync, now, o->max_age);
 	/* A suspension known from an old cache is still a suspension. */
 	if (acct.suspended)
 		c->verdict = SCIM_SUSPENDED;
-	else if (o->max_age > 0 && c->age > o->max_age)
+	else if (age != SCIM_CACHE_AGE_OK) {
 		c->verdict = SCIM_STALE;
-	else
+		c->future = age == SCIM_CACHE_AGE_FUTURE;
+	} else
 		c->verdict = SCIM_ACTIVE;
 }
 
@@ -332,6 +339,18 @@ static int scim_verdict_status(pam_handle_t *pamh, const struct scim_pam_opts *o
 				   c->verdict == SCIM_LOCAL ? "a local account" : "not in the directory cache");
 		return o->ignore_unknown_user ? PAM_IGNORE : PAM_USER_UNKNOWN;
 	case SCIM_STALE:
+		if (c->future) {
+			/* A stamp from the future would keep the cache fresh for as
+			 * long as it is ahead: a wrong clock, or a forged header. */
+			pam_syslog(pamh, LOG_WARNING,
+				   "%s: the directory cache's last sync is %lld seconds ahead of this host's clock "
+				   "(more than %d): counted as stale under max_age=%ld: access denied",
+				   c->user, -c->age, SCIM_CACHE_FUTURE_MAX, o->max_age);
+			if (!o->silent)
+				pam_error(pamh, "Directory logins are refused: the account directory's last "
+						"synchronisation is dated in the future; check the clock.");
+			return PAM_AUTHINFO_UNAVAIL;
+		}
 		pam_syslog(pamh, LOG_WARNING,
 			   "%s: the directory cache was last synced %lld seconds ago, more than max_age=%ld: access denied",
 			   c->user, c->age, o->max_age);

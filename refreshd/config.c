@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "refreshd/config.h"
 
@@ -475,6 +477,7 @@ out:
 int scim_config_load(const char *path, struct scim_config **out, char **errmsg)
 {
 	FILE *f;
+	struct stat st;
 	char *text = NULL;
 	size_t len;
 	int r;
@@ -487,6 +490,19 @@ int scim_config_load(const char *path, struct scim_config **out, char **errmsg)
 	if (!f) {
 		r = -errno;
 		(void)!asprintf(errmsg, "%s: cannot open: %s", path, strerror(errno));
+		return r;
+	}
+	/* The file picks the url, the CA and the headers: whoever may write it
+	 * can send the token elsewhere. */
+	if (fstat(fileno(f), &st) < 0) {
+		r = -errno;
+		(void)!asprintf(errmsg, "%s: %s", path, strerror(errno));
+		fclose(f);
+		return r;
+	}
+	r = scim_file_check_trust(&st, path, "config file", geteuid(), false, errmsg);
+	if (r < 0) {
+		fclose(f);
 		return r;
 	}
 	text = malloc(CONFIG_MAX_BYTES + 1);
@@ -512,6 +528,18 @@ int scim_config_load(const char *path, struct scim_config **out, char **errmsg)
 	}
 	text[len] = 0;
 	r = scim_config_parse(path, text, out, errmsg);
+	if (r == 0 && (*out)->ca_file) {
+		if (stat((*out)->ca_file, &st) < 0) {
+			r = -errno;
+			(void)!asprintf(errmsg, "%s: ca_file %s: %s", path, (*out)->ca_file, strerror(errno));
+		} else {
+			r = scim_file_check_trust(&st, (*out)->ca_file, "ca_file", geteuid(), false, errmsg);
+		}
+		if (r < 0) {
+			scim_config_free(*out);
+			*out = NULL;
+		}
+	}
 out:
 	fclose(f);
 	free(text);
@@ -558,4 +586,29 @@ void scim_config_free(struct scim_config *c)
 	free(c->ca_file);
 	free_vec(c->headers);
 	free(c);
+}
+
+int scim_file_check_trust(const struct stat *st, const char *path, const char *what, uid_t euid, bool secret,
+			  char **errmsg)
+{
+	mode_t loose = secret ? (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH) : (S_IWGRP | S_IWOTH);
+
+	*errmsg = NULL;
+	if (!S_ISREG(st->st_mode)) {
+		(void)!asprintf(errmsg, "%s %s: not a regular file", what, path);
+		return -EINVAL;
+	}
+	if (st->st_uid != euid && (secret || st->st_uid != 0)) {
+		(void)!asprintf(errmsg, "%s %s: owned by uid %u, not by %sthe daemon's uid %u: refusing it (chown %u)",
+				what, path, (unsigned)st->st_uid, secret ? "" : "root or ", (unsigned)euid,
+				(unsigned)euid);
+		return -EPERM;
+	}
+	if (st->st_mode & loose) {
+		(void)!asprintf(errmsg, "%s %s: mode %04o lets group or others %s it: refusing it (chmod %s)", what,
+				path, (unsigned)(st->st_mode & 07777), secret ? "read or write" : "write",
+				secret ? "600" : "644");
+		return -EPERM;
+	}
+	return 0;
 }

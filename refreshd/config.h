@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* systemd's unused range (systemd.io/UIDS-GIDS), minus 2^31-1 so that no
  * number can be mistaken for a negative 32-bit value by old tools. */
@@ -81,6 +82,15 @@ const char *scim_config_default_path(void);
 
 /* Checks the keys a network sync needs (url, token_file).  Returns 0, or
  * -EINVAL and a malloc'd *errmsg. */
+/* Whether a file the daemon trusts may be used, from its stat: a regular
+ * file, owned by euid (or by root, unless secret), that group and others may
+ * not write (nor read, when secret: the token).  what names it in the message
+ * ("token_file", "config file", "ca_file").  Returns 0, or -EPERM/-EINVAL with
+ * a message naming path and the fix in *errmsg (free it). */
+struct stat;
+int scim_file_check_trust(const struct stat *st, const char *path, const char *what, uid_t euid, bool secret,
+			  char **errmsg);
+
 int scim_config_check_network(const struct scim_config *cfg, char **errmsg);
 
 /* Name rules shared with the mapping: [a-z_][a-z0-9_.-]*, at most 32 bytes. */

@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "refreshd/config.h"
 #include "refreshd/http.h"
 #include "refreshd/log.h"
 
@@ -126,7 +127,7 @@ int scim_parse_retry_after(const char *v, time_t now, long *secs)
 int scim_token_read(const char *path, uid_t euid, char **out)
 {
 	struct stat st;
-	char *tok = NULL;
+	char *tok = NULL, *err = NULL;
 	ssize_t n = 0;
 	int fd, r;
 
@@ -141,21 +142,10 @@ int scim_token_read(const char *path, uid_t euid, char **out)
 		log_error("token_file %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		log_error("token_file %s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_uid != euid) {
-		r = -EPERM;
-		log_error("token_file %s: owned by uid %u, not by the daemon's uid %u: refusing it", path,
-			(unsigned)st.st_uid, (unsigned)euid);
-		goto out;
-	}
-	if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
-		r = -EPERM;
-		log_error("token_file %s: mode %04o lets group or others read or write it: refusing it "
-			"(chmod 600)", path, (unsigned)(st.st_mode & 07777));
+	r = scim_file_check_trust(&st, path, "token_file", euid, true, &err);
+	if (r < 0) {
+		log_error("%s", err ? err : strerror(-r));
+		free(err);
 		goto out;
 	}
 	if (st.st_size > SCIM_TOKEN_MAX) {

@@ -100,14 +100,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "scim-refreshd: %s needs --once\n", import_dir ? "--import" : "--recover-idmap");
 		return 2;
 	}
-	if (!once)
-		return exit_code(scim_daemon_run(config_path, force));
-
+	/* A bad or untrusted config is exit 2 for the daemon too, before its
+	 * loop starts (which loads the file again, as SIGHUP does). */
 	r = scim_config_load(config_path, &cfg, &err);
 	if (r < 0) {
 		log_error("%s", err ? err : strerror(-r));
 		free(err);
+		if (!once)
+			log_error("not starting");
 		return 2;
+	}
+	if (!once) {
+		scim_config_free(cfg);
+		return exit_code(scim_daemon_run(config_path, force));
 	}
 	cfg->recover_idmap = recover;
 	if (import_dir) {

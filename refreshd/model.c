@@ -68,6 +68,7 @@ struct scim_model {
 	size_t nusers, ucap;
 	struct group *groups;
 	size_t ngroups, gcap;
+	size_t expect_users, expect_groups; /* totalResults: a promise, never reserved for */
 	struct scim_strmap ids; /* (kind, SCIM id) -> index */
 	uint32_t noid_users, noid_groups, bad_users, bad_groups;
 	uint32_t cur_group, cur_dropped; /* scim_model_begin_group() .. end */
@@ -352,28 +353,27 @@ void scim_model_free(struct scim_model *m)
 	free(m);
 }
 
-/* Beyond this a totalResults is not trusted to size anything. */
-#define EXPECT_MAX (4u << 20)
-
 void scim_model_expect(struct scim_model *m, bool groups, size_t total)
 {
-	if (total == 0 || total > EXPECT_MAX)
-		return;
-	/* Failures are harmless: the tables grow as before. */
-	if (groups && total > m->gcap) {
-		struct group *g = realloc(m->groups, total * sizeof(*g));
-		if (g) {
-			m->groups = g;
-			m->gcap = total;
-		}
-	} else if (!groups && total > m->ucap) {
-		struct user *u = realloc(m->users, total * sizeof(*u));
-		if (u) {
-			m->users = u;
-			m->ucap = total;
-		}
-	}
-	(void)scim_strmap_reserve(&m->ids, m->nusers + m->ngroups + total);
+	/* A hostile server may promise millions: nothing is reserved here.
+	 * The arrays grow as resources arrive (see grow_cap()). */
+	if (groups)
+		m->expect_groups = total;
+	else
+		m->expect_users = total;
+}
+
+/* The next capacity of an array of count entries that is full at cap: double
+ * it (first when empty), so memory follows what has arrived, but stop at the
+ * promised total when that is nearer, so an honest listing is not left with
+ * up to twice the room it needs. */
+static size_t grow_cap(size_t cap, size_t first, size_t count, size_t expect)
+{
+	size_t n = cap ? cap * 2 : first;
+
+	if (expect > count && expect < n)
+		n = expect;
+	return n;
 }
 
 size_t scim_model_user_ids(const struct scim_model *m)
@@ -429,7 +429,8 @@ static uint8_t check_name(struct scim_model *m, const char *kind, const char *id
 			    kind, id, raw, len > 64 ? "..." : "", SCIM_POSIX_NAME_MAX);
 		return 1 + SCIM_SKIP_BAD_NAME;
 	}
-	if (!strcmp(name, "root"))
+	/* Built in: names a package creates later or sudoers/polkit grant rights to. */
+	if (scim_name_is_reserved(name))
 		goto reserved;
 	for (size_t i = 0; i < cfg->ndeny_names; i++)
 		if (!strcasecmp(name, cfg->deny_names[i]))
@@ -442,7 +443,8 @@ static uint8_t check_name(struct scim_model *m, const char *kind, const char *id
 	}
 	return 0;
 reserved:
-	log_warning("skipping %s id=%s: name '%s' is reserved (root or deny_names)", kind, id, name);
+	log_warning("skipping %s id=%s: name '%s' is reserved (system or package account, or deny_names)", kind, id,
+		    name);
 	return 1 + SCIM_SKIP_RESERVED;
 }
 
@@ -480,14 +482,14 @@ static int slot_for(struct scim_model *m, char kind, const char *id, uint32_t *i
 	if (count >= UINT32_MAX - 1)
 		return -E2BIG;
 	if (kind == KIND_USER && m->nusers == m->ucap) {
-		size_t cap = m->ucap ? m->ucap * 2 : 1024;
+		size_t cap = grow_cap(m->ucap, 1024, m->nusers, m->expect_users);
 		struct user *u = realloc(m->users, cap * sizeof(*u));
 		if (!u)
 			return -ENOMEM;
 		m->users = u;
 		m->ucap = cap;
 	} else if (kind == KIND_GROUP && m->ngroups == m->gcap) {
-		size_t cap = m->gcap ? m->gcap * 2 : 256;
+		size_t cap = grow_cap(m->gcap, 256, m->ngroups, m->expect_groups);
 		struct group *g = realloc(m->groups, cap * sizeof(*g));
 		if (!g)
 			return -ENOMEM;

@@ -35,7 +35,7 @@ enum scim_skip_reason {
 	SCIM_SKIP_NO_ID,        /* no "id" */
 	SCIM_SKIP_NO_NAME,      /* no name attribute (userName / displayName) */
 	SCIM_SKIP_BAD_NAME,     /* name not [a-z_][a-z0-9_.-]{0,31} after mapping */
-	SCIM_SKIP_RESERVED,     /* root, or listed in deny_names */
+	SCIM_SKIP_RESERVED,     /* built-in reserved name, or in deny_names */
 	SCIM_SKIP_LOCAL,        /* the name exists in /etc/passwd or /etc/group */
 	SCIM_SKIP_DUPLICATE,    /* two directory entries map to this name */
 	SCIM_SKIP_NO_NUMBER,    /* no free number left in [uid_min, uid_max] */
@@ -96,8 +96,9 @@ void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *o
 
 /* Distinct SCIM ids received so far (skipped resources with an id included),
  * for comparing a listing with its totalResults. */
-/* A hint: about total users (groups) are coming, so the tables are sized
- * once instead of doubling their way there.  Absurd totals are ignored. */
+/* A hint: the listing says total users (groups) are coming.  Nothing is
+ * reserved for it (a server may promise anything); the arrays still grow
+ * with what arrives, and stop growing at total rather than overshoot it. */
 void scim_model_expect(struct scim_model *m, bool groups, size_t total);
 size_t scim_model_user_ids(const struct scim_model *m);
 size_t scim_model_group_ids(const struct scim_model *m);

@@ -1,7 +1,9 @@
 /* names.c - names, gecos and home directories. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "refreshd/config.h"
 #include "refreshd/names.h"
@@ -94,4 +96,46 @@ copy:
 	}
 	out[n] = 0;
 	return 0;
+}
+
+/* Names Debian or a common package creates on its own (so they may be absent
+ * from /etc today and appear tomorrow), and names that stock sudoers, polkit
+ * or udev rules grant rights to.  A directory account under one of them would
+ * inherit those rights, or collide with the package's account later.  Sorted
+ * for bsearch; data/scim-refreshd.conf.5 lists the same names. */
+static const char *const reserved_names[] = {
+	"adm", "admin", "audio", "avahi", "avahi-autoipd", "backup", "bin", "bind", "bluetooth",
+	"cdrom", "chrony", "clamav", "colord", "crontab", "daemon", "dialout", "dip", "disk",
+	"dnsmasq", "docker", "fax", "floppy", "ftp", "fuse", "games", "gdm", "geoclue", "gnats",
+	"gpio", "i2c", "incus", "incus-admin", "input", "irc", "kmem", "kvm", "libvirt",
+	"libvirt-dnsmasq", "libvirt-qemu", "lightdm", "list", "lp", "lpadmin", "lxd", "mail",
+	"man", "messagebus", "mlocate", "mysql", "netdev", "news", "nm-openvpn", "nobody",
+	"nogroup", "nslcd", "ntp", "ntpsec", "openldap", "operator", "plocate", "plugdev",
+	"polkitd", "postdrop", "postfix", "postgres", "proxy", "pulse", "pulse-access", "qemu",
+	"rdma", "redis", "render", "root", "rtkit", "sambashare", "saned", "sasl", "scanner",
+	"sddm", "sgx", "shadow", "spi", "src", "ssh", "sshd", "ssl-cert", "sssd", "staff", "statd",
+	"sudo", "sync", "sys", "syslog", "tape", "tcpdump", "tss", "tty", "usbmux", "users",
+	"utmp", "uucp", "uuidd", "vboxusers", "video", "voice", "wheel", "wireshark", "www-data",
+};
+
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcasecmp(key, *(const char *const *)elem);
+}
+
+bool scim_name_is_reserved(const char *name)
+{
+	/* Prefixes: Debian's convention for new system accounts (_apt, _ssh),
+	 * systemd's own (systemd-journal, systemd-network, ...) and the
+	 * Debian-exim/debian-tor style. */
+	if (name[0] == '_' || !strncasecmp(name, "systemd-", 8) || !strncasecmp(name, "debian-", 7))
+		return true;
+	return bsearch(name, reserved_names, sizeof(reserved_names) / sizeof(reserved_names[0]),
+		       sizeof(reserved_names[0]), cmp_name) != NULL;
+}
+
+size_t scim_reserved_names(const char *const **names)
+{
+	*names = reserved_names;
+	return sizeof(reserved_names) / sizeof(reserved_names[0]);
 }

@@ -24,4 +24,12 @@ void scim_clean_gecos(const char *raw, size_t len, char *out);
  * the result does not fit outlen. */
 int scim_expand_home(const char *tmpl, const char *name, uint32_t uid, char *out, size_t outlen);
 
+/* True when name (any case) is one the directory may never take: built in,
+ * see reserved_names in names.c and scim-refreshd.conf(5). deny_names is
+ * checked separately. */
+bool scim_name_is_reserved(const char *name);
+
+/* The built-in list (sorted, without the prefix rules); returns its length. */
+size_t scim_reserved_names(const char *const **names);
+
 #endif

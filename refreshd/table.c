@@ -1,7 +1,11 @@
 /* table.c - arena and hash tables (see table.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "refreshd/table.h"
 
@@ -70,6 +74,41 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
+/* The tables hash SCIM ids and numbers a server chooses: with a fixed seed a
+ * hostile server could send ids that all land in one probe run and make a
+ * sync quadratic.  So the seed is secret and differs per process. */
+static uint64_t table_seed;
+static pthread_once_t table_seed_once = PTHREAD_ONCE_INIT;
+
+uint64_t scim_table_seed_fallback(void)
+{
+	struct timespec mono, real;
+	uint64_t stack = (uint64_t)(uintptr_t)&mono;
+
+	/* Without getrandom (early boot, old kernels): no secret, but at least
+	 * something no server can know in advance and that differs per
+	 * process: the pid, two clocks, and a stack address (ASLR). */
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return mix64(mix64(((uint64_t)getpid() << 32) ^ (uint64_t)mono.tv_nsec ^ ((uint64_t)mono.tv_sec << 30)) ^
+		     (uint64_t)real.tv_nsec ^ ((uint64_t)real.tv_sec << 20) ^ stack);
+}
+
+static void table_seed_init(void)
+{
+	uint64_t s;
+
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
+		s = scim_table_seed_fallback();
+	table_seed = s;
+}
+
+uint64_t scim_table_seed(void)
+{
+	pthread_once(&table_seed_once, table_seed_init);
+	return table_seed;
+}
+
 static uint64_t rotl64(uint64_t x, int r)
 {
 	return x << r | x >> (64 - r);
@@ -78,9 +117,9 @@ static uint64_t rotl64(uint64_t x, int r)
 /* Eight bytes per multiply instead of FNV's one: ids are 36-byte UUIDs and
  * a sync looks one up per group member.  The hash lives in memory only
  * (nothing persists it), so the byte order of the words does not matter. */
-static uint64_t str_hash(uint8_t kind, const char *key, size_t len)
+static uint64_t str_hash(uint64_t seed, uint8_t kind, const char *key, size_t len)
 {
-	uint64_t h = SCIM_FNV_SEED ^ kind ^ ((uint64_t)len << 8), w;
+	uint64_t h = seed ^ kind ^ ((uint64_t)len << 8), w;
 
 	for (; len >= 8; key += 8, len -= 8) {
 		memcpy(&w, key, 8);
@@ -119,12 +158,14 @@ static int strmap_resize(struct scim_strmap *m, size_t ncap)
 	struct scim_strmap_slot *ns = calloc(ncap, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
+	if (!m->slots)
+		m->seed = scim_table_seed();
 	if (m->slots) {
 		for (size_t i = 0; i <= m->mask; i++) {
 			const char *key = m->slots[i].key;
 			if (!key)
 				continue;
-			size_t j = str_hash((uint8_t)(m->slots[i].tag & 0xff), key, strlen(key)) & (ncap - 1);
+			size_t j = str_hash(m->seed, (uint8_t)(m->slots[i].tag & 0xff), key, strlen(key)) & (ncap - 1);
 			while (ns[j].key)
 				j = (j + 1) & (ncap - 1);
 			ns[j] = m->slots[i];
@@ -158,13 +199,14 @@ static struct scim_strmap_slot *strmap_find(const struct scim_strmap *m, uint8_t
 int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value)
 {
 	size_t len = strlen(key);
-	uint64_t h = str_hash(kind, key, len);
+	uint64_t h;
 	struct scim_strmap_slot *s;
 	if (!m->slots || (m->count + 1) * 3 > (m->mask + 1) * 2) {
 		int r = strmap_resize(m, strmap_cap_for(m->count + 1));
 		if (r < 0)
 			return r;
 	}
+	h = str_hash(m->seed, kind, key, len);
 	s = strmap_find(m, kind, key, len, h);
 	if (s->key) {
 		*value = s->value;
@@ -189,7 +231,7 @@ int scim_strmap_set(struct scim_strmap *m, uint8_t kind, const char *key, uint32
 	int r = scim_strmap_put(m, kind, key, &v);
 	if (r == -EEXIST) {
 		size_t len = strlen(key);
-		strmap_find(m, kind, key, len, str_hash(kind, key, len))->value = value;
+		strmap_find(m, kind, key, len, str_hash(m->seed, kind, key, len))->value = value;
 		r = 0;
 	}
 	return r;
@@ -201,7 +243,7 @@ int scim_strmap_getn(const struct scim_strmap *m, uint8_t kind, const char *key,
 
 	if (!m->slots)
 		return -ENOENT;
-	s = strmap_find(m, kind, key, len, str_hash(kind, key, len));
+	s = strmap_find(m, kind, key, len, str_hash(m->seed, kind, key, len));
 	if (!s->key)
 		return -ENOENT;
 	*value = s->value;
@@ -215,7 +257,7 @@ void scim_strmap_prefetch(const struct scim_strmap *m, uint8_t kind, const char 
 
 	if (!m->slots)
 		return;
-	h = str_hash(kind, key, len);
+	h = str_hash(m->seed, kind, key, len);
 	if (!deep) {
 		__builtin_prefetch(&m->slots[h & m->mask]);
 		return;
@@ -240,9 +282,9 @@ void scim_strmap_free(struct scim_strmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static size_t num_hash(uint32_t k)
+static size_t num_hash(uint64_t seed, uint32_t k)
 {
-	return (size_t)mix64(k);
+	return (size_t)mix64(seed ^ k);
 }
 
 static size_t nummap_cap_for(size_t n)
@@ -258,11 +300,13 @@ static int nummap_resize(struct scim_nummap *m, size_t ncap)
 		free(nv);
 		return -ENOMEM;
 	}
+	if (!m->keys)
+		m->seed = scim_table_seed();
 	if (m->keys) {
 		for (size_t i = 0; i <= m->mask; i++) {
 			if (!m->keys[i])
 				continue;
-			size_t j = num_hash(m->keys[i]) & (ncap - 1);
+			size_t j = num_hash(m->seed, m->keys[i]) & (ncap - 1);
 			while (nk[j])
 				j = (j + 1) & (ncap - 1);
 			nk[j] = m->keys[i];
@@ -287,7 +331,7 @@ int scim_nummap_put(struct scim_nummap *m, uint32_t key, uint32_t value)
 		if (r < 0)
 			return r;
 	}
-	j = num_hash(key) & m->mask;
+	j = num_hash(m->seed, key) & m->mask;
 	while (m->keys[j]) {
 		if (m->keys[j] == key)
 			return -EEXIST;
@@ -310,7 +354,7 @@ int scim_nummap_get(const struct scim_nummap *m, uint32_t key, uint32_t *value)
 	size_t j;
 	if (!m->keys || key == 0)
 		return -ENOENT;
-	j = num_hash(key) & m->mask;
+	j = num_hash(m->seed, key) & m->mask;
 	while (m->keys[j]) {
 		if (m->keys[j] == key) {
 			if (value)

@@ -19,6 +19,13 @@ const char *scim_arena_strndup(struct scim_arena *a, const char *s, size_t len);
 const char *scim_arena_strdup(struct scim_arena *a, const char *s);
 void scim_arena_free(struct scim_arena *a);
 
+/* The secret seed of the in-memory tables' hashes, the same for the whole
+ * process and different in each: getrandom(2), or else
+ * scim_table_seed_fallback() (pid, clocks and a stack address).  Never
+ * persisted; scim_fnv1a() below is the stable hash for what is. */
+uint64_t scim_table_seed(void);
+uint64_t scim_table_seed_fallback(void);
+
 /* FNV-1a, 64 bits, of len bytes. */
 uint64_t scim_fnv1a(const void *data, size_t len, uint64_t seed);
 #define SCIM_FNV_SEED 0xcbf29ce484222325ull
@@ -34,6 +41,7 @@ struct scim_strmap_slot {
 struct scim_strmap {
 	struct scim_strmap_slot *slots;
 	size_t mask, count;
+	uint64_t seed; /* scim_table_seed(), taken when the slots are first allocated */
 };
 /* -EEXIST (and *value set to the existing value) when the key is present. */
 int scim_strmap_put(struct scim_strmap *m, uint8_t kind, const char *key, uint32_t *value);
@@ -57,6 +65,7 @@ void scim_strmap_free(struct scim_strmap *m);
 struct scim_nummap {
 	uint32_t *keys, *values;
 	size_t mask, count;
+	uint64_t seed; /* as in scim_strmap */
 };
 int scim_nummap_put(struct scim_nummap *m, uint32_t key, uint32_t value); /* -EEXIST */
 int scim_nummap_reserve(struct scim_nummap *m, size_t n); /* as scim_strmap_reserve */

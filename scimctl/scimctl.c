@@ -148,8 +148,10 @@ static int cmd_status(const struct ctl_opts *o)
 {
 	struct scim_cache_file *f = NULL;
 	struct scim_cache_header h;
+	enum scim_cache_age verdict;
 	char when[64];
 	long long age;
+	time_t now;
 	bool stale;
 	int r;
 
@@ -168,8 +170,15 @@ static int cmd_status(const struct ctl_opts *o)
 		goto out;
 	}
 	scim_cache_file_header(f, &h);
-	age = (long long)time(NULL) - (long long)h.last_sync;
-	stale = o->max_age > 0 && age > o->max_age;
+	now = time(NULL);
+	age = (long long)now - (long long)h.last_sync;
+	verdict = scim_cache_age_check(h.last_sync, now, o->max_age);
+	stale = verdict != SCIM_CACHE_AGE_OK;
+	if (verdict == SCIM_CACHE_AGE_FUTURE)
+		fprintf(stderr,
+			"scimctl: %s: the last sync is %lld seconds ahead of this host's clock (more than %d): "
+			"counted as stale\n",
+			o->cache, -age, SCIM_CACHE_FUTURE_MAX);
 	format_time(h.last_sync, when, sizeof(when));
 	if (o->json) {
 		fputs("{\"cache\":", stdout);
@@ -190,7 +199,9 @@ static int cmd_status(const struct ctl_opts *o)
 		printf("source:      %s\n", h.source ? h.source : "");
 		printf("users:       %" PRIu32 " (%" PRIu32 " suspended)\n", h.nusers, h.nsuspended);
 		printf("groups:      %" PRIu32 "\n", h.ngroups);
-		if (stale)
+		if (verdict == SCIM_CACHE_AGE_FUTURE)
+			printf("state:       stale (last sync in the future)\n");
+		else if (stale)
 			printf("state:       stale (older than --max-age %ld)\n", o->max_age);
 		else
 			printf("state:       ok\n");

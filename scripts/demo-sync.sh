@@ -50,6 +50,8 @@ url="https://127.0.0.1:$(cat "$t/port")/scim/v2"
 	echo "state_dir = $t/state"
 	echo "cache_file = $t/state/cache.tdb"
 } >"$t/scim-refreshd.conf"
+# scim-refreshd refuses a config group or others may write.
+chmod 0644 "$t/scim-refreshd.conf"
 echo "    url = $url"
 echo
 

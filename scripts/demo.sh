@@ -28,6 +28,8 @@ trap 'rm -rf "$t"' EXIT
 	echo "state_dir = $t/state"
 	echo "cache_file = $t/state/cache.tdb"
 } >"$t/scim-refreshd.conf"
+# scim-refreshd refuses a config group or others may write.
+chmod 0644 "$t/scim-refreshd.conf"
 
 echo "\$ scim-refreshd --config $t/scim-refreshd.conf --once --import sample"
 "$refreshd" --config "$t/scim-refreshd.conf" --once --import "$here/sample" 2>&1

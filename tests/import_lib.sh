@@ -44,6 +44,8 @@ config() {
 		echo "cache_file = $CACHE"
 		for l in "$@"; do echo "$l"; done
 	} >"$T/conf"
+	# scim-refreshd refuses a config group or others may write.
+	chmod 0644 "$T/conf"
 }
 
 # in_ns CMD...: CMD in a mount namespace with $T/etc over /etc.

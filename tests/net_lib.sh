@@ -89,6 +89,8 @@ net_config() {
 			echo "$l"
 		done
 	} >"$T/conf"
+	# scim-refreshd refuses a config group or others may write.
+	chmod 0644 "$T/conf"
 }
 
 # net_control JSON [NAME]: the server's fault and paging settings (atomic).

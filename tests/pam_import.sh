@@ -18,6 +18,7 @@ cache_file = $t/import/cache.tdb
 home = $t/home/%u
 shell = /bin/sh
 CONF
+chmod 0644 "$t/refreshd.conf"
 
 # scim_json ANN_ACTIVE: the directory, with scimann active or not.
 scim_json() {

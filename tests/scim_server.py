@@ -64,6 +64,15 @@ def gen_certs(d):
     ca, srv, key = (os.path.join(d, n) for n in ("ca.pem", "server.pem", "server.key"))
     if all(os.path.exists(p) for p in (ca, srv, key)):
         return
+    try:
+        gen_certs_in(d, ca, srv, key)
+    finally:
+        # scim-refreshd refuses a ca_file group or others may write (umask 002).
+        if os.path.exists(ca):
+            os.chmod(ca, 0o644)
+
+
+def gen_certs_in(d, ca, srv, key):
     def run(*a):
         subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cakey = os.path.join(d, "ca.key")

@@ -118,6 +118,14 @@ check "older than --max-age: exit 5" "5 state:       stale (older than --max-age
 run --cache "$t/old.tdb" --max-age 86400 status; check "within --max-age: exit 0" 0 "$rc"
 run --cache "$t/old.tdb" --max-age 3600 --json status
 check "stale --json" "5 valid" "$rc $(json_ok "$out")"
+# A last_sync from the future is stale under --max-age, with a reason; a few
+# minutes of skew are not.
+{ echo "last_sync:$(($(date +%s) + 7200))"; cat "$t/desc"; } | "$mk" "$t/future.tdb"
+out=$("$ctl" --cache "$t/future.tdb" --max-age 3600 status 2>"$t/err") && rc=0 || rc=$?
+check "last sync in the future: exit 5" "5 state:       stale (last sync in the future)" "$rc $(printf '%s\n' "$out" | grep '^state:')"
+check "last sync in the future: said on stderr" 1 "$(grep -cE "[0-9]+ seconds ahead of this host's clock" "$t/err")"
+{ echo "last_sync:$(($(date +%s) + 120))"; cat "$t/desc"; } | "$mk" "$t/skew.tdb"
+run --cache "$t/skew.tdb" --max-age 60 status; check "two minutes of skew: exit 0" 0 "$rc"
 # The default cache is the modules' default ($NSS_SCIM_CACHE here).
 out=$(NSS_SCIM_CACHE="$t/c.tdb" "$ctl" user bob) && rc=0 || rc=$?
 check "default cache follows NSS_SCIM_CACHE" "0 name:        bob" "$rc $(printf '%s\n' "$out" | grep '^name:')"

@@ -50,7 +50,7 @@ config "deny_names = admin, operator"
 run_import "$FIX/hostile"
 check "hostile: import exits 0" 0 "$rc"
 check "hostile: exactly the valid, unclaimed names are published" \
-	"_svc alice bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb bell erin frank x.y-z_1" \
+	"alice bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb bell erin frank x.y-z_1" \
 	"$(dir_users 1879048192 | cut -d: -f1 | paste -sd' ' -)"
 check "hostile: root is still the local root" "root:x:0:0:root:/root:/bin/bash" "$(pw root)"
 check "hostile: daemon is still the local daemon" "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin" "$(pw daemon)"
@@ -65,6 +65,8 @@ check "hostile: group named like a user's private group is skipped" "alice:*:$(u
 check "hostile: group members: skipped, unknown and value-less members dropped" "alice" "$(members staff-ok)"
 check_log "hostile: reserved names logged by id" "skipping user id=h-ROOT: name 'root' is reserved"
 check_log "hostile: deny_names" "skipping user id=h-admin: name 'admin' is reserved"
+check_log "hostile: a name starting with _ is reserved" "skipping user id=h-svc: name '_svc' is reserved"
+check_log "hostile: base-passwd's daemon is reserved before it is local" "skipping user id=h-daemon: name 'daemon' is reserved"
 check_log "hostile: local names" "skipping user id=h-localgrp: name 'localgrp' exists in /etc/passwd or /etc/group"
 check_log "hostile: a newline in a name is logged as '?', on one line" "skipping user id=h-newline: name 'evil\?root::0:0::/:/bin/sh' is not a valid POSIX name"
 check_log "hostile: too long" "skipping user id=h-long: name 'a{33}' is not a valid"
@@ -73,7 +75,23 @@ check_log "hostile: no id" "skipping a user without a usable SCIM id \('EXT-NOID
 check_log "hostile: no name" "skipping user id=h-noname: no name"
 check_log "hostile: not an object" "skipping a user resource: not a JSON object"
 check_log "hostile: summary counts skips by reason" \
-	"skipped=24 \(bad_resource=3 no_id=1 no_name=2 invalid_name=9 reserved_name=3 local_name=3 duplicate_name=3\)"
+	"skipped=25 \(bad_resource=3 no_id=1 no_name=2 invalid_name=9 reserved_name=6 local_name=1 duplicate_name=3\)"
+
+# ---- Built-in reserved names: absent from /etc here, taken later by a package
+# or granted rights by sudoers/polkit; users, groups and private groups alike.
+rm -rf "$T/state"; mkdir "$T/state"
+config
+scim_dir "$T/reserved" "u:r-ok:okuser" "u:r-docker:docker" "u:r-sd:systemd-coredump" "u:r-us:_chrony" \
+	"u:r-lxd:LXD" "u:r-sshd:sshd" "u:r-exim:Debian-exim" "u:r-nobody:nobody" \
+	"g:rg-sudo:sudo:r-ok" "g:rg-wheel:wheel:r-ok" "g:rg-lpadmin:lpadmin:r-ok" "g:rg-ok:okgroup:r-ok"
+run_import "$T/reserved"
+check "reserved: import exits 0" 0 "$rc"
+check "reserved: only the unreserved user is published" "okuser" "$(dir_users 1879048192 | cut -d: -f1 | paste -sd' ' -)"
+check "reserved: no directory docker, lxd, sudo, wheel, lpadmin" "" "$(pw docker)$(gr docker)$(pw lxd)$(gr sudo)$(gr wheel)$(gr lpadmin)"
+check "reserved: okuser is in okgroup only" "okgroup okuser" "$(groups_of okuser)"
+check_log "reserved: systemd-* by id" "skipping user id=r-sd: name 'systemd-coredump' is reserved"
+check_log "reserved: a group by id" "skipping group id=rg-wheel: name 'wheel' is reserved"
+check_log "reserved: summary" "skipped=10 \(reserved_name=10\)"
 
 # ---- Groups: unknown members, nesting, a cycle; primary_group from /etc/group.
 rm -rf "$T/state"; mkdir "$T/state"

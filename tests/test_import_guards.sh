@@ -130,5 +130,24 @@ check_log "bad boolean: names the line" "$T/conf:3: lowercase_names: 'maybe' is 
 printf 'state_dir = %s\ncache_file = %s\nmax_removed_percent = 101\n' "$T/state" "$CACHE" >"$T/conf"
 run_import "$T/twenty"
 check_log "bad percent: names the line" "$T/conf:3: max_removed_percent: 101 is out of range \(0..100\)"
+# A config group or others may write could point the token elsewhere: exit 2,
+# naming the file and the fix, in both modes.
+config
+chmod 0664 "$T/conf"
+run_import "$T/twenty"
+check "group-writable config: exit 2" 2 "$rc"
+check_log "group-writable config: names the file and the fix" "config file $T/conf: mode 0664 lets group or others write it: refusing it \(chmod 644\)"
+rc=0; in_ns "$REFRESHD" --config "$T/conf" 2>"$T/log" || rc=$?
+check "group-writable config: the daemon does not start either (exit 2)" 2 "$rc"
+config "ca_file = $T/conf"
+chmod 0646 "$T/conf"
+run_import "$T/twenty"
+check "world-writable config: exit 2" 2 "$rc"
+chmod 0644 "$T/conf"
+cp "$T/conf" "$T/ca.pem"; chmod 0666 "$T/ca.pem"
+config "ca_file = $T/ca.pem"
+run_import "$T/twenty"
+check "world-writable ca_file: exit 2" 2 "$rc"
+check_log "world-writable ca_file: named" "ca_file $T/ca.pem: mode 0666 lets group or others write it"
 unchanged "configuration errors"
 finish

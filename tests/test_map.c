@@ -2,6 +2,7 @@
  * templates, hashing and probing, the id map file, the JSON resource scanner
  * and the config parser. */
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -58,6 +61,178 @@ static void test_map_name(void **state)
 	assert_int_equal(scim_map_name("nul\0x", 5, true, false, out), -EINVAL);
 	/* Non-ASCII is never folded into ASCII. */
 	assert_int_equal(map("\xc3\x84rger", true, false, out), -EINVAL);
+}
+
+/* Every name of one base-passwd master file (name:... lines) is reserved. */
+static void check_master(const char *path)
+{
+	char line[512];
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		print_message("%s: absent, built-in list only (install base-passwd)\n", path);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = 0;
+		if (!scim_name_is_reserved(line))
+			fail_msg("%s: '%s' is not reserved", path, line);
+		n++;
+	}
+	fclose(f);
+	assert_true(n > 10);
+}
+
+static void test_reserved_names(void **state)
+{
+	static const char *reserved[] = { "root", "daemon", "nobody", "nogroup", "admin", "sudo", "wheel", "adm",
+					  "staff", "docker", "lxd", "libvirt", "kvm", "sshd", "lpadmin", "sambashare",
+					  "plugdev", "netdev", "libvirt-qemu", "polkitd", "messagebus", "input",
+					  "render", "sgx", "systemd-journal", "systemd-whatever", "_apt", "_anything",
+					  "Docker", "SUDO", "debian-tor", "Debian-exim", "www-data", "gnats", "users" };
+	static const char *free_names[] = { "alice", "dockers", "sudoer", "systemd", "wheel2", "x.y-z_1", "a", "zz" };
+	const char *const *list;
+	size_t n = scim_reserved_names(&list);
+
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(*reserved); i++)
+		if (!scim_name_is_reserved(reserved[i]))
+			fail_msg("'%s' is not reserved", reserved[i]);
+	for (size_t i = 0; i < sizeof(free_names) / sizeof(*free_names); i++)
+		if (scim_name_is_reserved(free_names[i]))
+			fail_msg("'%s' is reserved", free_names[i]);
+	/* The lookup is a binary search: every entry must find itself. */
+	for (size_t i = 0; i < n; i++) {
+		assert_true(scim_name_is_valid(list[i]));
+		if (i > 0 && strcmp(list[i - 1], list[i]) >= 0)
+			fail_msg("reserved_names not sorted at '%s'", list[i]);
+		assert_true(scim_name_is_reserved(list[i]));
+	}
+	check_master("/usr/share/base-passwd/passwd.master");
+	check_master("/usr/share/base-passwd/group.master");
+}
+
+static char *tmpdir(void);
+
+/* Where 40 ids land in a fresh string table, as this process hashes them. */
+static void strmap_layout(uint32_t *pos)
+{
+	struct scim_strmap m = { 0 };
+	char key[40][16];
+
+	for (uint32_t i = 0; i < 40; i++) {
+		uint32_t v = i;
+		snprintf(key[i], sizeof(key[i]), "id-%u", i);
+		assert_int_equal(scim_strmap_put(&m, 1, key[i], &v), 0);
+	}
+	for (uint32_t i = 0; i < 40; i++)
+		for (size_t j = 0; j <= m.mask; j++)
+			if (m.slots[j].key == key[i])
+				pos[i] = (uint32_t)j;
+	scim_strmap_free(&m);
+}
+
+/* fn's 40-word answer in a child process (a process of its own: its seed). */
+static void in_child(void (*fn)(uint32_t *), uint32_t *out)
+{
+	int fd[2], st;
+	pid_t pid;
+
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint32_t a[40] = { 0 };
+		fn(a);
+		_exit(write(fd[1], a, sizeof(a)) == (ssize_t)sizeof(a) ? 0 : 1);
+	}
+	close(fd[1]);
+	assert_int_equal(read(fd[0], out, 40 * sizeof(*out)), 40 * sizeof(*out));
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void fallback_seed(uint32_t *out)
+{
+	uint64_t s = scim_table_seed_fallback();
+	memcpy(out, &s, sizeof(s));
+}
+
+/* This test binary run again with --layout: strmap_layout() in a fresh
+ * process (a fork would inherit the parent's seed). */
+static void layout_of_new_process(uint32_t *out)
+{
+	char self[4096], cmd[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *p;
+
+	assert_true(n > 0);
+	self[n] = 0;
+	snprintf(cmd, sizeof(cmd), "'%s' --layout", self);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(fscanf(p, "%u", &out[i]), 1);
+	assert_int_equal(pclose(p), 0);
+}
+
+/* The tables' hashes are seeded per process: a server cannot choose ids that
+ * collide in every daemon.  Two processes lay the same ids out differently,
+ * and the fallback seed (no getrandom) still differs between processes. */
+static void test_table_seed(void **state)
+{
+	uint32_t a[40], b[40], c[40] = { 0 }, d[40] = { 0 };
+
+	layout_of_new_process(a);
+	layout_of_new_process(b);
+	assert_memory_not_equal(a, b, sizeof(a));
+	in_child(fallback_seed, c);
+	in_child(fallback_seed, d);
+	assert_memory_not_equal(c, d, sizeof(uint64_t));
+}
+
+/* Heap bytes in use, mmapped blocks included. */
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* A listing's totalResults is a promise: a page that claims 4 million users
+ * and brings one must not reserve room for 4 million (nor for the ids). */
+static void test_expect_reserves_nothing(void **state)
+{
+	char *dir = tmpdir(), conf[1024], *err = NULL;
+	struct scim_config *cfg;
+	struct scim_model *m;
+	struct json_object *o;
+	size_t before, grown;
+
+	snprintf(conf, sizeof(conf), "state_dir = %s\ncache_file = %s/cache.tdb\n", dir, dir);
+	assert_int_equal(scim_config_parse("t.conf", conf, &cfg, &err), 0);
+	assert_int_equal(scim_model_new(cfg, &m), 0);
+	before = heap_in_use();
+	scim_model_expect(m, false, 4000000);
+	scim_model_expect(m, true, 4000000);
+	o = json_tokener_parse("{\"id\":\"only-one\",\"userName\":\"onlyone\"}");
+	assert_non_null(o);
+	assert_int_equal(scim_model_add_user(m, o), 0);
+	json_object_put(o);
+	o = json_tokener_parse("{\"id\":\"g-only\",\"displayName\":\"onlygroup\"}");
+	assert_non_null(o);
+	assert_int_equal(scim_model_add_group(m, o), 0);
+	json_object_put(o);
+	grown = heap_in_use() - before;
+	if (grown > 1024 * 1024)
+		fail_msg("one user and one group under totalResults=4000000 took %zu bytes", grown);
+	scim_model_free(m);
+	scim_config_free(cfg);
+	snprintf(conf, sizeof(conf), "rm -rf '%s'", dir);
+	assert_int_equal(system(conf), 0);
+	free(dir);
 }
 
 static void gecos(const char *raw, const char *want)
@@ -927,15 +1102,96 @@ static void test_config_file(void **state)
 	free(err);
 }
 
-int main(void)
+/* load_file: scim_config_load of a config file with the given mode and owner
+ * (and a ca_file line when ca); returns its result, err in *err. */
+static int load_file(const char *dir, mode_t mode, uid_t owner, const char *ca, char **err)
 {
+	char path[512];
+	struct scim_config *c = NULL;
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/scim-refreshd.conf", dir);
+	unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "url = https://scim.example.com/v2\n");
+	if (ca)
+		fprintf(f, "ca_file = %s\n", ca);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+	if (owner != geteuid())
+		assert_int_equal(chown(path, owner, (gid_t)-1), 0);
+	*err = NULL;
+	r = scim_config_load(path, &c, err);
+	assert_true(r < 0 ? c == NULL : c != NULL);
+	scim_config_free(c);
+	return r;
+}
+
+/* The config picks the url and the CA: a file group or others may write, or
+ * that someone else owns, is refused like a loose token file. */
+static void test_config_trust(void **state)
+{
+	char dir[] = "/tmp/test_map.XXXXXX", ca[600], *err = NULL;
+	uid_t me = geteuid();
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	f = fopen(ca, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(chmod(ca, 0644), 0);
+
+	assert_int_equal(load_file(dir, 0644, me, NULL, &err), 0);
+	assert_int_equal(load_file(dir, 0600, me, ca, &err), 0);
+	assert_int_equal(load_file(dir, 0664, me, NULL, &err), -EPERM);
+	assert_non_null(strstr(err, "config file"));
+	assert_non_null(strstr(err, dir));
+	assert_non_null(strstr(err, "chmod 644"));
+	free(err);
+	assert_int_equal(load_file(dir, 0646, me, NULL, &err), -EPERM);
+	free(err);
+	assert_int_equal(chmod(ca, 0666), 0);
+	assert_int_equal(load_file(dir, 0644, me, ca, &err), -EPERM);
+	assert_non_null(strstr(err, "ca_file"));
+	assert_non_null(strstr(err, ca));
+	free(err);
+	assert_int_equal(chmod(ca, 0644), 0);
+	/* Owned by neither root nor the daemon: only root can make one. */
+	if (me == 0) {
+		assert_int_equal(load_file(dir, 0644, 4242, NULL, &err), -EPERM);
+		assert_non_null(strstr(err, "owned by uid 4242"));
+		free(err);
+		assert_int_equal(chown(ca, 4242, (gid_t)-1), 0);
+		assert_int_equal(load_file(dir, 0644, me, ca, &err), -EPERM);
+		assert_non_null(strstr(err, "ca_file"));
+		free(err);
+	}
+	snprintf(ca, sizeof(ca), "rm -rf %s", dir);
+	assert_int_equal(system(ca), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--layout")) {
+		uint32_t pos[40];
+		strmap_layout(pos);
+		for (int i = 0; i < 40; i++)
+			printf("%u\n", pos[i]);
+		return 0;
+	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_gecos),
+		cmocka_unit_test(test_name_valid), cmocka_unit_test(test_map_name), cmocka_unit_test(test_reserved_names),
+		cmocka_unit_test(test_gecos),
 		cmocka_unit_test(test_home),	   cmocka_unit_test(test_hash),	    cmocka_unit_test(test_probing),
 		cmocka_unit_test(test_idmap),	   cmocka_unit_test(test_removed_users),
 		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_scan_members),
 		cmocka_unit_test(test_scan_truncated), cmocka_unit_test(test_scan_invalid),
-		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),   cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_file), cmocka_unit_test(test_config_trust), cmocka_unit_test(test_table_seed),
+		cmocka_unit_test(test_expect_reserves_nothing),
 	};
 	scim_log_set_level(LOG_EMERG); /* the scanner's error logs are expected */
 	return cmocka_run_group_tests(tests, NULL, NULL);

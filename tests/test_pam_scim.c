@@ -205,6 +205,10 @@ static void use(const char *scenario)
 		publish("live.tdb", option("last_sync:%lld\n" REMOVED, (long long)time(NULL) - 100000));
 	} else if (strcmp(scenario, "old") == 0) {
 		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) - 100000));
+	} else if (strcmp(scenario, "future") == 0) {
+		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) + 100000));
+	} else if (strcmp(scenario, "skewed") == 0) {
+		publish("live.tdb", option("last_sync:%lld\n" USERS, (long long)time(NULL) + 200));
 	} else if (strcmp(scenario, "corrupt") == 0) {
 		run_mkcache(option("--raw 0644 %s", tpath("live.tdb")), "this is not a tdb file, not at all\n");
 	} else if (strcmp(scenario, "unsafe") == 0) {
@@ -359,6 +363,20 @@ static void test_max_age(void **state)
 	assert_int_equal(CHECK("alice", cache("good"), "max_age=60"), PAM_SUCCESS);
 }
 
+/* A last_sync ahead of the clock must not make the cache fresh for as long as
+ * it is ahead; a few minutes of skew between hosts is tolerated. */
+static void test_max_age_future(void **state)
+{
+	assert_int_equal(CHECK("alice", cache("future")), PAM_SUCCESS);
+	assert_int_equal(CHECK("alice", cache("future"), "max_age=3600"), PAM_AUTHINFO_UNAVAIL);
+	assert_non_null(strstr(logbuf, "ahead of this host's clock"));
+	assert_non_null(strstr(msgbuf, "in the future"));
+	assert_int_equal(CHECK("alice", cache("future"), "max_age=3600", "ignore_authinfo_unavail"),
+			 PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(CHECK("bob", cache("future"), "max_age=3600"), PAM_ACCT_EXPIRED);
+	assert_int_equal(CHECK("alice", cache("skewed"), "max_age=60"), PAM_SUCCESS);
+}
+
 static void test_cache_option_overrides_default(void **state)
 {
 	/* NSS_SCIM_CACHE (the default here) points at a corrupt cache. */
@@ -469,6 +487,61 @@ static void test_shared_handle(void **state)
 	assert_int_equal(getpwnam_r("bob", &pw, buf, sizeof(buf), &err), 1);
 	run_mkcache(option("--raw 0644 %s", tpath("default.tdb")), "this is not a tdb file, not at all\n");
 	assert_int_equal(CHECK("alice"), PAM_AUTHINFO_UNAVAIL);
+}
+
+/* One file under several names in one process (sshd: the NSS module's
+ * default, and pam_scim's cache= spelled with "//" or through a symlink):
+ * tdb refuses a second open of a file, so every name must share one handle,
+ * before and after a republish. */
+static void test_one_file_many_names(void **state)
+{
+	typedef int (*getpwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
+	getpwnam_fn getpwnam_r = (getpwnam_fn)dlsym(nss_module, "_nss_scim_getpwnam_r");
+	const char *slashes = option("cache=%s//default.tdb", tmpdir);
+	const char *link = option("cache=%s", tpath("link.tdb"));
+	struct passwd pw;
+	char buf[1024];
+	int err = 0;
+
+	assert_non_null(getpwnam_r);
+	publish("default.tdb", USERS);
+	unlink(tpath("link.tdb"));
+	assert_int_equal(symlink(tpath("default.tdb"), tpath("link.tdb")), 0);
+	assert_int_equal(getpwnam_r("alice", &pw, buf, sizeof(buf), &err), 1 /* NSS_STATUS_SUCCESS */);
+	assert_int_equal(CHECK("alice", slashes), PAM_SUCCESS);
+	assert_int_equal(CHECK("alice", link), PAM_SUCCESS);
+	assert_int_equal(CHECK("bob", slashes), PAM_ACCT_EXPIRED);
+	assert_int_equal(CHECK("bob", link), PAM_ACCT_EXPIRED);
+	assert_int_equal(getpwnam_r("bob", &pw, buf, sizeof(buf), &err), 1);
+	/* Republished (a new inode): every name moves to the new file. */
+	publish("default.tdb", "user:alice:70001:70001:Alice:/home/alice:/bin/sh:suspended:id-alice:\n");
+	assert_int_equal(CHECK("alice", link), PAM_ACCT_EXPIRED);
+	assert_int_equal(getpwnam_r("alice", &pw, buf, sizeof(buf), &err), 1);
+	assert_int_equal(CHECK("alice", slashes), PAM_ACCT_EXPIRED);
+	assert_int_equal(getpwnam_r("bob", &pw, buf, sizeof(buf), &err), 0 /* NSS_STATUS_NOTFOUND */);
+	assert_int_equal(CHECK("bob", slashes), PAM_USER_UNKNOWN);
+	/* The first name opened first this time. */
+	publish("default.tdb", USERS);
+	assert_int_equal(CHECK("alice", slashes), PAM_SUCCESS);
+	assert_int_equal(getpwnam_r("alice", &pw, buf, sizeof(buf), &err), 1);
+	assert_int_equal(CHECK("alice", link), PAM_SUCCESS);
+	run_mkcache(option("--raw 0644 %s", tpath("default.tdb")), "this is not a tdb file, not at all\n");
+}
+
+/* A cache truncated in place (cp over it) must not crash a reader that has it
+ * mapped: within a second the reader's stat sees it shrink, and it answers
+ * UNAVAIL without touching the mapping. */
+static void test_truncated_in_place(void **state)
+{
+	struct timespec pause = { 1, 200000000 };
+
+	assert_int_equal(CHECK("alice", cache("good")), PAM_SUCCESS);
+	assert_int_equal(truncate(tpath("live.tdb"), 0), 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(CHECK("alice", cache("live")), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(CHECK("alice", cache("live")), PAM_AUTHINFO_UNAVAIL);
+	current = NULL;
+	assert_int_equal(CHECK("alice", cache("good")), PAM_SUCCESS);
 }
 
 /* Threads checking through their own handles while the cache is republished
@@ -650,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_removed),
 		cmocka_unit_test(test_cache_unavailable),
 		cmocka_unit_test(test_max_age),
+		cmocka_unit_test(test_max_age_future),
 		cmocka_unit_test(test_cache_option_overrides_default),
 		cmocka_unit_test(test_option_parsing),
 		cmocka_unit_test(test_debug),
@@ -657,6 +731,8 @@ int main(void)
 		cmocka_unit_test(test_errno_preserved),
 		cmocka_unit_test(test_republish),
 		cmocka_unit_test(test_shared_handle),
+		cmocka_unit_test(test_one_file_many_names),
+		cmocka_unit_test(test_truncated_in_place),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_stack),
 	};
