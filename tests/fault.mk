@@ -1,0 +1,14 @@
+# Fault tests (issue 10): kill -9 during publish, a full disk, leaks over
+# thousands of syncs, readers during republish, valgrind over the units.
+# Root-only (exit 77 otherwise), each bounded to a couple of minutes.
+#
+# scim-faultcheck validates a cache three ways and dumps it with the SCIM ids,
+# and dumps an id map: the shell tests compare what they print.
+check_PROGRAMS += tests/scim-faultcheck
+tests_scim_faultcheck_SOURCES = tests/fault_check.c
+tests_scim_faultcheck_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
+tests_scim_faultcheck_LDADD = libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
+
+dist_check_DATA += tests/fault_kill.py
+dist_check_SCRIPTS += tests/fault_kill.sh
+TESTS += tests/fault_kill.sh
