@@ -12,3 +12,5 @@ tests_scim_faultcheck_LDADD = libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JS
 dist_check_DATA += tests/fault_kill.py
 dist_check_SCRIPTS += tests/fault_kill.sh
 TESTS += tests/fault_kill.sh
+dist_check_SCRIPTS += tests/fault_diskfull.sh
+TESTS += tests/fault_diskfull.sh
