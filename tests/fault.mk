@@ -14,3 +14,5 @@ dist_check_SCRIPTS += tests/fault_kill.sh
 TESTS += tests/fault_kill.sh
 dist_check_SCRIPTS += tests/fault_diskfull.sh
 TESTS += tests/fault_diskfull.sh
+dist_check_SCRIPTS += tests/fault_leaks.sh
+TESTS += tests/fault_leaks.sh
