@@ -16,3 +16,9 @@ dist_check_SCRIPTS += tests/fault_diskfull.sh
 TESTS += tests/fault_diskfull.sh
 dist_check_SCRIPTS += tests/fault_leaks.sh
 TESTS += tests/fault_leaks.sh
+
+# Readers during republish: 8 threads and 8 processes, 500 publishes.
+check_PROGRAMS += tests/fault_readers
+TESTS += tests/fault_readers
+tests_fault_readers_SOURCES = tests/fault_readers.c
+tests_fault_readers_LDADD = libscimcache.la $(TDB_LIBS) -lpthread
