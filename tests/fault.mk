@@ -22,3 +22,12 @@ check_PROGRAMS += tests/fault_readers
 TESTS += tests/fault_readers
 tests_fault_readers_SOURCES = tests/fault_readers.c
 tests_fault_readers_LDADD = libscimcache.la $(TDB_LIBS) -lpthread
+
+# valgrind memcheck over the cmocka units (skips without valgrind).
+dist_check_SCRIPTS += tests/fault_valgrind.sh
+TESTS += tests/fault_valgrind.sh
+
+# The same, alone: `make check-valgrind`.
+check-valgrind: all $(check_PROGRAMS)
+	@$(AM_TESTS_ENVIRONMENT) $(SHELL) $(top_srcdir)/tests/fault_valgrind.sh
+.PHONY: check-valgrind
