@@ -475,7 +475,7 @@ int main(int argc, char **argv)
 		fails++;
 	}
 	/* Each reader must have watched the cache change under it many times. */
-	if (min_gens < publishes / 50) {
+	if (min_gens < publishes / 100) {
 		fprintf(stderr, "FAIL: a reader saw only %ld generations change in its passes over %d publishes\n",
 			min_gens, publishes);
 		fails++;
