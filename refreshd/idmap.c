@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <tdb.h>
 #include <unistd.h>
 
@@ -352,7 +353,7 @@ size_t scim_idmap_count(const struct scim_idmap *map)
 	return map->count;
 }
 
-static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, size_t *cap)
+static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, size_t *cap, size_t *stored)
 {
 	size_t from = (size_t)c * SCIM_IDMAP_CHUNK, to = from + SCIM_IDMAP_CHUNK, len = 0;
 	unsigned char key[5] = { CHUNK_KEY };
@@ -390,6 +391,7 @@ static int store_chunk(struct scim_idmap *map, uint32_t c, unsigned char **buf, 
 	len += 8;
 	scim_put_le32(key + 1, c);
 	TDB_DATA k = { key, sizeof(key) }, v = { *buf, len };
+	*stored += len;
 	errno = 0;
 	if (tdb_store(map->tdb, k, v, TDB_REPLACE) == 0)
 		return 0;
@@ -425,10 +427,35 @@ static int reserve(struct scim_idmap *map)
 	return r;
 }
 
+/* tdb loses errno on the way out of a failed commit: a full file system
+ * shows only as "failed to create recovery area" in its log, and errno 0 or
+ * EIO.  Before writing anything the commit grows the file for a recovery
+ * area holding the old contents of every block it rewrites (at most about
+ * twice the chunks it stores), and tdb grows a file by a hundred times such
+ * a record (twice above 100 kB) or by a quarter, whichever is more.  With
+ * less room than that bound, the disk was full. */
+static int commit_error(struct scim_idmap *map, size_t dirty_bytes)
+{
+	struct statvfs sv;
+	struct stat st;
+	uint64_t need, rec = 2 * (uint64_t)dirty_bytes + 4096;
+
+	if (errno > 0 && errno != EIO)
+		return -errno;
+	if (fstat(tdb_fd(map->tdb), &st) < 0 || fstatvfs(tdb_fd(map->tdb), &sv) < 0)
+		return -EIO;
+	need = 100 * (rec < 100 * 1024 ? rec : 100 * 1024);
+	if (need < 2 * rec)
+		need = 2 * rec;
+	if (need < (uint64_t)st.st_size / 4)
+		need = (uint64_t)st.st_size / 4;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < need ? -ENOSPC : -EIO;
+}
+
 int scim_idmap_commit(struct scim_idmap *map)
 {
 	unsigned char *buf = NULL, meta[META_SIZE] = META_MAGIC, mkey[] = META_KEY;
-	size_t cap = 0;
+	size_t cap = 0, dirty_bytes = 0;
 	uint32_t nchunks = (uint32_t)((map->count + SCIM_IDMAP_CHUNK - 1) / SCIM_IDMAP_CHUNK);
 	bool any = false, txn = map->has_meta;
 	int r = 0;
@@ -454,7 +481,7 @@ int scim_idmap_commit(struct scim_idmap *map)
 		for (size_t i = from; i < to && !dirty; i++)
 			dirty = map->entries[i].dirty;
 		if (dirty)
-			r = store_chunk(map, c, &buf, &cap);
+			r = store_chunk(map, c, &buf, &cap, &dirty_bytes);
 	}
 	if (r == 0) {
 		scim_put_le32(meta + 4, FORMAT_VERSION);
@@ -469,8 +496,9 @@ int scim_idmap_commit(struct scim_idmap *map)
 			r = -EIO;
 	}
 	free(buf);
+	errno = 0;
 	if (r == 0 && txn && tdb_transaction_commit(map->tdb) != 0) {
-		r = errno > 0 ? -errno : -EIO;
+		r = commit_error(map, dirty_bytes);
 		log_error("%s: cannot commit the id map: %s", map->path, strerror(-r));
 		return r;
 	}

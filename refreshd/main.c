@@ -115,6 +115,9 @@ int main(int argc, char **argv)
 		return exit_code(scim_daemon_run(config_path, force));
 	}
 	cfg->recover_idmap = recover;
+	/* A publisher killed mid-write left <cache>.new: a run that fails or is
+	 * refused before its own publish would otherwise leave it there. */
+	scim_clean_leftovers(cfg);
 	if (import_dir) {
 		struct scim_sync_stats st;
 		char line[1024];
