@@ -240,6 +240,15 @@ static int snapshot_open(struct source *src, const struct stat *st, struct scim_
 	}
 	indexes_open(s, (size_t)fst.st_size);
 	s->seqnum = snapshot_mark(s);
+	/* The publisher renames the new file into place, then marks the one it
+	 * replaced.  Had both happened since our stat, the mark just read would
+	 * already be the marked value, and this file would pass for current
+	 * until the next once-a-second stat: the path must still name it after
+	 * the mark is read. */
+	if (stat(src->path, &fst) < 0 || fst.st_dev != st->st_dev || fst.st_ino != st->st_ino) {
+		r = -EAGAIN;
+		goto out;
+	}
 	s->dev = st->st_dev;
 	s->ino = st->st_ino;
 	s->size = fst.st_size;
@@ -247,6 +256,8 @@ static int snapshot_open(struct source *src, const struct stat *st, struct scim_
 	open_snapshots = s;
 out:
 	if (r < 0) {
+		if (s && s->map)
+			munmap((void *)s->map, s->map_len);
 		if (s && s->tdb)
 			tdb_close(s->tdb);
 		free(s);
@@ -348,7 +359,9 @@ static int current_snapshot(const char *path, struct scim_snapshot **out)
 		src->snap = NULL;
 	}
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* Each -EAGAIN means a publish landed while we opened; a few in a row
+	 * happen only when publishes come back to back. */
+	for (int attempt = 0; attempt < 8; attempt++) {
 		if (stat(src->path, &st) < 0)
 			return errno == ENOENT || errno == ENOTDIR ? -ENODATA : errno == EACCES ? -EACCES : -EIO;
 		if (src->failed_err && same_file(&st, &src->failed_st))
