@@ -61,7 +61,7 @@ daemon=$!
 pids="$pids $daemon"
 wait_published() { # N: wait for the N-th publish
 	i=0
-	while [ "$(grep -c 'published: ' "$t/daemon.log")" -lt "$1" ]; do
+	while [ "$(cat "$t/daemon.log" 2>/dev/null | grep -c 'published: ')" -lt "$1" ]; do
 		i=$((i + 1))
 		[ $i -gt 300 ] && { cat "$t/daemon.log" >&2; exit 1; }
 		sleep 0.1
