@@ -26,3 +26,9 @@ tests_test_snapshot_LDADD = libscimsnap.la $(CMOCKA_LIBS) $(ZSTD_LIBS) $(SODIUM_
 dist_check_SCRIPTS += tests/snapshot_interop.sh
 TESTS += tests/snapshot_interop.sh
 
+
+# bench/snapbench: sizes and times at 100k users ("make bench/snapbench").
+EXTRA_PROGRAMS += bench/snapbench
+bench_snapbench_SOURCES = bench/snapbench.c
+bench_snapbench_CFLAGS = $(AM_CFLAGS) -O2
+bench_snapbench_LDADD = libscimsnap.la

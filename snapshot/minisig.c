@@ -319,8 +319,8 @@ out:
 
 int scim_snap_keygen(const char *prefix, char *err)
 {
-	struct sec_raw raw = {0};
-	struct pub_raw pub = {0};
+	struct sec_raw raw = { 0 };
+	struct pub_raw pub = { 0 };
 	char b64sec[sodium_base64_ENCODED_LEN(sizeof(raw), sodium_base64_VARIANT_ORIGINAL)];
 	char b64pub[sodium_base64_ENCODED_LEN(sizeof(pub), sodium_base64_VARIANT_ORIGINAL)];
 	char keypath[4096], pubpath[4096], text[1024];

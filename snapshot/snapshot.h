@@ -24,16 +24,20 @@
  *   counts	USERS	SUSPENDED	REMOVED	GROUPS	MEMBERSHIPS
  *   U	ID	NAME	UID	GID	GECOS	HOME	SHELL	active|suspended
  *   R	ID	NAME	UID	SINCE                    (a removed user's number)
- *   G	ID	NAME	GID	[MEMBER_ID	...]           (members by user SCIM id)
+ *   G	ID	NAME	GID	[MEMBER_UID	...]          (members by the user's uid)
  *   end
  *
- * U records are sorted by ID, then R records by ID, then G records by ID, and
- * each group's members by ID; all comparisons are bytewise (memcmp).  Nothing
- * in the stream changes from one sync to the next unless the directory did
- * (no time stamps, no generation): the same directory gives the same bytes,
- * and a change stays on its own line, which is what keeps deltas small.
- * Membership is stored once, on the groups, by SCIM id, so a rename changes
- * one line.
+ * U records are sorted by ID, then R records by ID, then G records by ID
+ * (bytewise, as memcmp), and each group's members by uid (numerically).
+ * Nothing in the stream changes from one sync to the next unless the
+ * directory did (no time stamps, no generation): the same directory gives the
+ * same bytes, and a change stays on its own line, which is what keeps deltas
+ * small.  Membership is stored once, on the groups.  A member is written as
+ * its user's uid, which never moves (like the SCIM id, so a rename still
+ * changes one line) and is a third of a UUID's size: at 100k users and 1M
+ * memberships the stream is half as big and compresses 1.9x better at level
+ * 9 (bench/snapbench).  The API still speaks SCIM ids: the encoder maps
+ * members to uids, the decoder maps them back.
  *
  * Escaping: in any field, '\\' is written "\\\\", TAB "\\t", LF "\\n", CR
  * "\\r", and every other byte below 0x20 or equal to 0x7f "\\xHH" (lowercase
@@ -51,7 +55,8 @@
  * with the same name; one number used twice among users, removed users and
  * groups; a removed ID that is also a user; a member that is not a user;
  * records out of order or duplicated; counts that differ from the header or
- * from what the manifest signed.
+ * from what the manifest signed.  The decoder's error names the line or the
+ * SCIM id at fault.
  *
  * ---- Blobs --------------------------------------------------------------
  * snapshots/SHA256.zst is the stream compressed as one zstd frame with its
@@ -118,7 +123,7 @@ struct scim_snap_group {
 	const char *id, *name;
 	uint32_t gid;
 	uint32_t nmembers;
-	const char *const *members; /* user SCIM ids */
+	const char *const *members; /* user SCIM ids (decoded: in uid order) */
 };
 
 /* What the encoder takes (any order: it sorts copies) and what the decoder

@@ -17,7 +17,7 @@
 #define MIN_USER_LINE 24    /* "U\ti\ta\t1\t1\t\t/\t/\tactive\n" */
 #define MIN_REMOVED_LINE 12 /* "R\ti\ta\t1\t0\n" */
 #define MIN_GROUP_LINE 9    /* "G\ti\ta\t1\n" */
-#define MIN_MEMBER 2        /* "\ti" */
+#define MIN_MEMBER 2        /* "\t1" */
 
 struct storage {
 	char *buf;
@@ -146,6 +146,9 @@ static int unique_names(const char **names, size_t n, const char *what, char *er
 	return 0;
 }
 
+/* Members are left to the callers, who turn them into uids or back anyway:
+ * the encoder resolves each id to a user, the decoder each uid, and both
+ * refuse what they cannot resolve or find twice. */
 static int validate(const struct scim_snap_dir *d, const struct scim_snap_limits *lim, char *err)
 {
 	const char **names = NULL;
@@ -251,17 +254,6 @@ static int validate(const struct scim_snap_dir *d, const struct scim_snap_limits
 			seterr(err, "group id=%s: gid %u is outside [%u, %u] or 0", g->id, g->gid, lim->uid_min,
 			       lim->uid_max);
 			goto out;
-		}
-		for (uint32_t j = 0; j < g->nmembers; j++) {
-			const char *m = g->members[j];
-			if (!m || (j > 0 && strcmp(g->members[j - 1], m) >= 0)) {
-				seterr(err, "group id=%s: members are not sorted, or one is listed twice", g->id);
-				goto out;
-			}
-			if (!find_user(d, m)) {
-				seterr(err, "group id=%s: member %s is not a user", g->id, m);
-				goto out;
-			}
 		}
 		nmembers += g->nmembers;
 	}
@@ -430,10 +422,11 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 	struct scim_snap_user *users = NULL;
 	struct scim_snap_removed *removed = NULL;
 	struct scim_snap_group *groups = NULL;
-	const char **members = NULL;
+	uint32_t *uids = NULL;
+	size_t maxm = 0;
 	struct scim_snap_dir d = *dir;
-	struct obuf b = {0};
-	size_t nmembers = 0, nsusp = 0, k = 0;
+	struct obuf b = { 0 };
+	size_t nmembers = 0, nsusp = 0;
 	int r = -ENOMEM;
 
 	for (size_t i = 0; i < dir->nusers; i++)
@@ -457,14 +450,16 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 				return -EINVAL;
 			}
 		nmembers += dir->groups[i].nmembers;
+		if (dir->groups[i].nmembers > maxm)
+			maxm = dir->groups[i].nmembers;
 	}
 
 	/* Sort copies: the caller's arrays stay as they were. */
 	users = malloc(dir->nusers * sizeof(*users) + 1);
 	removed = malloc(dir->nremoved * sizeof(*removed) + 1);
 	groups = malloc(dir->ngroups * sizeof(*groups) + 1);
-	members = malloc(nmembers * sizeof(*members) + 1);
-	if (!users || !removed || !groups || !members)
+	uids = malloc(maxm * sizeof(*uids) + 1);
+	if (!users || !removed || !groups || !uids)
 		goto out;
 	if (dir->nusers)
 		memcpy(users, dir->users, dir->nusers * sizeof(*users));
@@ -475,14 +470,6 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 	qsort(users, dir->nusers, sizeof(*users), cmp_user);
 	qsort(removed, dir->nremoved, sizeof(*removed), cmp_removed);
 	qsort(groups, dir->ngroups, sizeof(*groups), cmp_group);
-	for (size_t i = 0; i < dir->ngroups; i++) {
-		const char **m = members + k;
-		if (groups[i].nmembers)
-			memcpy(m, groups[i].members, groups[i].nmembers * sizeof(*m));
-		qsort(m, groups[i].nmembers, sizeof(*m), cmp_str);
-		groups[i].members = m;
-		k += groups[i].nmembers;
-	}
 	d.users = users;
 	d.removed = removed;
 	d.groups = groups;
@@ -494,7 +481,7 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 
 	for (size_t i = 0; i < d.nusers; i++)
 		nsusp += users[i].suspended;
-	ob_reserve(&b, d.nusers * 160 + nmembers * 40 + 4096);
+	ob_reserve(&b, d.nusers * 160 + nmembers * 12 + 4096);
 	ob_put(&b, STREAM_MAGIC, strlen(STREAM_MAGIC));
 	ob_tab_num(&b, SCIM_SNAP_FORMAT_VERSION);
 	ob_put(&b, "\nsource", 7);
@@ -533,8 +520,25 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 		ob_tab_esc(&b, g->id);
 		ob_tab_esc(&b, g->name);
 		ob_tab_num(&b, g->gid);
-		for (uint32_t j = 0; j < g->nmembers; j++)
-			ob_tab_esc(&b, g->members[j]);
+		for (uint32_t j = 0; j < g->nmembers; j++) {
+			const struct scim_snap_user *u = find_user(&d, g->members[j]);
+			if (!u) {
+				seterr(err, "group id=%s: member %s is not a user", g->id, g->members[j]);
+				r = -EINVAL;
+				goto out;
+			}
+			uids[j] = u->uid;
+		}
+		qsort(uids, g->nmembers, sizeof(*uids), cmp_u32);
+		for (uint32_t j = 0; j < g->nmembers; j++) {
+			/* uids are unique among users: a repeat is a member listed twice */
+			if (j > 0 && uids[j - 1] == uids[j]) {
+				seterr(err, "group id=%s: a member is listed twice", g->id);
+				r = -EINVAL;
+				goto out;
+			}
+			ob_tab_num(&b, uids[j]);
+		}
 		ob_char(&b, '\n');
 	}
 	ob_put(&b, "end\n", 4);
@@ -553,7 +557,7 @@ out:
 	free(users);
 	free(removed);
 	free(groups);
-	free(members);
+	free(uids);
 	return r;
 }
 
@@ -714,11 +718,28 @@ static int tag(struct reader *rd, const char **t)
 	return r;
 }
 
+struct uid_index {
+	uint32_t uid, user;
+};
+
+static int cmp_uid_index(const void *a, const void *b)
+{
+	return cmp_u32(&((const struct uid_index *)a)->uid, &((const struct uid_index *)b)->uid);
+}
+
+static const struct uid_index *find_uid(const struct uid_index *ix, size_t n, uint32_t uid)
+{
+	struct uid_index key = { .uid = uid };
+
+	return bsearch(&key, ix, n, sizeof(*ix), cmp_uid_index);
+}
+
 int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, struct scim_snap_dir *out, char *err)
 {
-	struct reader rd = {.p = buf, .end = buf + len, .err = err};
+	struct reader rd = { .p = buf, .end = buf + len, .err = err };
 	struct storage *st = NULL;
-	struct scim_snap_dir d = {0};
+	struct uid_index *ix = NULL;
+	struct scim_snap_dir d = { 0 };
 	uint64_t c[5], v;
 	const char *t;
 	char *s, *src;
@@ -758,8 +779,8 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 		goto out;
 	}
 	{
-		static const char *const what[5] = {"user count", "suspended count", "removed count", "group count",
-						    "membership count"};
+		static const char *const what[5] = { "user count", "suspended count", "removed count", "group count",
+						     "membership count" };
 		for (int i = 0; i < 5; i++)
 			if ((r = num_field(&rd, what[i], UINT32_MAX, &c[i])) < 0)
 				goto out;
@@ -859,6 +880,16 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 				seterr(err, "line %zu: more groups than the header counts", rd.line);
 				goto out;
 			}
+			/* Members are users by uid; every user came before. */
+			if (!ix) {
+				r = -ENOMEM;
+				if (!(ix = malloc((nu + 1) * sizeof(*ix))))
+					goto out;
+				for (size_t i = 0; i < nu; i++)
+					ix[i] = (struct uid_index){ st->users[i].uid, (uint32_t)i };
+				qsort(ix, nu, sizeof(*ix), cmp_uid_index);
+				r = -EBADMSG;
+			}
 			if ((r = field(&rd, "group id", &id)) < 0 || (r = field(&rd, "group name", &name)) < 0 ||
 			    (r = num_field(&rd, "gid", UINT32_MAX, &v)) < 0)
 				goto out;
@@ -872,9 +903,22 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 					r = -EBADMSG;
 					goto out;
 				}
-				if ((r = field(&rd, "member", &s)) < 0)
+				const struct uid_index *hit;
+				uint64_t prev = v;
+				if ((r = num_field(&rd, "member uid", UINT32_MAX, &v)) < 0)
 					goto out;
-				st->members[nm++] = s;
+				r = -EBADMSG;
+				if (g->nmembers && v <= prev) {
+					seterr(err, "line %zu: members are not sorted by uid, or one is listed twice",
+					       rd.line);
+					goto out;
+				}
+				if (!(hit = find_uid(ix, nu, (uint32_t)v))) {
+					seterr(err, "line %zu: member uid %llu is not a user", rd.line,
+					       (unsigned long long)v);
+					goto out;
+				}
+				st->members[nm++] = st->users[hit->user].id;
 				g->nmembers++;
 			}
 			ng++;
@@ -926,9 +970,10 @@ out:
 	if (r == -ENOMEM)
 		seterr(err, "out of memory");
 	if (st) {
-		struct scim_snap_dir tmp = {.owned = st};
+		struct scim_snap_dir tmp = { .owned = st };
 		scim_snap_dir_free(&tmp);
 	}
+	free(ix);
 	free(buf);
 	return r;
 }

@@ -21,33 +21,33 @@
 #define UMIN 200000
 #define UMAX 299999
 
-static const struct scim_snap_limits lim = {.uid_min = UMIN, .uid_max = UMAX, .primary_gid = 100};
+static const struct scim_snap_limits lim = { .uid_min = UMIN, .uid_max = UMAX, .primary_gid = 100 };
 
 /* A small directory, deliberately out of order. */
-static const char *const g1_members[] = {"u-carol", "u-alice"};
-static const char *const g2_members[] = {"u-bob\tx"};
+static const char *const g1_members[] = { "u-carol", "u-alice" };
+static const char *const g2_members[] = { "u-bob\tx" };
 static const struct scim_snap_user fx_users[] = {
-    {"u-carol", "carol", "Carol C", "/home/carol", "/bin/bash", 200003, 200003, false},
-    {"u-alice", "alice", "Alice A", "/home/alice", "/bin/bash", 200001, 100, false},
-    {"u-bob\tx", "bob", "Bob\\B", "/home/bob", "/bin/sh", 200002, 200002, true},
-    {"u-dave\n\x01\x7f\xc3\xa9", "dave", "", "/home/dave", "/bin/bash", 200004, 200004, false},
+	{ "u-carol", "carol", "Carol C", "/home/carol", "/bin/bash", 200003, 200003, false },
+	{ "u-alice", "alice", "Alice A", "/home/alice", "/bin/bash", 200001, 100, false },
+	{ "u-bob\tx", "bob", "Bob\\B", "/home/bob", "/bin/sh", 200002, 200002, true },
+	{ "u-dave\n\x01\x7f\xc3\xa9", "dave", "", "/home/dave", "/bin/bash", 200004, 200004, false },
 };
 static const struct scim_snap_removed fx_removed[] = {
-    {"u-eve", "eve", 200005, 1700000000},
+	{ "u-eve", "eve", 200005, 1700000000 },
 };
 static const struct scim_snap_group fx_groups[] = {
-    {"g-2", "admins", 200011, 1, g2_members},
-    {"g-1", "devs", 200010, 2, g1_members},
-    {"g-3", "empty", 200012, 0, NULL},
+	{ "g-2", "admins", 200011, 1, g2_members },
+	{ "g-1", "devs", 200010, 2, g1_members },
+	{ "g-3", "empty", 200012, 0, NULL },
 };
 static const struct scim_snap_dir fx = {
-    .source = "https://scim.example/\tv2\\",
-    .nusers = 4,
-    .nremoved = 1,
-    .ngroups = 3,
-    .users = fx_users,
-    .removed = fx_removed,
-    .groups = fx_groups,
+	.source = "https://scim.example/\tv2\\",
+	.nusers = 4,
+	.nremoved = 1,
+	.ngroups = 3,
+	.users = fx_users,
+	.removed = fx_removed,
+	.groups = fx_groups,
 };
 
 static char *encode_fx(size_t *len)
@@ -128,8 +128,8 @@ static void test_stream_layout(void **state)
 			    "U\tu-carol\tcarol\t200003\t200003\tCarol C\t/home/carol\t/bin/bash\tactive\n"
 			    "U\tu-dave\\n\\x01\\x7f\xc3\xa9\tdave\t200004\t200004\t\t/home/dave\t/bin/bash\tactive\n"
 			    "R\tu-eve\teve\t200005\t1700000000\n"
-			    "G\tg-1\tdevs\t200010\tu-alice\tu-carol\n"
-			    "G\tg-2\tadmins\t200011\tu-bob\\tx\n"
+			    "G\tg-1\tdevs\t200010\t200001\t200003\n"
+			    "G\tg-2\tadmins\t200011\t200002\n"
 			    "G\tg-3\tempty\t200012\n"
 			    "end\n");
 	assert_int_equal(len, strlen(text));
@@ -139,7 +139,7 @@ static void test_stream_layout(void **state)
 static void test_stream_round_trip(void **state)
 {
 	char err[SCIM_SNAP_ERR_MAX] = "";
-	struct scim_snap_counts c = {.users = 4, .suspended = 1, .removed = 1, .groups = 3, .members = 3};
+	struct scim_snap_counts c = { .users = 4, .suspended = 1, .removed = 1, .groups = 3, .members = 3 };
 	struct scim_snap_limits l = lim;
 	struct scim_snap_dir d;
 	size_t len, len2;
@@ -178,7 +178,7 @@ static void test_stream_stable(void **state)
 	/* The same directory in another order gives the same bytes. */
 	struct scim_snap_user u[4];
 	struct scim_snap_group g[3];
-	const char *m1[] = {"u-alice", "u-carol"};
+	const char *m1[] = { "u-alice", "u-carol" };
 	struct scim_snap_dir d = fx;
 	char err[SCIM_SNAP_ERR_MAX] = "", *a, *b;
 	size_t alen, blen;
@@ -214,8 +214,7 @@ static void test_refuse_unsorted(void **state)
 	free(bad);
 	free(bad2);
 	free(text);
-	expect_edit_refused("G\tg-1\tdevs\t200010\tu-alice\tu-carol", "G\tg-1\tdevs\t200010\tu-carol\tu-alice",
-			    "members are not sorted");
+	expect_edit_refused("200010\t200001\t200003", "200010\t200003\t200001", "members are not sorted by uid");
 	expect_edit_refused("G\tg-1", "G\tg-9", "groups are not sorted by id");
 	expect_edit_refused("R\tu-eve\teve\t200005\t1700000000\nG",
 			    "R\tu-eve\teve\t200005\t1700000000\nU\tu-zz\tzz\t200020\t200020\t\t/h\t/s\tactive\nG",
@@ -226,27 +225,27 @@ static void test_refuse_duplicates(void **state)
 {
 	expect_edit_refused("U\tu-carol\tcarol", "U\tu-carol\talice", "user name 'alice' is used twice");
 	expect_edit_refused("G\tg-2\tadmins", "G\tg-2\tdevs", "group name 'devs' is used twice");
-	expect_edit_refused("u-carol\tcarol\t200003", "u-carol\tcarol\t200001", "number 200001 is used twice");
+	expect_edit_refused("dave\t200004\t200004", "dave\t200001\t200004", "number 200001 is used twice");
 	expect_edit_refused("devs\t200010", "devs\t200003", "number 200003 is used twice");
 	expect_edit_refused("eve\t200005", "eve\t200004", "number 200004 is used twice");
 	expect_edit_refused("U\tu-carol\tcarol", "U\tu-bob\\tx\tcarol", "user id is used twice");
-	expect_edit_refused("u-alice\tu-carol\n", "u-alice\tu-alice\n", "listed twice");
+	expect_edit_refused("200001\t200003\n", "200001\t200001\n", "listed twice");
 	expect_edit_refused("R\tu-eve", "R\tu-carol", "is also a user");
 }
 
 static void test_refuse_numbers(void **state)
 {
-	expect_edit_refused("carol\t200003\t200003", "carol\t0\t200003", "uid 0 is outside");
-	expect_edit_refused("carol\t200003\t200003", "carol\t300000\t200003", "uid 300000 is outside");
-	expect_edit_refused("carol\t200003\t200003", "carol\t199999\t200003", "uid 199999 is outside");
-	expect_edit_refused("carol\t200003\t200003", "carol\t200003\t0", "gid 0 is 0");
-	expect_edit_refused("carol\t200003\t200003", "carol\t200003\t27", "gid 27 is 0, or outside");
+	expect_edit_refused("dave\t200004\t200004", "dave\t0\t200004", "uid 0 is outside");
+	expect_edit_refused("dave\t200004\t200004", "dave\t300000\t200004", "uid 300000 is outside");
+	expect_edit_refused("dave\t200004\t200004", "dave\t199999\t200004", "uid 199999 is outside");
+	expect_edit_refused("dave\t200004\t200004", "dave\t200004\t0", "gid 0 is 0");
+	expect_edit_refused("dave\t200004\t200004", "dave\t200004\t27", "gid 27 is 0, or outside");
 	expect_edit_refused("devs\t200010", "devs\t0", "gid 0 is outside");
 	expect_edit_refused("eve\t200005", "eve\t5", "uid 5 is outside");
-	expect_edit_refused("carol\t200003", "carol\t0200003", "not a canonical decimal");
-	expect_edit_refused("carol\t200003", "carol\t+200003", "not a canonical decimal");
-	expect_edit_refused("carol\t200003", "carol\t4294967296", "not a canonical decimal");
-	expect_edit_refused("carol\t200003", "carol\t", "not a canonical decimal");
+	expect_edit_refused("dave\t200004", "dave\t0200004", "not a canonical decimal");
+	expect_edit_refused("dave\t200004", "dave\t+200004", "not a canonical decimal");
+	expect_edit_refused("dave\t200004", "dave\t4294967296", "not a canonical decimal");
+	expect_edit_refused("dave\t200004", "dave\t", "not a canonical decimal");
 	expect_edit_refused("1700000000", "-1", "not a canonical decimal");
 }
 
@@ -265,8 +264,11 @@ static void test_refuse_fields(void **state)
 	expect_edit_refused("\tsuspended\n", "\tlocked\n", "neither active nor suspended");
 	expect_edit_refused("\tsuspended\n", "\tsuspended\textra\n", "too many fields");
 	expect_edit_refused("/bin/sh\tsuspended\n", "suspended\n", "state is missing");
-	expect_edit_refused("u-alice\tu-carol\n", "u-alice\tu-nobody\n", "member u-nobody is not a user");
-	expect_edit_refused("200010\tu-alice\tu-carol\n", "200010\t\tu-carol\n", "member  is not a user");
+	expect_edit_refused("200001\t200003\n", "200001\t200099\n", "member uid 200099 is not a user");
+	expect_edit_refused("200001\t200003\n", "200003\t200005\n",
+			    "member uid 200005 is not a user"); /* eve: removed */
+	expect_edit_refused("200001\t200003\n", "200001\t\t200003\n", "member uid is not a canonical decimal");
+	expect_edit_refused("200001\t200003\n", "200001\tu-carol\n", "member uid is not a canonical decimal");
 	expect_edit_refused("R\tu-eve", "X\tu-eve", "unknown record type");
 	expect_edit_refused("Carol C", "Carol\x01C", "raw control character");
 }
@@ -286,7 +288,7 @@ static void test_refuse_escapes(void **state)
 static void test_refuse_header(void **state)
 {
 	char err[SCIM_SNAP_ERR_MAX] = "";
-	struct scim_snap_counts c = {.users = 4, .suspended = 1, .removed = 1, .groups = 3, .members = 3};
+	struct scim_snap_counts c = { .users = 4, .suspended = 1, .removed = 1, .groups = 3, .members = 3 };
 	struct scim_snap_limits l = lim;
 	size_t len;
 	char *text;
@@ -365,6 +367,26 @@ static void test_encode_refuses(void **state)
 	assert_int_equal(scim_snap_encode(&d, &lim, &buf, &len, err), -EINVAL);
 	assert_non_null(strstr(err, "used twice"));
 	u[2].name = "bob";
+	u[2].id = "u-bob-renumbered"; /* g-2's member is no user now */
+	assert_int_equal(scim_snap_encode(&d, &lim, &buf, &len, err), -EINVAL);
+	assert_non_null(strstr(err, "member u-bob\tx is not a user"));
+	u[2].id = "u-bob\tx";
+	/* a member listed twice, and a removed user as a member */
+	{
+		struct scim_snap_group g[3];
+		const char *twice[] = { "u-alice", "u-carol", "u-alice" }, *gone[] = { "u-eve" };
+		memcpy(g, fx_groups, sizeof(g));
+		d.groups = g;
+		g[1].members = twice;
+		g[1].nmembers = 3;
+		assert_int_equal(scim_snap_encode(&d, &lim, &buf, &len, err), -EINVAL);
+		assert_non_null(strstr(err, "group id=g-1: a member is listed twice"));
+		g[1].members = gone;
+		g[1].nmembers = 1;
+		assert_int_equal(scim_snap_encode(&d, &lim, &buf, &len, err), -EINVAL);
+		assert_non_null(strstr(err, "member u-eve is not a user"));
+		d.groups = fx_groups;
+	}
 	u[2].id = NULL;
 	assert_int_equal(scim_snap_encode(&d, &lim, &buf, &len, err), -EINVAL);
 	assert_null(buf);
@@ -423,8 +445,8 @@ static void test_zstd_bomb(void **state)
 	cctx = ZSTD_createCCtx();
 	z = malloc(ZSTD_compressBound(big));
 	{
-		ZSTD_inBuffer in = {zeros, big, 0};
-		ZSTD_outBuffer o = {z, ZSTD_compressBound(big), 0};
+		ZSTD_inBuffer in = { zeros, big, 0 };
+		ZSTD_outBuffer o = { z, ZSTD_compressBound(big), 0 };
 		ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
 		rc = ZSTD_compressStream2(cctx, &o, &in, ZSTD_e_end);
 		assert_int_equal(rc, 0);
@@ -482,7 +504,8 @@ static void synth_make(struct synth *s, size_t n, size_t ngroups, unsigned churn
 			s->members[k++] = s->u[i].id, g->nmembers++;
 	}
 	s->d = (struct scim_snap_dir){
-	    .source = "synthetic", .nusers = n, .ngroups = ngroups, .users = s->u, .groups = s->g};
+		.source = "synthetic", .nusers = n, .ngroups = ngroups, .users = s->u, .groups = s->g
+	};
 }
 
 static void synth_free(struct synth *s)
@@ -630,7 +653,7 @@ static void test_manifest_check(void **state)
 {
 	char err[SCIM_SNAP_ERR_MAX] = "";
 	struct scim_snap_manifest m;
-	struct scim_snap_accepted last = {0};
+	struct scim_snap_accepted last = { 0 };
 	uint64_t now = 1764539000123ULL + 1000;
 	bool same;
 
@@ -871,28 +894,28 @@ static void test_key_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stream_layout),
-	    cmocka_unit_test(test_stream_round_trip),
-	    cmocka_unit_test(test_stream_stable),
-	    cmocka_unit_test(test_refuse_unsorted),
-	    cmocka_unit_test(test_refuse_duplicates),
-	    cmocka_unit_test(test_refuse_numbers),
-	    cmocka_unit_test(test_refuse_fields),
-	    cmocka_unit_test(test_refuse_escapes),
-	    cmocka_unit_test(test_refuse_header),
-	    cmocka_unit_test(test_refuse_truncated),
-	    cmocka_unit_test(test_primary_gid_window),
-	    cmocka_unit_test(test_encode_refuses),
-	    cmocka_unit_test(test_zstd_round_trip),
-	    cmocka_unit_test(test_zstd_bomb),
-	    cmocka_unit_test(test_delta),
-	    cmocka_unit_test(test_sha256),
-	    cmocka_unit_test(test_manifest_round_trip),
-	    cmocka_unit_test(test_manifest_refusals),
-	    cmocka_unit_test(test_manifest_check),
-	    cmocka_unit_test(test_sign_verify),
-	    cmocka_unit_test(test_bit_flips),
-	    cmocka_unit_test(test_key_files),
+		cmocka_unit_test(test_stream_layout),
+		cmocka_unit_test(test_stream_round_trip),
+		cmocka_unit_test(test_stream_stable),
+		cmocka_unit_test(test_refuse_unsorted),
+		cmocka_unit_test(test_refuse_duplicates),
+		cmocka_unit_test(test_refuse_numbers),
+		cmocka_unit_test(test_refuse_fields),
+		cmocka_unit_test(test_refuse_escapes),
+		cmocka_unit_test(test_refuse_header),
+		cmocka_unit_test(test_refuse_truncated),
+		cmocka_unit_test(test_primary_gid_window),
+		cmocka_unit_test(test_encode_refuses),
+		cmocka_unit_test(test_zstd_round_trip),
+		cmocka_unit_test(test_zstd_bomb),
+		cmocka_unit_test(test_delta),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_manifest_round_trip),
+		cmocka_unit_test(test_manifest_refusals),
+		cmocka_unit_test(test_manifest_check),
+		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_bit_flips),
+		cmocka_unit_test(test_key_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
