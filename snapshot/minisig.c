@@ -511,7 +511,11 @@ int scim_snap_sig_verify_comment(struct scim_snap_sig *sig, const struct scim_sn
 	sig->key = NULL;
 	if ((r = init(err)) < 0)
 		return r;
-	for (size_t i = 0; i < npk && i < 2; i++)
+	if (npk > 2) {
+		seterr(err, "at most two public keys can be pinned (the current one and the next)");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < npk; i++)
 		if (!memcmp(pks[i].keyid, sig->keyid, sizeof(sig->keyid)))
 			key = &pks[i];
 	if (!key) {

@@ -153,7 +153,8 @@ struct scim_snap_limits {
 	const struct scim_snap_counts *expect; /* NULL: not checked */
 };
 
-/* Encodes dir into a new malloc'd buffer (*out, *outlen; the caller frees).
+/* Encodes dir into a new malloc'd buffer (*out, *outlen; the caller frees;
+ * a NUL follows the stream, not counted in *outlen).
  * Refuses (-EINVAL, err says why) a directory the decoder with the same
  * limits would refuse, so a relay never publishes what hosts reject. */
 int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_limits *lim, char **out, size_t *outlen,
@@ -279,9 +280,10 @@ struct scim_snap_sig {
 };
 
 int scim_snap_sig_parse(const char *text, size_t len, struct scim_snap_sig *sig, char *err);
-/* Finds the pinned key (of npk, at most 2) whose id the signature names and
- * verifies the global signature over signature || trusted comment.  Only
- * after this may sig->comment be parsed and used. */
+/* Finds the pinned key (of npk, at most 2: -EINVAL for more) whose id the
+ * signature names (-EPERM if none does) and verifies the global signature
+ * over signature || trusted comment.  Only after this may sig->comment be
+ * parsed and used.  sig->key then points into pks. */
 int scim_snap_sig_verify_comment(struct scim_snap_sig *sig, const struct scim_snap_pubkey *pks, size_t npk, char *err);
 /* Verifies the file signature over data with the key the comment verified
  * with; call scim_snap_sig_verify_comment() first. */

@@ -541,7 +541,8 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 		}
 		ob_char(&b, '\n');
 	}
-	ob_put(&b, "end\n", 4);
+	ob_put(&b, "end\n", 5); /* and a NUL, outside the stream, for callers that print it */
+	b.len--;
 	if (b.oom) {
 		r = -ENOMEM;
 		goto out;

@@ -334,6 +334,50 @@ static void test_refuse_truncated(void **state)
 	free(text);
 }
 
+/* Random damage: every mutated stream is either refused with a message, or
+ * accepted and then canonical (encoding it again gives the same bytes). */
+static void test_mutations(void **state)
+{
+	char err[SCIM_SNAP_ERR_MAX];
+	static const char alphabet[] = "\t\n\\x0123456789abcdefUGRu-:,/ \x01\x7f\xc3";
+	uint64_t rng = 0x2545f4914f6cdd1dULL;
+	size_t len, accepted = 0;
+	char *text = encode_fx(&len), *copy = malloc(len);
+
+	for (int i = 0; i < 20000; i++) {
+		struct scim_snap_dir d;
+		char *buf = malloc(len + 1), *again;
+		size_t n = len, alen;
+		int edits = 1 + i % 3;
+		memcpy(buf, text, len);
+		while (edits--) {
+			size_t at;
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			at = (size_t)(rng % n);
+			switch ((rng >> 32) % 3) {
+			case 0: buf[at] = alphabet[(rng >> 40) % (sizeof(alphabet) - 1)]; break;
+			case 1: memmove(buf + at, buf + at + 1, n - at - 1), n--; break;
+			default: buf[at] ^= (char)(1u << ((rng >> 40) % 8));
+			}
+		}
+		memcpy(copy, buf, n);
+		err[0] = '\0';
+		if (scim_snap_decode(buf, n, &lim, &d, err) < 0) {
+			assert_true(err[0] != '\0');
+			continue;
+		}
+		accepted++;
+		assert_int_equal(scim_snap_encode(&d, &lim, &again, &alen, err), 0);
+		assert_int_equal(alen, n);
+		assert_memory_equal(again, copy, n);
+		free(again);
+		scim_snap_dir_free(&d);
+	}
+	print_message("%zu of 20000 damaged streams decoded (and were canonical)\n", accepted);
+	free(copy);
+	free(text);
+}
+
 static void test_primary_gid_window(void **state)
 {
 	char err[SCIM_SNAP_ERR_MAX] = "";
@@ -759,6 +803,10 @@ static void test_sign_verify(void **state)
 	both[0] = pk2;
 	both[1] = pk;
 	assert_int_equal(verify(text, len, both, 2, data, sizeof(data), err), 0);
+	{
+		struct scim_snap_pubkey three[3] = { pk2, pk2, pk };
+		assert_int_equal(verify(text, len, three, 3, data, sizeof(data), err), -EINVAL);
+	}
 	/* a key that claims the right id */
 	memcpy(pk2.keyid, pk.keyid, sizeof(pk.keyid));
 	assert_int_equal(verify(text, len, &pk2, 1, data, sizeof(data), err), -EPERM);
@@ -904,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_escapes),
 		cmocka_unit_test(test_refuse_header),
 		cmocka_unit_test(test_refuse_truncated),
+		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_primary_gid_window),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_zstd_round_trip),
