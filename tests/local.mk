@@ -7,3 +7,4 @@ tests_scim_mkcache_LDADD = libscimcache.la $(TDB_LIBS)
 include tests/nss.mk
 include tests/pam.mk
 include tests/refreshd.mk
+include tests/debian.mk
