@@ -42,7 +42,7 @@ done
 for k in $(sed -n 's/^# \([a-z_]*\) = .*/\1/p' "$conf"); do
 	echo "$keys" | grep -qx "$k" || echo "note: '$k' is not in refreshd/config.c yet (not checked)"
 done
-echo "ok   $n keys of refreshd/config.c in data/scim-refreshd.conf"
+[ $fail = 0 ] && echo "ok   $n keys of refreshd/config.c in data/scim-refreshd.conf"
 
 # All of them uncommented: the parser takes the file (a configuration error
 # is exit 2 with FILE:LINE; the import of a missing directory then fails with 1).
