@@ -53,7 +53,10 @@ if [ $inside = 1 ]; then
 	mount -t tmpfs -o mode=0700 scim-deb "$T/ov"
 	for d in etc usr var; do
 		mkdir -p "$T/ov/$d.up" "$T/ov/$d.work"
-		mount -t overlay "scim-deb-$d" -o "lowerdir=/$d,upperdir=$T/ov/$d.up,workdir=$T/ov/$d.work" "/$d"
+		mount -t overlay "scim-deb-$d" -o "lowerdir=/$d,upperdir=$T/ov/$d.up,workdir=$T/ov/$d.work" "/$d" || {
+			echo "SKIP: no overlayfs here: nothing installed"
+			exit 77
+		}
 	done
 	# A private /run: no nscd socket answers for the host, and no systemd
 	# is seen (deb-systemd-invoke starts nothing).
@@ -144,7 +147,7 @@ if [ $inside = 1 ]; then
 	check "scimctl status reads the cache" 0 "$(/usr/sbin/scimctl status >/dev/null 2>&1; echo $?)"
 	cache_sum=$(sum /var/lib/nss-pam-scim/cache.tdb)
 	idmap_sum=$(sum /var/lib/nss-pam-scim/idmap.tdb)
-	[ -n "$cache_sum" ] && [ -n "$idmap_sum" ] || bad "import: no cache.tdb or idmap.tdb in /var/lib/nss-pam-scim"
+	if [ -z "$cache_sum" ] || [ -z "$idmap_sum" ]; then bad "import: no cache.tdb or idmap.tdb in /var/lib/nss-pam-scim"; fi
 
 	# ---- upgrade
 	# shellcheck disable=SC2046
@@ -261,7 +264,11 @@ check "lintian: no errors" 0 "$(grep -c '^E:' "$T/lintian.log")"
 t1=$(date +%s)
 timeout 300 unshare --mount --propagation private sh "$0" --inside "$T"
 rc=$?
-[ $rc = 0 ] || { bad "install, upgrade, remove and purge (exit $rc)"; }
+case $rc in
+0) ;;
+77) skipped=1 ;;
+*) bad "install, upgrade, remove and purge (exit $rc)" ;;
+esac
 echo "     (install test $(($(date +%s) - t1)) s)"
 
 # The host is untouched.
@@ -270,4 +277,5 @@ check "host: /etc/pam.d/common-account unchanged" "$host_pam" "$(sum /etc/pam.d/
 check "host: no package of ours" "" "$(dpkg -l | grep scim)"
 check "host: /var/lib/nss-pam-scim as it was" "$host_state" "$([ -e /var/lib/nss-pam-scim ] && echo yes || echo no)"
 echo "     (total $(($(date +%s) - start)) s)"
+[ $fail = 0 ] && [ -n "${skipped:-}" ] && exit 77
 exit $fail
