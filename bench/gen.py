@@ -14,6 +14,12 @@ Writes into DIR (python3 standard library only):
                            ngroups is what getgrouplist(name, gid) must return
   groups.txt               "name gid nmembers"
   info.json                parameters and size statistics
+  scim/Users.json,         with --scim: the same directory as SCIM resources
+  scim/Groups.json,        (one RFC 7644 ListResponse each, for --import),
+  scim/seed.json           and both lists for tests/scim_server.py; the
+                           numbers ride in a POSIX extension
+                           (urn:example:params:scim:schemas:extension:posix:2.0)
+                           so a sync gives the same uids and gids as the files
 
 The shape (defaults): N users "u" + number, uids from 200000; G = N/10 groups
 "g" + number, gids from 100000; every user in K = 10 groups; BIG = 3 groups of
@@ -31,6 +37,7 @@ import os
 import random
 import sys
 import time
+import uuid
 
 UID_BASE = 200000
 GID_BASE = 100000
@@ -47,6 +54,7 @@ def parse_args(argv):
     ap.add_argument("--per-user", type=int, default=10, help="groups per user (default 10)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--scim", action="store_true", help="also write scim/ (SCIM JSON, for bench/sync_bench.sh)")
     a = ap.parse_args(argv)
     if a.users < 1 or a.per_user < 1 or a.groups < 0:
         ap.error("--users and --per-user must be >= 1, --groups >= 0")
@@ -129,6 +137,34 @@ def write_map(out, name, lines, keys):
     return len(blob)
 
 
+POSIX = "urn:example:params:scim:schemas:extension:posix:2.0"
+
+
+def write_scim(out, uname, gname, primary, members):
+    """scim/: Users.json and Groups.json (ListResponses) and seed.json ({"Users", "Groups"}).
+    Ids are name-based UUIDs, so the same seed gives the same ids."""
+    d = os.path.join(out, "scim")
+    os.makedirs(d, exist_ok=True)
+    ns = uuid.UUID("6b1e3c1e-3d5e-4a53-9d0b-2f5b7c1a0000")
+    uid_of = [str(uuid.uuid5(ns, "user:" + n)) for n in uname]
+    users = [{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", POSIX + ":User"],
+              "id": uid_of[u], "userName": uname[u], "displayName": "Bench User %d" % u, "active": True,
+              POSIX + ":User": {"uidNumber": UID_BASE + u, "gidNumber": GID_BASE + primary[u]}}
+             for u in range(len(uname))]
+    groups = [{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", POSIX + ":Group"],
+               "id": str(uuid.uuid5(ns, "group:" + gname[x])), "displayName": gname[x],
+               POSIX + ":Group": {"gidNumber": GID_BASE + x},
+               "members": [{"value": uid_of[u], "display": uname[u]} for u in members[x]]}
+              for x in range(len(gname))]
+    lr = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    for name, recs in (("Users.json", users), ("Groups.json", groups)):
+        with open(os.path.join(d, name), "w") as f:
+            json.dump({"schemas": [lr], "totalResults": len(recs), "startIndex": 1,
+                       "itemsPerPage": len(recs), "Resources": recs}, f, separators=(",", ":"))
+    with open(os.path.join(d, "seed.json"), "w") as f:
+        json.dump({"Users": users, "Groups": groups}, f, separators=(",", ":"))
+
+
 def main(argv):
     a = parse_args(argv)
     t0 = time.time()
@@ -155,6 +191,9 @@ def main(argv):
     with open(os.path.join(a.out, "groups.txt"), "w") as f:
         for x in range(g):
             f.write("%s %d %d\n" % (gname[x], GID_BASE + x, len(members[x])))
+
+    if a.scim:
+        write_scim(a.out, uname, gname, primary, members)
 
     sizes = sorted(len(m) for m in members)
     per_user = sorted(len(gl) for gl in groups_of)

@@ -10,10 +10,11 @@
 # daemon process alone (getrusage of the child), and the server's CPU time
 # separately (from /proc).  Targets: daemon CPU <= 2 s, peak RSS <= 64 MB.
 #
-# The directory comes from GEN_DIR (default /work/shared/bench/gen_dir.py, which
-# writes scim/seed.json with numbers in a POSIX extension), else from
-# tests/scim_seed.py; SEED=FILE reuses a gen_dir.py scim/seed.json.  Knobs: PAGE_SIZE (100), REPS (3), BUILD (the build tree holding
-# scim-refreshd; default: the current directory), KEEP=1 keeps the work dir.
+# The directory comes from bench/gen.py --scim (the NSS benchmark's directory
+# as SCIM resources, numbers in a POSIX extension); SEED=FILE reuses a
+# scim/seed.json written before.  Knobs: PAGE_SIZE (100), REPS (3), BUILD (the
+# build tree holding scim-refreshd; default: the current directory), KEEP=1
+# keeps the work dir.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "$here/.." && pwd)
@@ -24,7 +25,6 @@ N=${1:-100000}
 G=$((N / 10))
 PAGE_SIZE=${PAGE_SIZE:-100}
 REPS=${REPS:-3}
-GEN_DIR=${GEN_DIR:-/work/shared/bench/gen_dir.py}
 W=$(mktemp -d "${TMPDIR:-/tmp}/scim-syncbench.XXXXXX")
 spid=""
 cleanup() {
@@ -35,25 +35,17 @@ trap cleanup EXIT
 
 ext=urn:example:params:scim:schemas:extension:posix:2.0
 if [ -n "${SEED:-}" ]; then
-	# A directory generated before (gen_dir.py's scim/seed.json).
+	# A directory generated before (gen.py --scim's scim/seed.json).
 	DATA=$SEED
-	NUMBERS="uid_attribute = $ext:User:uidNumber
-gid_attribute = $ext:Group:gidNumber
-uid_min = 100000
-uid_max = 2147483647"
-elif [ -f "$GEN_DIR" ]; then
-	echo "# generating $N users, $G groups" >&2
-	python3 "$GEN_DIR" --users "$N" --groups "$G" --out "$W/dir" >&2
-	DATA=$W/dir/scim/seed.json
-	NUMBERS="uid_attribute = $ext:User:uidNumber
-gid_attribute = $ext:Group:gidNumber
-uid_min = 100000
-uid_max = 2147483647"
 else
-	python3 "$top_srcdir/tests/scim_seed.py" --users "$N" --groups "$G" --members 100 --out "$W/seed.json"
-	DATA=$W/seed.json
-	NUMBERS=""
+	echo "# generating $N users, $G groups" >&2
+	python3 "$here/gen.py" --users "$N" --groups "$G" --scim --out "$W/dir" >&2
+	DATA=$W/dir/scim/seed.json
 fi
+NUMBERS="uid_attribute = $ext:User:uidNumber
+gid_attribute = $ext:Group:gidNumber
+uid_min = 100000
+uid_max = 2147483647"
 
 printf 'bench-token-%s\n' "$$" >"$W/token"
 chmod 600 "$W/token"

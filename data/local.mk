@@ -19,3 +19,9 @@ install_exec_hooks += install-scim-statedir
 install-scim-statedir:
 	$(MKDIR_P) $(DESTDIR)$(localstatedir)/lib/nss-pam-scim
 .PHONY: install-scim-statedir
+
+# ---- the packaged configuration ----------------------------------------------
+# Every key with its default, commented out: Debian's /etc/scim-refreshd.conf
+# (debian/scim-refreshd.install).  tests/conf_keys.sh checks it against the
+# parser's key table.
+EXTRA_DIST += data/scim-refreshd.conf

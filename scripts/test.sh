@@ -1,7 +1,9 @@
 #!/bin/sh
 # The test command: installs the Debian build dependencies, builds, and runs
-# every test (make check).  Tests that need root skip (exit 77) without it;
-# run this as root to run them all, as CI does.
+# every test (make check), which also builds the Debian packages with
+# dpkg-buildpackage from a copy of the tree, lints them and installs them in
+# a throwaway system (tests/deb_packages.sh).  Tests that need root skip
+# (exit 77) without it; run this as root to run them all, as CI does.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/_build

@@ -8,3 +8,4 @@ include tests/nss.mk
 include tests/pam.mk
 include tests/refreshd.mk
 include tests/fault.mk
+include tests/debian.mk
