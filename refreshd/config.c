@@ -47,7 +47,7 @@ bool scim_name_is_valid(const char *name)
 }
 
 enum key_type { T_STRING, T_ATTR, T_BOOL, T_UID, T_PATH, T_HOME, T_GROUP, T_NAMES, T_PERCENT,
-		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES };
+		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES, T_GROUPS };
 
 struct key {
 	const char *name;
@@ -73,6 +73,7 @@ static const struct key keys[] = {
 	K(cache_file, T_PATH),
 	K(max_removed_percent, T_PERCENT),
 	K(removed_retention, T_SECONDS),
+	K(host_groups, T_GROUPS),
 	K(url, T_URL),
 	K(token_file, T_PATH),
 	K(ca_file, T_PATH),
@@ -269,6 +270,23 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 				r = append(&c->deny_names, &c->ndeny_names, t);
 		}
 		free(copy);
+		return r;
+	}
+	case T_GROUPS: {
+		/* Directory group names, as the mapping makes them. */
+		char *copy = strdup(v), *save = NULL;
+		if (!copy)
+			return -ENOMEM;
+		r = 0;
+		for (char *t = strtok_r(copy, ", \t", &save); t && r == 0; t = strtok_r(NULL, ", \t", &save)) {
+			if (!scim_name_is_valid(t))
+				r = fail(p, "%s: '%s' is not a valid group name", k->name, t);
+			else
+				r = append(&c->host_groups, &c->nhost_groups, t);
+		}
+		free(copy);
+		if (r == 0 && c->nhost_groups == 0)
+			r = fail(p, "%s: names no group", k->name);
 		return r;
 	}
 	case T_PERCENT:
@@ -551,6 +569,7 @@ void scim_config_free(struct scim_config *c)
 	free(c->shell);
 	free(c->primary_group);
 	free_vec(c->deny_names);
+	free_vec(c->host_groups);
 	free(c->state_dir);
 	free(c->cache_file);
 	free(c->url);

@@ -49,6 +49,10 @@ struct scim_config {
 	unsigned max_removed_percent; /* 0..100 */
 	unsigned removed_retention;   /* seconds a removed user's name stays denied; 0: none */
 
+	/* ---- access on the host (issue 13) */
+	char **host_groups;    /* NULL: every user; else NULL-terminated directory group names */
+	size_t nhost_groups;
+
 	/* ---- network (issue 4); url and token_file may be NULL (not needed for --import) */
 	char *url;             /* base URL, https://, no trailing '/' */
 	char *token_file;      /* absolute path */

@@ -39,6 +39,7 @@ struct user {
 	uint32_t gid_off, ngids;
 	uint8_t skip;    /* 0, or 1 + enum scim_skip_reason */
 	bool suspended;
+	bool off_host;   /* numbered, but in none of host_groups: not published */
 };
 
 struct ref {
@@ -57,6 +58,7 @@ struct group {
 	uint32_t *subgroups; /* refs resolved to group indices at publish time */
 	uint32_t nsub;
 	uint32_t flat_off, nflat;
+	bool off_host; /* no member on this host (host_groups): not published */
 };
 
 struct scim_model {
@@ -1201,6 +1203,64 @@ out:
 	return r;
 }
 
+/* host_groups: only the members of those groups (nested ones included, so
+ * after flatten_groups) are published, and only the groups that keep a
+ * member.  Numbers are assigned before this, to everyone, so a user has the
+ * same uid on every host whatever the host selects. */
+static int select_host(struct publish *p)
+{
+	struct scim_model *m = p->m;
+	const struct scim_config *cfg = m->cfg;
+	bool *sel;
+	uint32_t groups_left = 0;
+
+	if (!cfg->host_groups)
+		return 0;
+	sel = calloc(m->nusers ? m->nusers : 1, sizeof(*sel));
+	if (!sel)
+		return -ENOMEM;
+	for (size_t h = 0; h < cfg->nhost_groups; h++) {
+		bool found = false;
+		for (size_t i = 0; i < m->ngroups; i++) {
+			const struct group *g = &m->groups[i];
+			if (g->skip || strcmp(g->name, cfg->host_groups[h]) != 0)
+				continue;
+			found = true;
+			for (uint32_t k = 0; k < g->nflat; k++)
+				sel[p->flat[g->flat_off + k]] = true;
+		}
+		if (!found)
+			log_warning("host_groups: '%s' is not a group of the directory; it selects nobody",
+				    cfg->host_groups[h]);
+	}
+	for (size_t i = 0; i < m->nusers; i++) {
+		struct user *u = &m->users[i];
+		if (!u->skip && !sel[i]) {
+			u->off_host = true;
+			p->st->not_selected++;
+		}
+	}
+	for (size_t i = 0; i < m->ngroups; i++) {
+		struct group *g = &m->groups[i];
+		uint32_t n = 0;
+		if (g->skip)
+			continue;
+		for (uint32_t k = 0; k < g->nflat; k++)
+			if (sel[p->flat[g->flat_off + k]])
+				p->flat[g->flat_off + n++] = p->flat[g->flat_off + k];
+		g->nflat = n;
+		/* A directory primary_group is every user's group: it stays. */
+		if (n == 0 && !(cfg->primary_group && g->number == p->primary_gid)) {
+			g->off_host = true;
+			groups_left++;
+		}
+	}
+	if (groups_left)
+		log_info("host_groups: %u directory groups have no member on this host; left out", groups_left);
+	free(sel);
+	return 0;
+}
+
 static int supplementary_gids(struct publish *p)
 {
 	struct scim_model *m = p->m;
@@ -1340,6 +1400,19 @@ static int compare(struct publish *p)
 		uint32_t o;
 		if (u->skip)
 			continue;
+		if (u->off_host) {
+			/* Left the host's groups: gone from this host, and denied
+			 * like a removed user, under the name the host knew. */
+			if (scim_nummap_get(&p->old_users, u->number, &o) < 0)
+				continue;
+			p->old_seen[o] = true;
+			if (st->removed++ < LOG_BY_NAME_MAX)
+				log_info("user %s removed (uid %u): in none of host_groups", p->old_names[o], u->number);
+			r = removed_add(p, p->old_names[o], u->id, u->number, p->now);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (scim_nummap_get(&p->old_users, u->number, &o) < 0) {
 			/* By name only up to a point: a first sync adds everyone. */
 			if (st->added++ < LOG_BY_NAME_MAX)
@@ -1420,7 +1493,7 @@ static int removed_keep(struct publish *p)
 	}
 	for (size_t i = 0; i < m->nusers && r == 0; i++) {
 		uint32_t v;
-		if (!m->users[i].skip && scim_strmap_get(&names, 'u', m->users[i].name, &v) == 0)
+		if (!m->users[i].skip && !m->users[i].off_host && scim_strmap_get(&names, 'u', m->users[i].name, &v) == 0)
 			drop[v] = true;
 	}
 	if (r < 0)
@@ -1454,7 +1527,7 @@ static int emit_all(struct emit *e)
 
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
-		if (u->skip)
+		if (u->skip || u->off_host)
 			continue;
 		r = scim_expand_home(cfg->home, u->name, u->number, e->home, sizeof(e->home));
 		if (r < 0) {
@@ -1474,7 +1547,7 @@ static int emit_all(struct emit *e)
 	if (!cfg->primary_group)
 		for (size_t i = 0; i < m->nusers; i++) {
 			const struct user *u = &m->users[i];
-			if (u->skip)
+			if (u->skip || u->off_host)
 				continue;
 			struct scim_group sg = { .name = u->name, .gid = u->number, .scim_id = u->id };
 			if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
@@ -1485,7 +1558,7 @@ static int emit_all(struct emit *e)
 		}
 	for (size_t i = 0; i < m->ngroups; i++) {
 		const struct group *g = &m->groups[i];
-		if (g->skip)
+		if (g->skip || g->off_host)
 			continue;
 		if (g->nflat > e->names_cap) {
 			const char **nn = realloc(e->names, g->nflat * sizeof(*nn));
@@ -1564,6 +1637,7 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		stats = &local_stats;
 	memset(stats, 0, sizeof(*stats));
 	p.st = stats;
+	stats->host_groups = cfg->host_groups != NULL;
 	if (m->used)
 		return -EALREADY;
 	m->used = true;
@@ -1599,6 +1673,9 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	r = flatten_groups(&p);
 	if (r < 0)
 		goto out;
+	r = select_host(&p);
+	if (r < 0)
+		goto out;
 	r = supplementary_gids(&p);
 	if (r < 0)
 		goto out;
@@ -1623,6 +1700,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 			stats->skipped_users[u->skip - 1]++;
 			continue;
 		}
+		if (u->off_host)
+			continue;
 		stats->users++;
 		stats->suspended_total += u->suspended;
 		if (!cfg->primary_group)
@@ -1631,7 +1710,7 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	for (size_t i = 0; i < m->ngroups; i++) {
 		if (m->groups[i].skip)
 			stats->skipped_groups[m->groups[i].skip - 1]++;
-		else
+		else if (!m->groups[i].off_host)
 			stats->groups++;
 	}
 	stats->skipped_users[SCIM_SKIP_NO_ID] += m->noid_users;
@@ -1650,7 +1729,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		if (r < 0)
 			goto out;
 		for (size_t i = 0; i < m->ngroups; i++)
-			if (!m->groups[i].skip && scim_nummap_get(&p.old_groups, m->groups[i].number, NULL) < 0)
+			if (!m->groups[i].skip && !m->groups[i].off_host &&
+			    scim_nummap_get(&p.old_groups, m->groups[i].number, NULL) < 0)
 				stats->groups_added++;
 		if (p.old_groups.count + stats->groups_added > stats->groups)
 			stats->groups_removed = (uint32_t)(p.old_groups.count + stats->groups_added - stats->groups);
@@ -1671,6 +1751,19 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 
 	/* The guards: a listing that lost most users is far more likely a fault
 	 * upstream than the truth, and publishing it locks people out. */
+	/* A selection that keeps nobody is a typo far more often than a host
+	 * meant for no directory user. */
+	if (cfg->host_groups && stats->users == 0 && stats->not_selected > 0) {
+		if (!force) {
+			log_error("refusing to publish: host_groups selects none of the %u directory users; run with "
+				  "--force if that is intended",
+				  stats->not_selected);
+			r = -ECANCELED;
+			goto out;
+		}
+		log_warning("publishing a snapshot where host_groups selects none of the %u directory users (--force)",
+			    stats->not_selected);
+	}
 	if (p.have_old && stats->users == 0 && p.old_n > 0) {
 		if (!force) {
 			log_error("refusing to publish: the new snapshot has no users, but the cache %s has %zu; "
@@ -1743,5 +1836,6 @@ void scim_sync_stats_format(const struct scim_sync_stats *st, char *buf, size_t 
 			     st->suspended, st->reactivated, st->groups_added, st->groups_removed, skipped,
 			     skipped ? " (" : "", detail, skipped ? ")" : "", st->members_dropped, st->cycles,
 			     st->new_numbers, st->collisions, st->tombstoned, st->removed_kept);
-	(void)n;
+	if (st->host_groups && n < len)
+		snprintf(buf + n, len - n, " not_selected=%u", st->not_selected);
 }
