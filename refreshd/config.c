@@ -74,6 +74,8 @@ static const struct key keys[] = {
 	K(max_removed_percent, T_PERCENT),
 	K(removed_retention, T_SECONDS),
 	K(host_groups, T_GROUPS),
+	K(on_suspend, T_PATH),
+	K(on_suspend_timeout, T_SECONDS),
 	K(url, T_URL),
 	K(token_file, T_PATH),
 	K(ca_file, T_PATH),
@@ -315,6 +317,8 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 			lo = 10, hi = 7 * 86400;
 		else if (!strcmp(k->name, "removed_retention"))
 			lo = 0, hi = SCIM_MAX_REMOVED_RETENTION;
+		else if (!strcmp(k->name, "on_suspend_timeout"))
+			lo = 1, hi = 3600;
 		else
 			hi = 3600;
 		r = parse_duration(p, k->name, v, lo, hi, &n);
@@ -378,6 +382,7 @@ static int set_defaults(struct scim_config *c)
 	c->uid_max = SCIM_DEFAULT_UID_MAX;
 	c->max_removed_percent = SCIM_DEFAULT_MAX_REMOVED_PERCENT;
 	c->removed_retention = SCIM_DEFAULT_REMOVED_RETENTION;
+	c->on_suspend_timeout = SCIM_DEFAULT_ON_SUSPEND_TIMEOUT;
 	c->refresh_interval = SCIM_DEFAULT_REFRESH_INTERVAL;
 	c->page_size = SCIM_DEFAULT_PAGE_SIZE;
 	c->timeout = SCIM_DEFAULT_TIMEOUT;
@@ -570,6 +575,7 @@ void scim_config_free(struct scim_config *c)
 	free(c->primary_group);
 	free_vec(c->deny_names);
 	free_vec(c->host_groups);
+	free(c->on_suspend);
 	free(c->state_dir);
 	free(c->cache_file);
 	free(c->url);

@@ -28,6 +28,7 @@
 #define SCIM_DEFAULT_MAX_REMOVED_PERCENT 10
 #define SCIM_DEFAULT_REMOVED_RETENTION (30 * 86400)
 #define SCIM_MAX_REMOVED_RETENTION (3650u * 86400)
+#define SCIM_DEFAULT_ON_SUSPEND_TIMEOUT 30
 
 struct scim_config {
 	char *path; /* the file this came from (for messages) */
@@ -52,6 +53,8 @@ struct scim_config {
 	/* ---- access on the host (issue 13) */
 	char **host_groups;    /* NULL: every user; else NULL-terminated directory group names */
 	size_t nhost_groups;
+	char *on_suspend;      /* program run for each newly suspended or removed user, or NULL */
+	unsigned on_suspend_timeout; /* seconds before on_suspend is killed; default 30 */
 
 	/* ---- network (issue 4); url and token_file may be NULL (not needed for --import) */
 	char *url;             /* base URL, https://, no trailing '/' */

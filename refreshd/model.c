@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cache/cache.h"
+#include "refreshd/hook.h"
 #include "refreshd/idmap.h"
 #include "refreshd/local.h"
 #include "refreshd/log.h"
@@ -843,6 +844,9 @@ struct publish {
 	const char **gone_ids;
 	size_t gone_n, gone_cap;
 	int64_t now;
+	/* Users this sync suspends or removes, for on_suspend (names in rm_arena). */
+	struct scim_ended_user *ended;
+	size_t ended_n, ended_cap;
 };
 
 static const char *kind_name(char kind)
@@ -1355,6 +1359,25 @@ static int removed_add(struct publish *p, const char *name, const char *scim_id,
 	return 0;
 }
 
+static int ended_add(struct publish *p, const char *name, uint32_t uid)
+{
+	if (!p->m->cfg->on_suspend)
+		return 0;
+	if (p->ended_n == p->ended_cap) {
+		size_t cap = p->ended_cap ? p->ended_cap * 2 : 16;
+		struct scim_ended_user *e = realloc(p->ended, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->ended = e;
+		p->ended_cap = cap;
+	}
+	p->ended[p->ended_n].name = scim_arena_strdup(&p->rm_arena, name);
+	if (!p->ended[p->ended_n].name)
+		return -ENOMEM;
+	p->ended[p->ended_n++].uid = uid;
+	return 0;
+}
+
 static int old_removed_cb(const struct scim_removed *d, void *ctx)
 {
 	return removed_add(ctx, d->name, d->scim_id, d->uid, d->since);
@@ -1409,6 +1432,8 @@ static int compare(struct publish *p)
 			if (st->removed++ < LOG_BY_NAME_MAX)
 				log_info("user %s removed (uid %u): in none of host_groups", p->old_names[o], u->number);
 			r = removed_add(p, p->old_names[o], u->id, u->number, p->now);
+			if (r == 0)
+				r = ended_add(p, p->old_names[o], u->number);
 			if (r < 0)
 				return r;
 			continue;
@@ -1430,6 +1455,9 @@ static int compare(struct publish *p)
 		if (u->suspended && !p->old_susp[o]) {
 			st->suspended++;
 			log_notice("user %s (uid %u) suspended", u->name, u->number);
+			r = ended_add(p, u->name, u->number);
+			if (r < 0)
+				return r;
 		} else if (!u->suspended && p->old_susp[o]) {
 			st->reactivated++;
 			log_notice("user %s (uid %u) reactivated", u->name, u->number);
@@ -1445,6 +1473,8 @@ static int compare(struct publish *p)
 		/* The id is only a label for scimctl: "" if the map did not say. */
 		id = scim_nummap_get(&p->gone, p->old_uids[o], &g) == 0 ? p->gone_ids[g] : "";
 		r = removed_add(p, p->old_names[o], id, p->old_uids[o], p->now);
+		if (r == 0)
+			r = ended_add(p, p->old_names[o], p->old_uids[o]);
 		if (r < 0)
 			return r;
 	}
@@ -1791,8 +1821,13 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	scim_log_memory(__func__, "comparing");
 	r = write_cache(&p, source);
 	scim_log_memory(__func__, "publishing");
-	if (r == 0)
+	if (r == 0) {
 		stats->published = true;
+		/* Only now: a sync that publishes nothing ends nobody's
+		 * session, and the next one that publishes still sees them as
+		 * newly suspended. */
+		scim_on_suspend_run(cfg, p.ended, p.ended_n);
+	}
 out:
 	scim_nummap_free(&p.claimed);
 	scim_nummap_free(&p.old_users);
@@ -1804,6 +1839,7 @@ out:
 	free(p.old_uids);
 	free(p.rm);
 	free(p.gone_ids);
+	free(p.ended);
 	scim_nummap_free(&p.gone);
 	scim_arena_free(&p.rm_arena);
 	free(p.flat);
