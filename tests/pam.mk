@@ -30,6 +30,9 @@ TESTS += tests/pam_removed.sh
 # through pamtester and sshd (issue 13).
 dist_check_SCRIPTS += tests/pam_access.sh
 TESTS += tests/pam_access.sh
+# sshd_end_sessions.sh: on_suspend and scim-end-sessions end open sessions.
+dist_check_SCRIPTS += tests/sshd_end_sessions.sh
+TESTS += tests/sshd_end_sessions.sh
 
 # scimctl: every command, both output formats, every exit code.
 dist_check_SCRIPTS += tests/scimctl_cli.sh
