@@ -33,6 +33,10 @@ TESTS += tests/pam_access.sh
 # sshd_end_sessions.sh: on_suspend and scim-end-sessions end open sessions.
 dist_check_SCRIPTS += tests/sshd_end_sessions.sh
 TESTS += tests/sshd_end_sessions.sh
+# host_access.sh: pam_mkhomedir homes, sshd's AllowGroups and sudo through a
+# directory group.
+dist_check_SCRIPTS += tests/host_access.sh
+TESTS += tests/host_access.sh
 
 # scimctl: every command, both output formats, every exit code.
 dist_check_SCRIPTS += tests/scimctl_cli.sh

@@ -54,6 +54,8 @@ sshd_env_run() {
 }
 
 sshd_start() {
+	# A fresh log: a restart waits for its own "listening" line.
+	: >"$t/sshd.log"
 	cat >"$t/sshd_config" <<-CONF
 	Port $port
 	ListenAddress 127.0.0.1
@@ -75,7 +77,7 @@ sshd_start() {
 	"$sshd" -t -f "$t/sshd_config"
 	"$sshd" -D -f "$t/sshd_config" -E "$t/sshd.log" &
 	sshd_pid=$!
-	trap 'kill $sshd_pid 2>/dev/null; wait $sshd_pid 2>/dev/null || :' EXIT
+	trap 'kill $sshd_pid 2>/dev/null || :; wait $sshd_pid 2>/dev/null || :' EXIT
 	i=0
 	until grep -q "Server listening on 127.0.0.1 port $port" "$t/sshd.log" 2>/dev/null; do
 		i=$((i + 1))
