@@ -76,6 +76,7 @@ static const struct key keys[] = {
 	K(host_groups, T_GROUPS),
 	K(on_suspend, T_PATH),
 	K(on_suspend_timeout, T_SECONDS),
+	K(ssh_keys_attribute, T_ATTR),
 	K(url, T_URL),
 	K(token_file, T_PATH),
 	K(ca_file, T_PATH),
@@ -576,6 +577,7 @@ void scim_config_free(struct scim_config *c)
 	free_vec(c->deny_names);
 	free_vec(c->host_groups);
 	free(c->on_suspend);
+	free(c->ssh_keys_attribute);
 	free(c->state_dir);
 	free(c->cache_file);
 	free(c->url);

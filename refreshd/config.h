@@ -55,6 +55,7 @@ struct scim_config {
 	size_t nhost_groups;
 	char *on_suspend;      /* program run for each newly suspended or removed user, or NULL */
 	unsigned on_suspend_timeout; /* seconds before on_suspend is killed; default 30 */
+	char *ssh_keys_attribute; /* attribute path of the users' SSH public keys, or NULL */
 
 	/* ---- network (issue 4); url and token_file may be NULL (not needed for --import) */
 	char *url;             /* base URL, https://, no trailing '/' */

@@ -7,7 +7,7 @@ libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c r
 	refreshd/names.h refreshd/import.c refreshd/import.h refreshd/local.c refreshd/local.h \
 	refreshd/table.c refreshd/table.h refreshd/scan.c refreshd/scan.h refreshd/hook.c refreshd/hook.h
 libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
-libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
+libscimrefresh_la_LIBADD = libscimcache.la libscimsshkey.la $(TDB_LIBS) $(JSONC_LIBS)
 
 # The README's first command: scripts/demo.sh imports sample/.
 EXTRA_DIST += scripts/demo.sh sample/README sample/scim-refreshd.conf sample/Users.json \

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cache/cache.h"
+#include "cache/sshkey.h"
 #include "refreshd/hook.h"
 #include "refreshd/idmap.h"
 #include "refreshd/local.h"
@@ -41,6 +42,8 @@ struct user {
 	uint8_t skip;    /* 0, or 1 + enum scim_skip_reason */
 	bool suspended;
 	bool off_host;   /* numbered, but in none of host_groups: not published */
+	uint8_t nkeys;    /* SSH public keys (ssh_keys_attribute) */
+	const char *keys; /* nkeys checked lines, each ended by '\n' */
 };
 
 struct ref {
@@ -77,7 +80,7 @@ struct scim_model {
 	bool used;
 	/* The top-level keys of name_attribute and uid_attribute: with the
 	 * fixed ones, all a user resource is read for. */
-	char user_keys[2][512];
+	char user_keys[3][512];
 };
 
 static const char *const reason_names[SCIM_SKIP_NREASONS] = {
@@ -303,6 +306,7 @@ int scim_model_new(const struct scim_config *cfg, struct scim_model **out)
 	m->cfg = cfg;
 	top_key(cfg->name_attribute, m->user_keys[0], sizeof(m->user_keys[0]));
 	top_key(cfg->uid_attribute, m->user_keys[1], sizeof(m->user_keys[1]));
+	top_key(cfg->ssh_keys_attribute, m->user_keys[2], sizeof(m->user_keys[2]));
 	r = scim_local_load(NULL, NULL, &m->local);
 	if (r < 0) {
 		log_error("cannot read /etc/passwd or /etc/group: %s", strerror(-r));
@@ -538,6 +542,57 @@ static bool parse_active(struct json_object *o, const char *id)
 	return false;
 }
 
+/* ssh_keys_attribute: a string, or an array of strings or of multi-valued
+ * {"value": ...} objects.  A line that is not a plain public key is dropped
+ * with a warning; the rest are kept, up to SCIM_SSH_KEYS_MAX lines and
+ * SCIM_SSHKEYS_BYTES_MAX bytes a user. */
+static int collect_keys(struct scim_model *m, struct user *u, struct json_object *o, const char *id)
+{
+	const char *attr = m->cfg->ssh_keys_attribute;
+	char joined[SCIM_SSHKEYS_BYTES_MAX + 1], line[SCIM_SSHKEY_LINE_MAX + 1];
+	size_t n = 1, used = 0, dropped_over = 0;
+	bool array = o && json_object_is_type(o, json_type_array);
+
+	if (!o || json_object_is_type(o, json_type_null))
+		return 0;
+	if (array)
+		n = json_object_array_length(o);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = array ? json_object_array_get_idx(o, i) : o;
+		const char *s, *why;
+		size_t len = 0, ll;
+
+		if (v && json_object_is_type(v, json_type_object))
+			v = get_ci(v, "value");
+		s = get_str(v, &len);
+		if (!s) {
+			log_warning("user id=%s: %s[%zu] is not a string; SSH key dropped", id, attr, i);
+			continue;
+		}
+		if (scim_sshkey_check(s, len, line, sizeof(line), &why) < 0) {
+			log_warning("user id=%s: %s[%zu]: SSH key dropped: %s", id, attr, i,
+				    why[0] ? why : "the line is too long");
+			continue;
+		}
+		ll = strlen(line);
+		if (u->nkeys == SCIM_SSH_KEYS_MAX || used + ll + 1 > SCIM_SSHKEYS_BYTES_MAX) {
+			dropped_over++;
+			continue;
+		}
+		memcpy(joined + used, line, ll);
+		joined[used + ll] = '\n';
+		used += ll + 1;
+		u->nkeys++;
+	}
+	if (dropped_over)
+		log_warning("user id=%s: %s: %zu SSH keys dropped, over %d keys or %d bytes a user", id, attr,
+			    dropped_over, SCIM_SSH_KEYS_MAX, SCIM_SSHKEYS_BYTES_MAX);
+	if (!u->nkeys)
+		return 0;
+	u->keys = scim_arena_strndup(&m->arena, joined, used);
+	return u->keys ? 0 : -ENOMEM;
+}
+
 int scim_model_add_user(struct scim_model *m, struct json_object *res)
 {
 	char name[SCIM_POSIX_NAME_MAX + 1], gecos[SCIM_GECOS_MAX + 1];
@@ -560,6 +615,8 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 	u->name = u->gecos = NULL;
 	u->attr = 0;
 	u->skip = 0;
+	u->keys = NULL;
+	u->nkeys = 0;
 
 	raw = get_str(get_path(res, m->cfg->name_attribute), &len);
 	if (!raw && get_path(res, m->cfg->name_attribute)) {
@@ -580,6 +637,8 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 		return -ENOMEM;
 	u->suspended = !parse_active(get_ci(res, "active"), id);
 	u->attr = attr_number(m, res, m->cfg->uid_attribute, "user", id);
+	if (m->cfg->ssh_keys_attribute)
+		return collect_keys(m, u, get_path(res, m->cfg->ssh_keys_attribute), id);
 	return 0;
 }
 
@@ -739,7 +798,7 @@ static bool sink_user_key(void *ctx, const char *key, size_t len)
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (!strcasecmp(key, fixed[i]))
 			return true;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		if (m->user_keys[i][0] && !strcasecmp(key, m->user_keys[i]))
 			return true;
 	return false;
@@ -1549,6 +1608,31 @@ struct emit {
 	char home[SCIM_HOME_MAX + 1];
 };
 
+static int emit_keys(struct emit *e, const struct user *u)
+{
+	const char *lines[SCIM_SSH_KEYS_MAX];
+	char buf[SCIM_SSHKEYS_BYTES_MAX + 1], *p = buf;
+	uint32_t n = 0;
+	int r;
+
+	/* The joined lines, split in place of a copy. */
+	snprintf(buf, sizeof(buf), "%s", u->keys);
+	while (*p && n < SCIM_SSH_KEYS_MAX) {
+		char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		lines[n++] = p;
+		p = nl + 1;
+	}
+	struct scim_keys k = { .name = u->name, .nkeys = n, .keys = lines };
+	r = scim_cache_writer_add_keys(e->w, &k);
+	if (r < 0)
+		log_error("cannot add the SSH keys of user %s to %s: %s", u->name, e->p->m->cfg->cache_file,
+			  strerror(-r));
+	return r;
+}
+
 static int emit_all(struct emit *e)
 {
 	struct scim_model *m = e->p->m;
@@ -1573,6 +1657,10 @@ static int emit_all(struct emit *e)
 			log_error("cannot add user %s to %s: %s", u->name, cfg->cache_file, strerror(-r));
 			return r;
 		}
+		/* A suspended user's keys are not published: nothing that reads
+		 * the cache can hand them to sshd. */
+		if (u->nkeys && !u->suspended && (r = emit_keys(e, u)) < 0)
+			return r;
 	}
 	if (!cfg->primary_group)
 		for (size_t i = 0; i < m->nusers; i++) {
