@@ -37,6 +37,9 @@ TESTS += tests/sshd_end_sessions.sh
 # directory group.
 dist_check_SCRIPTS += tests/host_access.sh
 TESTS += tests/host_access.sh
+# sshd_authorized_keys.sh: key logins through scim-authorized-keys.
+dist_check_SCRIPTS += tests/sshd_authorized_keys.sh
+TESTS += tests/sshd_authorized_keys.sh
 
 # scimctl: every command, both output formats, every exit code.
 dist_check_SCRIPTS += tests/scimctl_cli.sh

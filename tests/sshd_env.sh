@@ -15,7 +15,7 @@ sshd=/usr/sbin/sshd
 [ -x "$sshd" ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
 	{ echo "SKIP: needs openssh-server and openssh-client"; exit 77; }
 command -v ip >/dev/null || command -v python3 >/dev/null || { echo "SKIP: needs ip or python3"; exit 77; }
-: "${sshd_users:=scimact scimsusp scimlocal}"
+: "${sshd_users=scimact scimsusp scimlocal}"
 port=2222
 
 # Loopback up in the new network namespace: ip(8) when iproute2 is there,
@@ -41,7 +41,7 @@ sshd_env_run() {
 		ssh-keygen -q -t ed25519 -N '' -C scim-user -f "$t/id_user"
 		mkdir "$t/keys"
 		for u in $sshd_users; do cp "$t/id_user.pub" "$t/keys/$u"; done
-		chmod 644 "$t"/keys/*
+		[ -z "$sshd_users" ] || chmod 644 "$t"/keys/*
 		# A network namespace of its own: its loopback port cannot
 		# clash with anything on the host.
 		unshare --mount --net --propagation private sh "$1" __inner "$t"
