@@ -690,6 +690,42 @@ int scim_cache_removed_by_name(const char *path, const char *name, scim_removed_
 	return r;
 }
 
+/* A "K" record must be for the name it is filed under. */
+struct keys_ctx {
+	scim_keys_cb cb;
+	void *ctx;
+	const char *name;
+	size_t name_len;
+};
+
+static int keys_record(const unsigned char *data, size_t len, void *priv)
+{
+	struct keys_ctx *c = priv;
+	struct scim_keys k;
+	int r = scim_rec_decode_keys(data, len, &k);
+	if (r == 0 && (k.name_len != c->name_len || memcmp(k.name, c->name, c->name_len) != 0))
+		r = -EBADMSG;
+	return r < 0 ? r : c->cb(&k, c->ctx);
+}
+
+/* Through libtdb's hash chains, like removed users: only sshd's
+ * AuthorizedKeysCommand asks, once a login. */
+int scim_cache_keys_by_name(const char *path, const char *name, scim_keys_cb cb, void *ctx)
+{
+	struct keys_ctx c = { cb, ctx, name, strlen(name) };
+	struct scim_snapshot *s;
+	int r;
+
+	if (c.name_len == 0 || c.name_len > SCIM_NAME_MAX)
+		return -ENOENT;
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0)
+		r = scim_tdb_parse_name(s->tdb, SCIM_KEY_SSH_KEYS, name, c.name_len, keys_record, &c);
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
 /* ---------------------------------------------------------------- enumeration */
 
 int scim_cache_cursor_open(const char *path, struct scim_cursor *cur)

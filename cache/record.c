@@ -299,6 +299,65 @@ int scim_rec_next_member(const struct scim_group *g, size_t *pos, const char **n
 	return 0;
 }
 
+int scim_rec_encode_keys(const struct scim_keys *k, unsigned char *buf, size_t *len)
+{
+	struct enc e = { buf, buf ? *len : 0, 0 };
+	size_t n = k->name ? strlen(k->name) : 0;
+	int r;
+
+	if (n == 0 || n > SCIM_NAME_MAX || k->nkeys == 0 || k->nkeys > SCIM_SSH_KEYS_MAX)
+		return -EINVAL;
+	put_prefix(&e, SCIM_REC_KEYS, 0);
+	if ((r = put_str(&e, k->name)) < 0)
+		return r;
+	put_u32(&e, k->nkeys);
+	for (uint32_t i = 0; i < k->nkeys; i++)
+		if ((r = put_str(&e, k->keys[i])) < 0)
+			return r;
+	return enc_finish(&e, len);
+}
+
+int scim_rec_decode_keys(const unsigned char *rec, size_t len, struct scim_keys *out)
+{
+	struct dec d = { rec, len };
+	uint8_t flags;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (get_prefix(&d, SCIM_REC_KEYS, &flags) < 0 || get_str(&d, &out->name, &n) < 0 || n == 0 ||
+	    n > SCIM_NAME_MAX || memchr(out->name, 0, n) || get_u32(&d, &out->nkeys) < 0 || out->nkeys == 0 ||
+	    out->nkeys > SCIM_SSH_KEYS_MAX)
+		return -EBADMSG;
+	out->name_len = (uint16_t)n;
+	out->raw = d.p;
+	out->raw_len = d.left;
+	/* Every line is checked here, so scim_rec_next_key() cannot fail. */
+	for (uint32_t i = 0; i < out->nkeys; i++) {
+		const char *s;
+		size_t kl;
+		if (get_str(&d, &s, &kl) < 0 || kl == 0 || memchr(s, 0, kl) || memchr(s, '\n', kl))
+			return -EBADMSG;
+	}
+	return d.left == 0 ? 0 : -EBADMSG;
+}
+
+int scim_rec_next_key(const struct scim_keys *k, size_t *pos, const char **line, size_t *line_len)
+{
+	size_t n;
+
+	if (*pos >= k->raw_len)
+		return -ENOENT;
+	if (k->raw_len - *pos < 3)
+		return -EBADMSG;
+	n = (size_t)k->raw[*pos] | (size_t)k->raw[*pos + 1] << 8;
+	if (k->raw_len - *pos - 2 < n + 1)
+		return -EBADMSG;
+	*line = (const char *)k->raw + *pos + 2;
+	*line_len = n;
+	*pos += 2 + n + 1;
+	return 0;
+}
+
 int scim_rec_decode_removed(const unsigned char *rec, size_t len, struct scim_removed *out)
 {
 	struct dec d = { rec, len };

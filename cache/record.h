@@ -32,6 +32,7 @@ enum {
 	SCIM_REC_GROUP = 2,
 	SCIM_REC_HEADER = 3,
 	SCIM_REC_REMOVED = 4,
+	SCIM_REC_KEYS = 5,
 };
 
 #define SCIM_REC_F_SUSPENDED 0x01
@@ -46,6 +47,7 @@ enum {
 #define SCIM_KEY_USER_CHUNK 'P'
 #define SCIM_KEY_GROUP_CHUNK 'R'
 #define SCIM_KEY_REMOVED 'D'
+#define SCIM_KEY_SSH_KEYS 'K'
 
 /* A chunk is a run of (le32 length, bytes) items.  Sets *rec to the item at
  * *pos and advances *pos; -ENOENT at the end, -EBADMSG if it runs over. */

@@ -476,6 +476,28 @@ int scim_cache_writer_add_removed(struct scim_cache_writer *w, const struct scim
 	return index_add(&w->removed, scim_index_name_check(d->name, nlen), at);
 }
 
+static int enc_keys(const void *obj, bool full, unsigned char *buf, size_t *len)
+{
+	(void)full;
+	return scim_rec_encode_keys(obj, buf, len);
+}
+
+int scim_cache_writer_add_keys(struct scim_cache_writer *w, const struct scim_keys *k)
+{
+	size_t nlen = k->name ? strlen(k->name) : 0, len;
+	unsigned char nkey[SCIM_NAME_MAX + 1];
+	int r;
+
+	if (nlen == 0 || nlen > SCIM_NAME_MAX)
+		return -EINVAL;
+	nkey[0] = SCIM_KEY_SSH_KEYS;
+	memcpy(nkey + 1, k->name, nlen);
+	r = encode_scratch(w, enc_keys, k, false, &len);
+	if (r < 0)
+		return r;
+	return store(w, nkey, nlen + 1, w->scratch, len);
+}
+
 static int cmp_entry_check(const void *a, const void *b)
 {
 	const struct scim_index_entry *x = a, *y = b;

@@ -286,3 +286,55 @@ EXPORT int _nss_scim_removed_lookup(const char *cache_path, const char *name, st
 	errno = saved_errno;
 	return r;
 }
+
+/* Membership the way initgroups sees it: the group's gid is the user's
+ * primary gid or one of the supplementary gids of the user's record, which
+ * scim-refreshd flattened (nested groups included) at publish.  Two lookups,
+ * each on the newest file: numbers never move, so a publish between them can
+ * only change the answer, never mix two users up. */
+struct member_ctx {
+	uint32_t gid;
+	bool member;
+};
+
+static int member_group_cb(const struct scim_group *g, void *ctx)
+{
+	struct member_ctx *c = ctx;
+	c->gid = g->gid;
+	return 0;
+}
+
+static int member_user_cb(const struct scim_user *u, void *ctx)
+{
+	struct member_ctx *c = ctx;
+	c->member = u->gid == c->gid;
+	for (uint32_t i = 0; !c->member && u->has_ext && i < u->ngids; i++)
+		c->member = scim_rec_gid(u, i) == c->gid;
+	return 0;
+}
+
+EXPORT int _nss_scim_group_member(const char *cache_path, const char *user, const char *group, bool *member)
+{
+	struct member_ctx c = { 0, false };
+	int saved_errno = errno, r;
+
+	*member = false;
+	if (!user || !group) {
+		r = -ENOENT;
+		goto out;
+	}
+	r = scim_cache_group_by_name(cache_path, group, member_group_cb, &c);
+	if (r == -ENOENT) {
+		/* No such directory group: nobody is in it. */
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = scim_cache_user_by_name(cache_path, user, member_user_cb, &c);
+	if (r == 0)
+		*member = c.member;
+out:
+	errno = saved_errno;
+	return r;
+}

@@ -33,4 +33,12 @@ struct scim_removed_account {
  * errno is preserved. */
 int _nss_scim_removed_lookup(const char *cache_path, const char *name, struct scim_removed_account *out);
 
+/* Whether the directory user `user` is in the directory group `group`: the
+ * group's gid is the user's primary gid or one of the supplementary gids of
+ * the user's record (nested groups included, flattened by scim-refreshd).
+ * Only the cache is asked, never /etc/group.  0 with *member set (false when
+ * the cache has no such group), -ENOENT when the cache has no such user,
+ * other -errno values as above.  errno is preserved. */
+int _nss_scim_group_member(const char *cache_path, const char *user, const char *group, bool *member);
+
 #endif

@@ -13,6 +13,7 @@
  *   not in the cache                      PAM_USER_UNKNOWN
  *   removed from the directory lately      PAM_ACCT_EXPIRED (PAM_PERM_DENIED)
  *   in the cache and active               PAM_SUCCESS
+ *   active, but in none of allow_groups   PAM_PERM_DENIED
  *   in the cache and suspended            PAM_ACCT_EXPIRED (PAM_PERM_DENIED)
  *   in the cache, cache older than max_age PAM_AUTHINFO_UNAVAIL
  *   anyone else, cache missing or broken  PAM_AUTHINFO_UNAVAIL
@@ -20,6 +21,10 @@
  * removed_retention): a process that resolved the user before the publish
  * (sshd) reaches this stage afterwards, and "unknown" would let the rest of
  * the stack admit them.
+ * allow_groups= names the directory groups whose members may log in on this
+ * host; membership comes from the cache alone (the user's flattened gids or
+ * primary gid), so a local group of the same name grants nothing, and local
+ * users are never asked about it.
  * ignore_unknown_user turns the first two into PAM_IGNORE and
  * ignore_authinfo_unavail the last one.  scim_verdict_status() is the only
  * place that turns a verdict into a PAM status; everything before it returns
@@ -60,10 +65,19 @@
 /* max_age= range: a second up to 2^31-1 (68 years). */
 #define SCIM_MAX_AGE_MAX 2147483647L
 
+/* allow_groups= may be given this many times; the lists add up. */
+#define SCIM_ALLOW_LISTS_MAX 8
+/* Longest group name the cache can hold (cache.h's SCIM_NAME_MAX). */
+#define SCIM_GROUP_NAME_MAX 255
+
 struct scim_pam_opts {
 	const char *cache_path; /* NULL: libnss_scim's default */
 	long max_age;           /* seconds; 0: no limit */
 	int deny_status;        /* for suspended users */
+	/* allow_groups= lists, as given (comma-separated, pointing into argv) */
+	const char *allow[SCIM_ALLOW_LISTS_MAX];
+	int nallow;
+	bool allow_broken; /* an allow_groups= that could not be kept: deny all */
 	bool debug;
 	bool silent;
 	bool ignore_unknown_user;
@@ -73,6 +87,7 @@ struct scim_pam_opts {
 enum scim_verdict {
 	SCIM_ACTIVE,
 	SCIM_SUSPENDED,
+	SCIM_NOT_ALLOWED, /* active, but in none of allow_groups */
 	SCIM_REMOVED, /* not in the cache, but kept there as a removed user */
 	SCIM_LOCAL,
 	SCIM_UNKNOWN,
@@ -145,6 +160,17 @@ static void scim_parse_args(pam_handle_t *pamh, int flags, int argc, const char 
 				o->cache_path = a + 6;
 			else
 				pam_syslog(pamh, LOG_ERR, "cache= needs an absolute path: %s; using the default", a + 6);
+		} else if (strncmp(a, "allow_groups=", 13) == 0) {
+			/* A restriction that cannot be read must not fall open:
+			 * it denies every directory user (local ones are never
+			 * asked), which the log says. */
+			if (o->nallow < SCIM_ALLOW_LISTS_MAX) {
+				o->allow[o->nallow++] = a + 13;
+			} else {
+				pam_syslog(pamh, LOG_ERR, "allow_groups= given more than %d times: directory users are denied",
+					   SCIM_ALLOW_LISTS_MAX);
+				o->allow_broken = true;
+			}
 		} else if (strcmp(a, "deny=perm") == 0) {
 			o->deny_status = PAM_PERM_DENIED;
 		} else if (strcmp(a, "deny=expired") == 0) {
@@ -211,6 +237,46 @@ out:
 	return r;
 }
 
+/* 1 when user is in one of the allow_groups= groups, 0 when not, -errno
+ * when the cache cannot answer.  A name too long for the cache matches
+ * nothing. */
+static int scim_allowed(pam_handle_t *pamh, const struct scim_pam_opts *o, const char *user)
+{
+	char name[SCIM_GROUP_NAME_MAX + 1];
+	bool any = false, member;
+	int r;
+
+	if (o->allow_broken)
+		return 0;
+	for (int i = 0; i < o->nallow; i++) {
+		const char *p = o->allow[i];
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			if (n > 0 && n <= SCIM_GROUP_NAME_MAX) {
+				memcpy(name, p, n);
+				name[n] = '\0';
+				any = true;
+				r = _nss_scim_group_member(o->cache_path, user, name, &member);
+				if (r == -ENOENT)
+					/* Gone from the cache since the first lookup. */
+					return 0;
+				if (r < 0)
+					return r;
+				if (member)
+					return 1;
+			} else if (n > SCIM_GROUP_NAME_MAX) {
+				pam_syslog(pamh, LOG_ERR, "allow_groups: a name of %zu bytes is no group name", n);
+			}
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (!any)
+		pam_syslog(pamh, LOG_ERR, "allow_groups= names no group: directory users are denied");
+	return 0;
+}
+
 /* Decides; reports nothing but a broken /etc/passwd (scim_verdict_status()
  * does the rest). */
 static void scim_perform_check(pam_handle_t *pamh, const struct scim_pam_opts *o, struct scim_check *c)
@@ -274,6 +340,16 @@ static void scim_perform_check(pam_handle_t *pamh, const struct scim_pam_opts *o
 		c->future = age == SCIM_CACHE_AGE_FUTURE;
 	} else
 		c->verdict = SCIM_ACTIVE;
+
+	if (c->verdict == SCIM_ACTIVE && (o->nallow > 0 || o->allow_broken)) {
+		r = scim_allowed(pamh, o, user);
+		if (r < 0) {
+			c->verdict = SCIM_UNAVAIL;
+			c->err = r;
+		} else if (r == 0) {
+			c->verdict = SCIM_NOT_ALLOWED;
+		}
+	}
 }
 
 static const char *scim_cache_name(const struct scim_pam_opts *o)
@@ -324,6 +400,14 @@ static int scim_verdict_status(pam_handle_t *pamh, const struct scim_pam_opts *o
 			pam_error(pamh, "Your account has been suspended by the directory. "
 					"Contact your administrator.");
 		return o->deny_status;
+	case SCIM_NOT_ALLOWED:
+		pam_syslog(pamh, LOG_NOTICE, "%s is in none of the groups allowed on this host (allow_groups): access denied",
+			   c->user);
+		if (!o->silent)
+			pam_error(pamh, "You are not in a directory group allowed to log in on this host. "
+					"Contact your administrator.");
+		/* Not deny_status: the account is fine, this host is not theirs. */
+		return PAM_PERM_DENIED;
 	case SCIM_REMOVED:
 		scim_format_time(c->removed_since, tbuf, sizeof(tbuf));
 		pam_syslog(pamh, LOG_NOTICE, "%s was removed from the directory (since %s): access denied", c->user,

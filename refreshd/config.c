@@ -49,7 +49,7 @@ bool scim_name_is_valid(const char *name)
 }
 
 enum key_type { T_STRING, T_ATTR, T_BOOL, T_UID, T_PATH, T_HOME, T_GROUP, T_NAMES, T_PERCENT,
-		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES };
+		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES, T_GROUPS };
 
 struct key {
 	const char *name;
@@ -75,6 +75,10 @@ static const struct key keys[] = {
 	K(cache_file, T_PATH),
 	K(max_removed_percent, T_PERCENT),
 	K(removed_retention, T_SECONDS),
+	K(host_groups, T_GROUPS),
+	K(on_suspend, T_PATH),
+	K(on_suspend_timeout, T_SECONDS),
+	K(ssh_keys_attribute, T_ATTR),
 	K(url, T_URL),
 	K(token_file, T_PATH),
 	K(ca_file, T_PATH),
@@ -273,6 +277,23 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 		free(copy);
 		return r;
 	}
+	case T_GROUPS: {
+		/* Directory group names, as the mapping makes them. */
+		char *copy = strdup(v), *save = NULL;
+		if (!copy)
+			return -ENOMEM;
+		r = 0;
+		for (char *t = strtok_r(copy, ", \t", &save); t && r == 0; t = strtok_r(NULL, ", \t", &save)) {
+			if (!scim_name_is_valid(t))
+				r = fail(p, "%s: '%s' is not a valid group name", k->name, t);
+			else
+				r = append(&c->host_groups, &c->nhost_groups, t);
+		}
+		free(copy);
+		if (r == 0 && c->nhost_groups == 0)
+			r = fail(p, "%s: names no group", k->name);
+		return r;
+	}
 	case T_PERCENT:
 		r = parse_number(p, k->name, v, 0, 100, &n);
 		if (r == 0)
@@ -299,6 +320,8 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 			lo = 10, hi = 7 * 86400;
 		else if (!strcmp(k->name, "removed_retention"))
 			lo = 0, hi = SCIM_MAX_REMOVED_RETENTION;
+		else if (!strcmp(k->name, "on_suspend_timeout"))
+			lo = 1, hi = 3600;
 		else
 			hi = 3600;
 		r = parse_duration(p, k->name, v, lo, hi, &n);
@@ -362,6 +385,7 @@ static int set_defaults(struct scim_config *c)
 	c->uid_max = SCIM_DEFAULT_UID_MAX;
 	c->max_removed_percent = SCIM_DEFAULT_MAX_REMOVED_PERCENT;
 	c->removed_retention = SCIM_DEFAULT_REMOVED_RETENTION;
+	c->on_suspend_timeout = SCIM_DEFAULT_ON_SUSPEND_TIMEOUT;
 	c->refresh_interval = SCIM_DEFAULT_REFRESH_INTERVAL;
 	c->page_size = SCIM_DEFAULT_PAGE_SIZE;
 	c->timeout = SCIM_DEFAULT_TIMEOUT;
@@ -579,6 +603,9 @@ void scim_config_free(struct scim_config *c)
 	free(c->shell);
 	free(c->primary_group);
 	free_vec(c->deny_names);
+	free_vec(c->host_groups);
+	free(c->on_suspend);
+	free(c->ssh_keys_attribute);
 	free(c->state_dir);
 	free(c->cache_file);
 	free(c->url);

@@ -29,6 +29,7 @@
 #define SCIM_DEFAULT_MAX_REMOVED_PERCENT 10
 #define SCIM_DEFAULT_REMOVED_RETENTION (30 * 86400)
 #define SCIM_MAX_REMOVED_RETENTION (3650u * 86400)
+#define SCIM_DEFAULT_ON_SUSPEND_TIMEOUT 30
 
 struct scim_config {
 	char *path; /* the file this came from (for messages) */
@@ -49,6 +50,13 @@ struct scim_config {
 	char *cache_file;      /* the cache to publish */
 	unsigned max_removed_percent; /* 0..100 */
 	unsigned removed_retention;   /* seconds a removed user's name stays denied; 0: none */
+
+	/* ---- access on the host (issue 13) */
+	char **host_groups;    /* NULL: every user; else NULL-terminated directory group names */
+	size_t nhost_groups;
+	char *on_suspend;      /* program run for each newly suspended or removed user, or NULL */
+	unsigned on_suspend_timeout; /* seconds before on_suspend is killed; default 30 */
+	char *ssh_keys_attribute; /* attribute path of the users' SSH public keys, or NULL */
 
 	/* ---- network (issue 4); url and token_file may be NULL (not needed for --import) */
 	char *url;             /* base URL, https://, no trailing '/' */

@@ -5,9 +5,9 @@ noinst_LTLIBRARIES += libscimrefresh.la
 libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c refreshd/log.h \
 	refreshd/idmap.c refreshd/idmap.h refreshd/model.c refreshd/model.h refreshd/names.c \
 	refreshd/names.h refreshd/import.c refreshd/import.h refreshd/local.c refreshd/local.h \
-	refreshd/table.c refreshd/table.h refreshd/scan.c refreshd/scan.h
+	refreshd/table.c refreshd/table.h refreshd/scan.c refreshd/scan.h refreshd/hook.c refreshd/hook.h
 libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
-libscimrefresh_la_LIBADD = libscimcache.la $(TDB_LIBS) $(JSONC_LIBS)
+libscimrefresh_la_LIBADD = libscimcache.la libscimsshkey.la $(TDB_LIBS) $(JSONC_LIBS)
 
 # The README's first command: scripts/demo.sh imports sample/.
 EXTRA_DIST += scripts/demo.sh sample/README sample/scim-refreshd.conf sample/Users.json \
@@ -28,3 +28,8 @@ libscimnet_la_SOURCES = refreshd/http.c refreshd/http.h refreshd/fetch.c refresh
 libscimnet_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
 libscimnet_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS)
 # scim-refreshd links it (sync.c and daemon.c in place of the stub).
+
+# on_suspend's shipped program (issue 13): ends the sessions of a user a
+# publish suspended or removed.
+scimlibexecdir = $(libexecdir)/nss-pam-scim
+dist_scimlibexec_SCRIPTS = refreshd/scim-end-sessions

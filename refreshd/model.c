@@ -18,6 +18,8 @@
 #include <time.h>
 
 #include "cache/cache.h"
+#include "cache/sshkey.h"
+#include "refreshd/hook.h"
 #include "refreshd/idmap.h"
 #include "refreshd/local.h"
 #include "refreshd/log.h"
@@ -39,6 +41,9 @@ struct user {
 	uint32_t gid_off, ngids;
 	uint8_t skip;    /* 0, or 1 + enum scim_skip_reason */
 	bool suspended;
+	bool off_host;   /* numbered, but in none of host_groups: not published */
+	uint8_t nkeys;    /* SSH public keys (ssh_keys_attribute) */
+	const char *keys; /* nkeys checked lines, each ended by '\n' */
 };
 
 struct ref {
@@ -57,6 +62,7 @@ struct group {
 	uint32_t *subgroups; /* refs resolved to group indices at publish time */
 	uint32_t nsub;
 	uint32_t flat_off, nflat;
+	bool off_host; /* no member on this host (host_groups): not published */
 };
 
 struct scim_model {
@@ -75,7 +81,7 @@ struct scim_model {
 	bool used;
 	/* The top-level keys of name_attribute and uid_attribute: with the
 	 * fixed ones, all a user resource is read for. */
-	char user_keys[2][512];
+	char user_keys[3][512];
 };
 
 static const char *const reason_names[SCIM_SKIP_NREASONS] = {
@@ -301,6 +307,7 @@ int scim_model_new(const struct scim_config *cfg, struct scim_model **out)
 	m->cfg = cfg;
 	top_key(cfg->name_attribute, m->user_keys[0], sizeof(m->user_keys[0]));
 	top_key(cfg->uid_attribute, m->user_keys[1], sizeof(m->user_keys[1]));
+	top_key(cfg->ssh_keys_attribute, m->user_keys[2], sizeof(m->user_keys[2]));
 	r = scim_local_load(NULL, NULL, &m->local);
 	if (r < 0) {
 		log_error("cannot read /etc/passwd or /etc/group: %s", strerror(-r));
@@ -537,6 +544,57 @@ static bool parse_active(struct json_object *o, const char *id)
 	return false;
 }
 
+/* ssh_keys_attribute: a string, or an array of strings or of multi-valued
+ * {"value": ...} objects.  A line that is not a plain public key is dropped
+ * with a warning; the rest are kept, up to SCIM_SSH_KEYS_MAX lines and
+ * SCIM_SSHKEYS_BYTES_MAX bytes a user. */
+static int collect_keys(struct scim_model *m, struct user *u, struct json_object *o, const char *id)
+{
+	const char *attr = m->cfg->ssh_keys_attribute;
+	char joined[SCIM_SSHKEYS_BYTES_MAX + 1], line[SCIM_SSHKEY_LINE_MAX + 1];
+	size_t n = 1, used = 0, dropped_over = 0;
+	bool array = o && json_object_is_type(o, json_type_array);
+
+	if (!o || json_object_is_type(o, json_type_null))
+		return 0;
+	if (array)
+		n = json_object_array_length(o);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = array ? json_object_array_get_idx(o, i) : o;
+		const char *s, *why;
+		size_t len = 0, ll;
+
+		if (v && json_object_is_type(v, json_type_object))
+			v = get_ci(v, "value");
+		s = get_str(v, &len);
+		if (!s) {
+			log_warning("user id=%s: %s[%zu] is not a string; SSH key dropped", id, attr, i);
+			continue;
+		}
+		if (scim_sshkey_check(s, len, line, sizeof(line), &why) < 0) {
+			log_warning("user id=%s: %s[%zu]: SSH key dropped: %s", id, attr, i,
+				    why[0] ? why : "the line is too long");
+			continue;
+		}
+		ll = strlen(line);
+		if (u->nkeys == SCIM_SSH_KEYS_MAX || used + ll + 1 > SCIM_SSHKEYS_BYTES_MAX) {
+			dropped_over++;
+			continue;
+		}
+		memcpy(joined + used, line, ll);
+		joined[used + ll] = '\n';
+		used += ll + 1;
+		u->nkeys++;
+	}
+	if (dropped_over)
+		log_warning("user id=%s: %s: %zu SSH keys dropped, over %d keys or %d bytes a user", id, attr,
+			    dropped_over, SCIM_SSH_KEYS_MAX, SCIM_SSHKEYS_BYTES_MAX);
+	if (!u->nkeys)
+		return 0;
+	u->keys = scim_arena_strndup(&m->arena, joined, used);
+	return u->keys ? 0 : -ENOMEM;
+}
+
 int scim_model_add_user(struct scim_model *m, struct json_object *res)
 {
 	char name[SCIM_POSIX_NAME_MAX + 1], gecos[SCIM_GECOS_MAX + 1];
@@ -559,6 +617,8 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 	u->name = u->gecos = NULL;
 	u->attr = 0;
 	u->skip = 0;
+	u->keys = NULL;
+	u->nkeys = 0;
 
 	raw = get_str(get_path(res, m->cfg->name_attribute), &len);
 	if (!raw && get_path(res, m->cfg->name_attribute)) {
@@ -579,6 +639,8 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 		return -ENOMEM;
 	u->suspended = !parse_active(get_ci(res, "active"), id);
 	u->attr = attr_number(m, res, m->cfg->uid_attribute, "user", id);
+	if (m->cfg->ssh_keys_attribute)
+		return collect_keys(m, u, get_path(res, m->cfg->ssh_keys_attribute), id);
 	return 0;
 }
 
@@ -738,7 +800,7 @@ static bool sink_user_key(void *ctx, const char *key, size_t len)
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (!strcasecmp(key, fixed[i]))
 			return true;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		if (m->user_keys[i][0] && !strcasecmp(key, m->user_keys[i]))
 			return true;
 	return false;
@@ -843,6 +905,9 @@ struct publish {
 	const char **gone_ids;
 	size_t gone_n, gone_cap;
 	int64_t now;
+	/* Users this sync suspends or removes, for on_suspend (names in rm_arena). */
+	struct scim_ended_user *ended;
+	size_t ended_n, ended_cap;
 };
 
 static const char *kind_name(char kind)
@@ -1203,6 +1268,64 @@ out:
 	return r;
 }
 
+/* host_groups: only the members of those groups (nested ones included, so
+ * after flatten_groups) are published, and only the groups that keep a
+ * member.  Numbers are assigned before this, to everyone, so a user has the
+ * same uid on every host whatever the host selects. */
+static int select_host(struct publish *p)
+{
+	struct scim_model *m = p->m;
+	const struct scim_config *cfg = m->cfg;
+	bool *sel;
+	uint32_t groups_left = 0;
+
+	if (!cfg->host_groups)
+		return 0;
+	sel = calloc(m->nusers ? m->nusers : 1, sizeof(*sel));
+	if (!sel)
+		return -ENOMEM;
+	for (size_t h = 0; h < cfg->nhost_groups; h++) {
+		bool found = false;
+		for (size_t i = 0; i < m->ngroups; i++) {
+			const struct group *g = &m->groups[i];
+			if (g->skip || strcmp(g->name, cfg->host_groups[h]) != 0)
+				continue;
+			found = true;
+			for (uint32_t k = 0; k < g->nflat; k++)
+				sel[p->flat[g->flat_off + k]] = true;
+		}
+		if (!found)
+			log_warning("host_groups: '%s' is not a group of the directory; it selects nobody",
+				    cfg->host_groups[h]);
+	}
+	for (size_t i = 0; i < m->nusers; i++) {
+		struct user *u = &m->users[i];
+		if (!u->skip && !sel[i]) {
+			u->off_host = true;
+			p->st->not_selected++;
+		}
+	}
+	for (size_t i = 0; i < m->ngroups; i++) {
+		struct group *g = &m->groups[i];
+		uint32_t n = 0;
+		if (g->skip)
+			continue;
+		for (uint32_t k = 0; k < g->nflat; k++)
+			if (sel[p->flat[g->flat_off + k]])
+				p->flat[g->flat_off + n++] = p->flat[g->flat_off + k];
+		g->nflat = n;
+		/* A directory primary_group is every user's group: it stays. */
+		if (n == 0 && !(cfg->primary_group && g->number == p->primary_gid)) {
+			g->off_host = true;
+			groups_left++;
+		}
+	}
+	if (groups_left)
+		log_info("host_groups: %u directory groups have no member on this host; left out", groups_left);
+	free(sel);
+	return 0;
+}
+
 static int supplementary_gids(struct publish *p)
 {
 	struct scim_model *m = p->m;
@@ -1297,6 +1420,25 @@ static int removed_add(struct publish *p, const char *name, const char *scim_id,
 	return 0;
 }
 
+static int ended_add(struct publish *p, const char *name, uint32_t uid)
+{
+	if (!p->m->cfg->on_suspend)
+		return 0;
+	if (p->ended_n == p->ended_cap) {
+		size_t cap = p->ended_cap ? p->ended_cap * 2 : 16;
+		struct scim_ended_user *e = realloc(p->ended, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->ended = e;
+		p->ended_cap = cap;
+	}
+	p->ended[p->ended_n].name = scim_arena_strdup(&p->rm_arena, name);
+	if (!p->ended[p->ended_n].name)
+		return -ENOMEM;
+	p->ended[p->ended_n++].uid = uid;
+	return 0;
+}
+
 static int old_removed_cb(const struct scim_removed *d, void *ctx)
 {
 	return removed_add(ctx, d->name, d->scim_id, d->uid, d->since);
@@ -1342,6 +1484,21 @@ static int compare(struct publish *p)
 		uint32_t o;
 		if (u->skip)
 			continue;
+		if (u->off_host) {
+			/* Left the host's groups: gone from this host, and denied
+			 * like a removed user, under the name the host knew. */
+			if (scim_nummap_get(&p->old_users, u->number, &o) < 0)
+				continue;
+			p->old_seen[o] = true;
+			if (st->removed++ < LOG_BY_NAME_MAX)
+				log_info("user %s removed (uid %u): in none of host_groups", p->old_names[o], u->number);
+			r = removed_add(p, p->old_names[o], u->id, u->number, p->now);
+			if (r == 0)
+				r = ended_add(p, p->old_names[o], u->number);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (scim_nummap_get(&p->old_users, u->number, &o) < 0) {
 			/* By name only up to a point: a first sync adds everyone. */
 			if (st->added++ < LOG_BY_NAME_MAX)
@@ -1359,6 +1516,9 @@ static int compare(struct publish *p)
 		if (u->suspended && !p->old_susp[o]) {
 			st->suspended++;
 			log_notice("user %s (uid %u) suspended", u->name, u->number);
+			r = ended_add(p, u->name, u->number);
+			if (r < 0)
+				return r;
 		} else if (!u->suspended && p->old_susp[o]) {
 			st->reactivated++;
 			log_notice("user %s (uid %u) reactivated", u->name, u->number);
@@ -1374,6 +1534,8 @@ static int compare(struct publish *p)
 		/* The id is only a label for scimctl: "" if the map did not say. */
 		id = scim_nummap_get(&p->gone, p->old_uids[o], &g) == 0 ? p->gone_ids[g] : "";
 		r = removed_add(p, p->old_names[o], id, p->old_uids[o], p->now);
+		if (r == 0)
+			r = ended_add(p, p->old_names[o], p->old_uids[o]);
 		if (r < 0)
 			return r;
 	}
@@ -1422,7 +1584,7 @@ static int removed_keep(struct publish *p)
 	}
 	for (size_t i = 0; i < m->nusers && r == 0; i++) {
 		uint32_t v;
-		if (!m->users[i].skip && scim_strmap_get(&names, 'u', m->users[i].name, &v) == 0)
+		if (!m->users[i].skip && !m->users[i].off_host && scim_strmap_get(&names, 'u', m->users[i].name, &v) == 0)
 			drop[v] = true;
 	}
 	if (r < 0)
@@ -1448,6 +1610,31 @@ struct emit {
 	char home[SCIM_HOME_MAX + 1];
 };
 
+static int emit_keys(struct emit *e, const struct user *u)
+{
+	const char *lines[SCIM_SSH_KEYS_MAX];
+	char buf[SCIM_SSHKEYS_BYTES_MAX + 1], *p = buf;
+	uint32_t n = 0;
+	int r;
+
+	/* The joined lines, split in place of a copy. */
+	snprintf(buf, sizeof(buf), "%s", u->keys);
+	while (*p && n < SCIM_SSH_KEYS_MAX) {
+		char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		lines[n++] = p;
+		p = nl + 1;
+	}
+	struct scim_keys k = { .name = u->name, .nkeys = n, .keys = lines };
+	r = scim_cache_writer_add_keys(e->w, &k);
+	if (r < 0)
+		log_error("cannot add the SSH keys of user %s to %s: %s", u->name, e->p->m->cfg->cache_file,
+			  strerror(-r));
+	return r;
+}
+
 static int emit_all(struct emit *e)
 {
 	struct scim_model *m = e->p->m;
@@ -1456,7 +1643,7 @@ static int emit_all(struct emit *e)
 
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
-		if (u->skip)
+		if (u->skip || u->off_host)
 			continue;
 		r = scim_expand_home(cfg->home, u->name, u->number, e->home, sizeof(e->home));
 		if (r < 0) {
@@ -1472,11 +1659,15 @@ static int emit_all(struct emit *e)
 			log_error("cannot add user %s to %s: %s", u->name, cfg->cache_file, strerror(-r));
 			return r;
 		}
+		/* A suspended user's keys are not published: nothing that reads
+		 * the cache can hand them to sshd. */
+		if (u->nkeys && !u->suspended && (r = emit_keys(e, u)) < 0)
+			return r;
 	}
 	if (!cfg->primary_group)
 		for (size_t i = 0; i < m->nusers; i++) {
 			const struct user *u = &m->users[i];
-			if (u->skip)
+			if (u->skip || u->off_host)
 				continue;
 			struct scim_group sg = { .name = u->name, .gid = u->number, .scim_id = u->id };
 			if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
@@ -1487,7 +1678,7 @@ static int emit_all(struct emit *e)
 		}
 	for (size_t i = 0; i < m->ngroups; i++) {
 		const struct group *g = &m->groups[i];
-		if (g->skip)
+		if (g->skip || g->off_host)
 			continue;
 		if (g->nflat > e->names_cap) {
 			const char **nn = realloc(e->names, g->nflat * sizeof(*nn));
@@ -1566,6 +1757,7 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		stats = &local_stats;
 	memset(stats, 0, sizeof(*stats));
 	p.st = stats;
+	stats->host_groups = cfg->host_groups != NULL;
 	if (m->used)
 		return -EALREADY;
 	m->used = true;
@@ -1601,6 +1793,9 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	r = flatten_groups(&p);
 	if (r < 0)
 		goto out;
+	r = select_host(&p);
+	if (r < 0)
+		goto out;
 	r = supplementary_gids(&p);
 	if (r < 0)
 		goto out;
@@ -1625,6 +1820,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 			stats->skipped_users[u->skip - 1]++;
 			continue;
 		}
+		if (u->off_host)
+			continue;
 		stats->users++;
 		stats->suspended_total += u->suspended;
 		if (!cfg->primary_group)
@@ -1633,7 +1830,7 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	for (size_t i = 0; i < m->ngroups; i++) {
 		if (m->groups[i].skip)
 			stats->skipped_groups[m->groups[i].skip - 1]++;
-		else
+		else if (!m->groups[i].off_host)
 			stats->groups++;
 	}
 	stats->skipped_users[SCIM_SKIP_NO_ID] += m->noid_users;
@@ -1652,7 +1849,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		if (r < 0)
 			goto out;
 		for (size_t i = 0; i < m->ngroups; i++)
-			if (!m->groups[i].skip && scim_nummap_get(&p.old_groups, m->groups[i].number, NULL) < 0)
+			if (!m->groups[i].skip && !m->groups[i].off_host &&
+			    scim_nummap_get(&p.old_groups, m->groups[i].number, NULL) < 0)
 				stats->groups_added++;
 		if (p.old_groups.count + stats->groups_added > stats->groups)
 			stats->groups_removed = (uint32_t)(p.old_groups.count + stats->groups_added - stats->groups);
@@ -1673,6 +1871,19 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 
 	/* The guards: a listing that lost most users is far more likely a fault
 	 * upstream than the truth, and publishing it locks people out. */
+	/* A selection that keeps nobody is a typo far more often than a host
+	 * meant for no directory user. */
+	if (cfg->host_groups && stats->users == 0 && stats->not_selected > 0) {
+		if (!force) {
+			log_error("refusing to publish: host_groups selects none of the %u directory users; run with "
+				  "--force if that is intended",
+				  stats->not_selected);
+			r = -ECANCELED;
+			goto out;
+		}
+		log_warning("publishing a snapshot where host_groups selects none of the %u directory users (--force)",
+			    stats->not_selected);
+	}
 	if (p.have_old && stats->users == 0 && p.old_n > 0) {
 		if (!force) {
 			log_error("refusing to publish: the new snapshot has no users, but the cache %s has %zu; "
@@ -1700,8 +1911,13 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	scim_log_memory(__func__, "comparing");
 	r = write_cache(&p, source);
 	scim_log_memory(__func__, "publishing");
-	if (r == 0)
+	if (r == 0) {
 		stats->published = true;
+		/* Only now: a sync that publishes nothing ends nobody's
+		 * session, and the next one that publishes still sees them as
+		 * newly suspended. */
+		scim_on_suspend_run(cfg, p.ended, p.ended_n);
+	}
 out:
 	scim_nummap_free(&p.claimed);
 	scim_nummap_free(&p.old_users);
@@ -1713,6 +1929,7 @@ out:
 	free(p.old_uids);
 	free(p.rm);
 	free(p.gone_ids);
+	free(p.ended);
 	scim_nummap_free(&p.gone);
 	scim_arena_free(&p.rm_arena);
 	free(p.flat);
@@ -1745,5 +1962,6 @@ void scim_sync_stats_format(const struct scim_sync_stats *st, char *buf, size_t 
 			     st->suspended, st->reactivated, st->groups_added, st->groups_removed, skipped,
 			     skipped ? " (" : "", detail, skipped ? ")" : "", st->members_dropped, st->cycles,
 			     st->new_numbers, st->collisions, st->tombstoned, st->removed_kept);
-	(void)n;
+	if (st->host_groups && n < len)
+		snprintf(buf + n, len - n, " not_selected=%u", st->not_selected);
 }

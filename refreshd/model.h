@@ -60,6 +60,8 @@ struct scim_sync_stats {
 	uint32_t collisions;       /* assignments that had to probe past a hash collision */
 	uint32_t tombstoned;       /* ids that left the directory in this sync */
 	uint32_t removed_kept;     /* removed users the new cache keeps for pam_scim */
+	uint32_t not_selected;     /* users in none of host_groups: numbered, not published */
+	bool host_groups;          /* host_groups is set: not_selected is in the summary */
 	bool published;
 	uint64_t generation;       /* of the published cache */
 };

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "cache/sshkey.h"
 
 enum {
 	EXIT_OK = 0,
@@ -236,6 +237,10 @@ struct ctl_user {
 	uint32_t *gids;
 	char **gid_names; /* filled by a pass over the groups */
 	bool suspended;
+	/* SSH public keys: type and fingerprint of each, never the key */
+	uint32_t nkeys;
+	char key_type[SCIM_SSH_KEYS_MAX][48];
+	char key_fp[SCIM_SSH_KEYS_MAX][56];
 };
 
 static void ctl_user_free(struct ctl_user *u)
@@ -249,6 +254,23 @@ static void ctl_user_free(struct ctl_user *u)
 	free(u->home);
 	free(u->shell);
 	free(u->scim_id);
+}
+
+static int copy_keys_cb(const struct scim_keys *k, void *ctx)
+{
+	struct ctl_user *u = ctx;
+	const char *line;
+	size_t pos = 0, len;
+
+	while (u->nkeys < SCIM_SSH_KEYS_MAX && scim_rec_next_key(k, &pos, &line, &len) == 0) {
+		char *t = u->key_type[u->nkeys], *fp = u->key_fp[u->nkeys];
+		if (scim_sshkey_fingerprint(line, len, t, sizeof(u->key_type[0]), fp, sizeof(u->key_fp[0])) < 0) {
+			snprintf(t, sizeof(u->key_type[0]), "unreadable");
+			snprintf(fp, sizeof(u->key_fp[0]), "-");
+		}
+		u->nkeys++;
+	}
+	return 0;
 }
 
 /* Callbacks see strings valid only until they return: copy what we print. */
@@ -334,6 +356,14 @@ static void print_user(const struct ctl_opts *o, const struct ctl_user *u)
 				fputs("null", stdout);
 			putchar('}');
 		}
+		fputs("],\"ssh_keys\":[", stdout);
+		for (uint32_t i = 0; i < u->nkeys; i++) {
+			printf("%s{\"type\":", i ? "," : "");
+			json_str(u->key_type[i]);
+			fputs(",\"fingerprint\":", stdout);
+			json_str(u->key_fp[i]);
+			putchar('}');
+		}
 		puts("]}");
 		return;
 	}
@@ -350,6 +380,10 @@ static void print_user(const struct ctl_opts *o, const struct ctl_user *u)
 		printf("%s %" PRIu32 "%s%s%s", i ? "," : "", u->gids[i], u->gid_names[i] ? " (" : "",
 		       u->gid_names[i] ? u->gid_names[i] : "", u->gid_names[i] ? ")" : "");
 	putchar('\n');
+	if (!u->nkeys)
+		printf("ssh keys:    none\n");
+	for (uint32_t i = 0; i < u->nkeys; i++)
+		printf("%s%s %s\n", i ? "             " : "ssh keys:    ", u->key_type[i], u->key_fp[i]);
 }
 
 /* A user the directory removed lately (kept for pam_scim's denials). */
@@ -452,6 +486,9 @@ static int cmd_user(const struct ctl_opts *o, const char *key)
 		goto out;
 	r = scim_cache_file_foreach_group(f, name_groups_cb, &u);
 	if (r < 0)
+		goto out;
+	r = scim_cache_file_keys_by_name(f, name, copy_keys_cb, &u);
+	if (r < 0 && r != -ENOENT)
 		goto out;
 	print_user(o, &u);
 	r = 0;

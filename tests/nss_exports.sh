@@ -13,7 +13,7 @@ if [ -n "$bad" ]; then
 	echo "FAIL: symbols outside the version script's _nss_scim_* leaked:"; echo "$bad"; exit 1
 fi
 for f in getpwnam_r getpwuid_r setpwent getpwent_r endpwent getgrnam_r getgrgid_r setgrent getgrent_r \
-	endgrent initgroups_dyn account_lookup removed_lookup; do
+	endgrent initgroups_dyn account_lookup removed_lookup group_member; do
 	echo "$syms" | grep -qx "_nss_scim_$f" || { echo "FAIL: _nss_scim_$f is not exported"; exit 1; }
 done
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')

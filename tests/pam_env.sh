@@ -104,22 +104,28 @@ pam_env_setup() {
 	PAM
 }
 
-# pam_auth_update DIR: runs pam-auth-update on DIR/pam-gen, a private copy of
-# everything it reads and writes (pam.d, pam-configs, /var/lib/pam and the
-# debconf database), and keeps the common-account it generates.
+# pam_auth_update DIR [PROFILE...]: runs pam-auth-update on DIR/pam-gen, a
+# private copy of everything it reads and writes (pam.d, pam-configs,
+# /var/lib/pam and the debconf database), with our profile and PROFILEs from
+# /usr/share/pam-configs enabled, and keeps the common-account and
+# common-session it generates.
 pam_auth_update() {
 	g=$1/pam-gen
+	shift
 	mkdir -p "$g/pam.d" "$g/configs" "$g/varlib" "$g/debconf"
 	cp /usr/share/pam-configs/unix "$g/configs/"
+	for p in "$@"; do cp "/usr/share/pam-configs/$p" "$g/configs/"; done
 	sed "s|pam_scim\.so|$SCIM_LIBDIR/pam_scim.so|" "$top_srcdir/data/pam-configs/scim" >"$g/configs/scim"
 	cp -a /var/cache/debconf/. "$g/debconf/"
 	unshare --mount --propagation private sh -c '
 		g=$1
+		shift
 		mount --bind "$g/pam.d" /etc/pam.d && mount --bind "$g/configs" /usr/share/pam-configs &&
 		mount --bind "$g/varlib" /var/lib/pam && mount --bind "$g/debconf" /var/cache/debconf || exit 1
-		DEBIAN_FRONTEND=noninteractive pam-auth-update --package --force --enable scim' sh "$g" >"$g/log" 2>&1 ||
-		{ echo "pam-auth-update failed:"; cat "$g/log"; exit 1; }
-	cp "$g/pam.d/common-account" "$1/pam.d/common-account"
+		DEBIAN_FRONTEND=noninteractive pam-auth-update --package --force --enable scim "$@"' sh "$g" "$@" \
+		>"$g/log" 2>&1 || { echo "pam-auth-update failed:"; cat "$g/log"; exit 1; }
+	cp "$g/pam.d/common-account" "$g/../pam.d/common-account"
+	[ ! -f "$g/pam.d/common-session" ] || cp "$g/pam.d/common-session" "$g/../pam.d/common-session"
 	rm -rf "$g"
 }
 

@@ -25,9 +25,9 @@ dist_check_DATA += tests/import_lib.sh tests/fixtures/README \
 	tests/fixtures/hostile/Groups.json tests/fixtures/groups/Users.json \
 	tests/fixtures/groups/Groups.json
 dist_check_SCRIPTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh \
-	tests/test_import_demo.sh
+	tests/test_import_demo.sh tests/test_import_host_groups.sh tests/test_import_on_suspend.sh tests/test_import_ssh_keys.sh
 TESTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh \
-	tests/test_import_demo.sh
+	tests/test_import_demo.sh tests/test_import_host_groups.sh tests/test_import_on_suspend.sh tests/test_import_ssh_keys.sh
 # ---- end of the mapping section ---------------------------------------------
 
 # ---- network sync tests (issue 4; maintained by the network side) ----------

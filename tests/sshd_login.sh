@@ -5,81 +5,10 @@
 # and a republish that suspends the active user.
 set -eu
 . "$top_srcdir/tests/pam_env.sh"
-sshd=/usr/sbin/sshd
-[ -x "$sshd" ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
-	{ echo "SKIP: needs openssh-server and openssh-client"; exit 77; }
-# Loopback up in the new network namespace: ip(8) when iproute2 is there,
-# else the SIOCSIFFLAGS ioctl from python3.
-lo_up() {
-	if command -v ip >/dev/null; then
-		ip link set lo up
-	else
-		python3 -c '
-import fcntl, socket, struct
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-name, flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0)))
-fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))'
-	fi
-}
-command -v ip >/dev/null || command -v python3 >/dev/null || { echo "SKIP: needs ip or python3"; exit 77; }
+. "$top_srcdir/tests/sshd_env.sh"
 
-if [ "${1:-}" != __inner ]; then
-	t=$(mktemp -d)
-	trap 'rm -rf "$t"' EXIT
-	pam_env_setup "$t"
-	ssh-keygen -q -t ed25519 -N '' -C scim-host -f "$t/hostkey"
-	ssh-keygen -q -t ed25519 -N '' -C scim-user -f "$t/id_user"
-	mkdir "$t/keys"
-	for u in scimact scimsusp scimlocal; do cp "$t/id_user.pub" "$t/keys/$u"; done
-	chmod 644 "$t"/keys/*
-	# A network namespace of its own: its loopback port cannot clash
-	# with anything on the host.
-	unshare --mount --net --propagation private sh "$0" __inner "$t"
-	exit $?
-fi
-t=$2
-pam_env_enter "$t"
-lo_up
-mkdir -m 755 /run/sshd   # privilege separation directory, on the private /run
-port=2222
-
-cat >"$t/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $t/hostkey
-PidFile $t/sshd.pid
-UsePAM yes
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile $t/keys/%u
-StrictModes no
-PrintMotd no
-PrintLastLog no
-# The session's programs (id) must find the module and the cache too.
-SetEnv LD_LIBRARY_PATH=$SCIM_LIBDIR NSS_SCIM_CACHE=$t/cache.tdb
-LogLevel VERBOSE
-CONF
-"$sshd" -t -f "$t/sshd_config"
-"$sshd" -D -f "$t/sshd_config" -E "$t/sshd.log" &
-sshd_pid=$!
-trap 'kill $sshd_pid 2>/dev/null; wait $sshd_pid 2>/dev/null || :' EXIT
-i=0
-until grep -q "Server listening on 127.0.0.1 port $port" "$t/sshd.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || { echo "sshd did not start:"; cat "$t/sshd.log"; exit 1; }
-	kill -0 $sshd_pid 2>/dev/null || { echo "sshd exited:"; cat "$t/sshd.log"; exit 1; }
-	sleep 0.1
-done
-
-# ssh_as USER CMD: output and exit status of CMD run over ssh as USER.
-ssh_as() {
-	user=$1; shift
-	out=$(timeout 30 ssh -F /dev/null -i "$t/id_user" -p $port -o BatchMode=yes -o IdentitiesOnly=yes \
-		-o StrictHostKeyChecking=no -o UserKnownHostsFile="$t/known_hosts" -o ConnectTimeout=10 \
-		-o ServerAliveInterval=5 -o ServerAliveCountMax=2 -o LogLevel=ERROR \
-		"$user@127.0.0.1" "$@" 2>&1) && rc=0 || rc=$?
-}
+sshd_env_run "$0" "$@"
+sshd_start
 
 ssh_as scimact id
 check "ssh: active directory user logs in with a key; id shows the directory's groups" \

@@ -324,6 +324,62 @@ static void removed_round_trip_and_damage(void **state)
 	(void)state;
 }
 
+/* SSH key records ("K" name). */
+static void keys_round_trip_and_damage(void **state)
+{
+	static const char *const lines[] = { "ssh-ed25519 AAAA one", "ssh-rsa BBBB" };
+	const struct scim_keys k = { .name = "alice", .nkeys = 2, .keys = lines };
+	struct scim_keys d;
+	const char *line;
+	size_t len = 0, got, pos = 0, ll;
+	unsigned char *rec;
+
+	assert_int_equal(scim_rec_encode_keys(&k, NULL, &len), -ENOBUFS);
+	rec = malloc(len);
+	got = len;
+	assert_int_equal(scim_rec_encode_keys(&k, rec, &got), 0);
+	assert_int_equal(scim_rec_decode_keys(rec, len, &d), 0);
+	assert_int_equal(d.name_len, 5);
+	assert_int_equal(d.nkeys, 2);
+	assert_int_equal(scim_rec_next_key(&d, &pos, &line, &ll), 0);
+	assert_int_equal(ll, strlen(lines[0]));
+	assert_memory_equal(line, lines[0], ll);
+	assert_int_equal(scim_rec_next_key(&d, &pos, &line, &ll), 0);
+	assert_memory_equal(line, lines[1], ll);
+	assert_int_equal(scim_rec_next_key(&d, &pos, &line, &ll), -ENOENT);
+	/* Every prefix is a truncated record; so is one byte more. */
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(scim_rec_decode_keys(rec, cut, &d), -EBADMSG);
+	unsigned char *longer = calloc(1, len + 1);
+	memcpy(longer, rec, len);
+	assert_int_equal(scim_rec_decode_keys(longer, len + 1, &d), -EBADMSG);
+	free(longer);
+	/* Any byte changed: a clean decode whose lines stay inside, or -EBADMSG. */
+	for (size_t i = 0; i < len; i++)
+		for (int v = 0; v < 256; v += 17) {
+			unsigned char *t = malloc(len);
+			memcpy(t, rec, len);
+			t[i] = (unsigned char)v;
+			int r = scim_rec_decode_keys(t, len, &d);
+			assert_true(r == 0 || r == -EBADMSG);
+			for (size_t p = 0; r == 0 && scim_rec_next_key(&d, &p, &line, &ll) == 0;)
+				assert_true((const unsigned char *)line >= t && (const unsigned char *)line + ll < t + len &&
+					    !memchr(line, '\n', ll));
+			free(t);
+		}
+	free(rec);
+	/* No name, no key, too many keys: refused. */
+	struct scim_keys bad = k;
+	bad.name = "";
+	assert_int_equal(scim_rec_encode_keys(&bad, NULL, &len), -EINVAL);
+	bad = k;
+	bad.nkeys = 0;
+	assert_int_equal(scim_rec_encode_keys(&bad, NULL, &len), -EINVAL);
+	bad.nkeys = SCIM_SSH_KEYS_MAX + 1;
+	assert_int_equal(scim_rec_encode_keys(&bad, NULL, &len), -EINVAL);
+	(void)state;
+}
+
 /* ---------------------------------------------------- removed users in a file */
 
 static char dir[] = "/tmp/test_cache_codec.XXXXXX";
@@ -488,6 +544,7 @@ int main(void)
 		cmocka_unit_test(header_round_trip),
 		cmocka_unit_test(chunk_walk),
 		cmocka_unit_test(removed_round_trip_and_damage),
+		cmocka_unit_test(keys_round_trip_and_damage),
 		cmocka_unit_test(removed_in_a_cache),
 		cmocka_unit_test(removed_under_another_name),
 	};

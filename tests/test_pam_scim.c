@@ -152,6 +152,17 @@ static void publish(const char *name, const char *desc)
 	      "removed:daemon:70005:1700000000:id-daemon\n"                      \
 	      "removed:alice:70006:1700000000:id-old-alice\n"
 
+/* For allow_groups: dave is in ops only through his primary gid, erin in
+ * staff only through a nested group (her flattened gids), frank in no
+ * group; "daemon" is a local group (every /etc/group has it) that the
+ * directory does not have. */
+#define GROUPS                                                                          \
+	USERS "user:dave:70007:70200:Dave:/home/dave:/bin/sh:active:id-dave:\n"        \
+	      "user:erin:70008:70008:Erin:/home/erin:/bin/sh:active:id-erin:70101,70100\n" \
+	      "user:frank:70009:70009:Frank:/home/frank:/bin/sh:active:id-frank:\n"    \
+	      "group:ops:70200:id-ops:\n"                                              \
+	      "group:devs:70101:id-devs:erin\n"
+
 static char *option(const char *fmt, ...)
 {
 	static char buf[8][4096];
@@ -199,6 +210,8 @@ static void use(const char *scenario)
 		return;
 	if (strcmp(scenario, "good") == 0) {
 		publish("live.tdb", USERS);
+	} else if (strcmp(scenario, "groups") == 0) {
+		publish("live.tdb", GROUPS);
 	} else if (strcmp(scenario, "removed") == 0) {
 		publish("live.tdb", REMOVED);
 	} else if (strcmp(scenario, "removed_old") == 0) {
@@ -319,6 +332,54 @@ static void test_removed(void **state)
 	assert_int_equal(CHECK("carol", cache("removed_old"), "max_age=60"), PAM_ACCT_EXPIRED);
 	/* Without the entry, carol is unknown. */
 	assert_int_equal(CHECK("carol", cache("good")), PAM_USER_UNKNOWN);
+}
+
+/* allow_groups: only members of the listed directory groups pass. */
+static void test_allow_groups(void **state)
+{
+	/* alice is in staff through her supplementary gids. */
+	assert_int_equal(CHECK("alice", cache("groups"), "allow_groups=staff"), PAM_SUCCESS);
+	assert_string_equal(msgbuf, "");
+	/* dave through his primary gid, erin through a nested group. */
+	assert_int_equal(CHECK("dave", cache("groups"), "allow_groups=staff,ops"), PAM_SUCCESS);
+	assert_int_equal(CHECK("erin", cache("groups"), "allow_groups=staff"), PAM_SUCCESS);
+	assert_int_equal(CHECK("erin", cache("groups"), "allow_groups=devs"), PAM_SUCCESS);
+
+	/* In none of them: denied with a message, whatever deny= says. */
+	assert_int_equal(CHECK("frank", cache("groups"), "allow_groups=staff,ops"), PAM_PERM_DENIED);
+	assert_non_null(strstr(msgbuf, "error:You are not in a directory group allowed to log in on this host"));
+	assert_non_null(strstr(logbuf, "<5>"));
+	assert_non_null(strstr(logbuf, "frank is in none of the groups allowed on this host"));
+	assert_int_equal(CHECK("frank", cache("groups"), "allow_groups=staff", "deny=expired"), PAM_PERM_DENIED);
+	assert_int_equal(CHECK("frank", cache("groups"), "allow_groups=staff", "silent"), PAM_PERM_DENIED);
+	assert_string_equal(msgbuf, "");
+	assert_int_equal(CHECK("dave", cache("groups"), "allow_groups=staff"), PAM_PERM_DENIED);
+	assert_int_equal(CHECK("alice", cache("groups"), "allow_groups=ops"), PAM_PERM_DENIED);
+
+	/* A group the cache does not have grants nothing, even when it is a
+	 * local group: /etc/group is never read. */
+	assert_int_equal(CHECK("alice", cache("groups"), "allow_groups=daemon"), PAM_PERM_DENIED);
+	assert_int_equal(CHECK("alice", cache("groups"), "allow_groups=nosuchgroup"), PAM_PERM_DENIED);
+	/* Names are exact. */
+	assert_int_equal(CHECK("alice", cache("groups"), "allow_groups=Staff,staf, staff"), PAM_PERM_DENIED);
+
+	/* Lists given twice add up; empty items are skipped. */
+	assert_int_equal(CHECK("dave", cache("groups"), "allow_groups=staff", "allow_groups=,ops,"), PAM_SUCCESS);
+
+	/* A list that names nothing denies every directory user, never lets
+	 * them all in. */
+	assert_int_equal(CHECK("alice", cache("groups"), "allow_groups="), PAM_PERM_DENIED);
+	assert_non_null(strstr(logbuf, "allow_groups= names no group"));
+	assert_int_equal(CHECK("alice", cache("groups"), "allow_groups=,,"), PAM_PERM_DENIED);
+
+	/* The other verdicts come first: suspended, unknown, local, stale,
+	 * unavailable. */
+	assert_int_equal(CHECK("bob", cache("groups"), "allow_groups=staff"), PAM_ACCT_EXPIRED);
+	assert_int_equal(CHECK("carol", cache("groups"), "allow_groups=staff"), PAM_USER_UNKNOWN);
+	assert_int_equal(CHECK("root", cache("groups"), "allow_groups=staff"), PAM_USER_UNKNOWN);
+	assert_int_equal(CHECK("daemon", cache("corrupt"), "allow_groups=staff"), PAM_USER_UNKNOWN);
+	assert_int_equal(CHECK("alice", cache("old"), "allow_groups=staff", "max_age=60"), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(CHECK("alice", cache("missing"), "allow_groups=staff"), PAM_AUTHINFO_UNAVAIL);
 }
 
 static void test_cache_unavailable(void **state)
@@ -721,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_local_user),
 		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_removed),
+		cmocka_unit_test(test_allow_groups),
 		cmocka_unit_test(test_cache_unavailable),
 		cmocka_unit_test(test_max_age),
 		cmocka_unit_test(test_max_age_future),
