@@ -26,6 +26,8 @@
 #define SCIM_DEFAULT_TIMEOUT 30
 #define SCIM_DEFAULT_MAX_RESPONSE_BYTES (64u * 1024 * 1024)
 #define SCIM_DEFAULT_MAX_REMOVED_PERCENT 10
+#define SCIM_DEFAULT_MAX_PARALLEL 4
+#define SCIM_DEFAULT_MAX_CONFIRMATIONS 100
 
 struct scim_config {
 	char *path; /* the file this came from (for messages) */
@@ -56,6 +58,8 @@ struct scim_config {
 	char **headers;            /* "Name: value", NULL-terminated; never NULL itself */
 	size_t nheaders;
 	uint64_t max_response_bytes; /* default 64 MiB */
+	unsigned max_parallel;       /* page requests in flight, 1..100, default 4 */
+	unsigned max_confirmations;  /* GETs by id per sync of what a listing lacks, default 100 */
 
 	/* ---- not keys: set from the command line */
 	bool recover_idmap; /* --recover-idmap: rebuild a lost id map from the cache */

@@ -11,6 +11,38 @@
 #define SCIM_MAX_PAGES 1000000
 
 /* ---------------------------------------------------------------- URLs */
+static char *scim_pct_encode(char *p, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			*p++ = (char)c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	*p = '\0';
+	return p;
+}
+
+char *scim_resource_url(const char *base_url, const char *type, const char *id)
+{
+	size_t blen = strlen(base_url), n = blen + strlen(type) + 3 * strlen(id) + 8;
+	char *u = malloc(n);
+
+	if (!u)
+		return NULL;
+	while (blen && base_url[blen - 1] == '/')
+		blen--;
+	scim_pct_encode(u + snprintf(u, n, "%.*s/%s/", (int)blen, base_url, type), id);
+	return u;
+}
+
 char *scim_listing_url(const char *base_url, const char *type, size_t start_index, const char *cursor,
 		       unsigned count)
 {
@@ -24,19 +56,8 @@ char *scim_listing_url(const char *base_url, const char *type, size_t start_inde
 		blen--;
 	p = u + snprintf(u, n, "%.*s/%s?", (int)blen, base_url, type);
 	if (cursor) {
-		static const char hex[] = "0123456789ABCDEF";
 		p += sprintf(p, "cursor=");
-		for (size_t i = 0; i < clen; i++) {
-			unsigned char c = (unsigned char)cursor[i];
-			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			    c == '-' || c == '_' || c == '.' || c == '~') {
-				*p++ = (char)c;
-			} else {
-				*p++ = '%';
-				*p++ = hex[c >> 4];
-				*p++ = hex[c & 15];
-			}
-		}
+		p = scim_pct_encode(p, cursor);
 		sprintf(p, "&count=%u", count);
 	} else {
 		sprintf(p, "startIndex=%zu&count=%u", start_index, count);
@@ -71,7 +92,13 @@ struct feed {
 	size_t page;
 	size_t noid, noid_page; /* resources without a string id */
 	size_t fed;             /* resources the sink took */
+	size_t shifted;         /* ids seen again on a later page */
+	const char *id;         /* of the resource being fed (NULL: none) */
+	size_t ids_before;
 };
+
+/* Shifts logged one by one; beyond this, only counted. */
+#define SCIM_SHIFT_LOG_MAX 5
 
 static int feed_check(struct feed *f, json_object *res)
 {
@@ -84,11 +111,28 @@ static int feed_check(struct feed *f, json_object *res)
 	/* The sink skips and logs a resource without an id; it still counts
 	 * toward totalResults. */
 	id = scim_json_get(res, "id");
+	f->id = NULL;
 	if (!id || !json_object_is_type(id, json_type_string)) {
 		f->noid++;
 		f->noid_page++;
+	} else {
+		f->id = json_object_get_string(id);
+		f->ids_before = f->sink->ids(f->sink->put.ctx);
 	}
 	return 0;
+}
+
+/* An id that did not add to the sink's ids came before: the offsets moved
+ * under the listing (a resource removed or added in front of it).  The sink
+ * keeps the later copy. */
+static void feed_seen(struct feed *f)
+{
+	if (!f->id || f->sink->ids(f->sink->put.ctx) != f->ids_before)
+		return;
+	f->shifted++;
+	if (f->shifted <= SCIM_SHIFT_LOG_MAX)
+		log_warning("%s: id %s listed again on page %zu: the pages shifted during the listing; the "
+			    "later copy is used", f->type, f->id, f->page);
 }
 
 static int feed_resource(void *ctx, json_object *res)
@@ -98,8 +142,10 @@ static int feed_resource(void *ctx, json_object *res)
 
 	if (r == 0)
 		r = f->sink->put.resource(f->sink->put.ctx, res);
-	if (r == 0)
+	if (r == 0) {
 		f->fed++;
+		feed_seen(f);
+	}
 	return r;
 }
 
@@ -110,8 +156,12 @@ static int feed_begin_group(void *ctx, json_object *group)
 
 	if (r == 0)
 		r = f->sink->put.begin_group(f->sink->put.ctx, group);
-	if (r == 0)
+	if (r == 0) {
 		f->fed++;
+		feed_seen(f);
+	}
+	/* The id belongs to the group object, which the sink may free. */
+	f->id = NULL;
 	return r;
 }
 
@@ -147,12 +197,177 @@ static bool feed_want_key(void *ctx, const char *key, size_t len)
 	return f->sink->put.want_key(f->sink->put.ctx, key, len);
 }
 
+/* One listing in progress. */
+struct listing {
+	struct scim_http *h;
+	const char *base_url, *type;
+	const struct scim_sink *sink;
+	struct scim_listing *out;
+	struct feed f;
+	struct scim_scan_sink put;
+};
+
+/* Checks one page and feeds its resources to the sink.  *received: the
+ * elements of Resources; *cursor (when not NULL) gets a copy of nextCursor,
+ * or NULL. */
+static int listing_page(struct listing *l, const char *body, size_t len, size_t *received, char **cursor)
+{
+	struct scim_listing *out = l->out;
+	const struct scim_sink *sink = l->sink;
+	const char *type = l->type;
+	struct scim_scan scan = { 0 };
+	struct scim_page pg = { 0 };
+	size_t ids_before;
+	json_object *next;
+	char what[64];
+	long total;
+	int r;
+
+	*received = 0;
+	if (cursor)
+		*cursor = NULL;
+	out->pages++;
+	l->f.page = out->pages;
+	l->f.noid_page = 0;
+
+	/* The whole page is checked before any of it reaches the sink. */
+	snprintf(what, sizeof(what), "%s page %zu", type, out->pages);
+	r = scim_scan_open(&scan, body, len, what, false);
+	if (r == 0)
+		r = scim_scan_page(&scan, &pg);
+	if (r == 0)
+		r = scim_page_error(&scan, &pg);
+	if (r < 0)
+		goto out;
+
+	if (scim_get_long(pg.total, &total)) {
+		if (total < 0) {
+			log_error("%s: negative totalResults %ld", type, total);
+			r = -EBADMSG;
+			goto out;
+		}
+		if (out->total < 0) {
+			out->total = total;
+			if (sink->expect)
+				sink->expect(sink->put.ctx, (size_t)total);
+		} else if (total != out->total) {
+			log_warning("%s: totalResults changed from %ld to %ld during the listing", type,
+				 out->total, total);
+			r = -ESTALE;
+			goto out;
+		}
+	}
+	/* "Resources": null is no Resources. */
+	if (pg.resources && *pg.resources != 'n' && *pg.resources != '[') {
+		log_error("%s: Resources is not an array (page %zu)", type, out->pages);
+		r = -EBADMSG;
+		goto out;
+	}
+	ids_before = sink->ids(sink->put.ctx);
+	if (pg.resources && *pg.resources == '[') {
+		r = scim_scan_resources(&scan, &pg, &l->put, received);
+		if (r < 0)
+			goto out;
+	}
+
+	/* A page of nothing but ids seen before means the server ignores
+	 * startIndex or cycles its cursors: without totalResults to stop
+	 * at, that would go on for ever. */
+	if (*received > l->f.noid_page && sink->ids(sink->put.ctx) == ids_before &&
+	    (out->total < 0 || out->cursor)) {
+		log_error("%s: page %zu brought only resources already listed: the server repeats "
+			  "pages (does it ignore startIndex?)", type, out->pages);
+		r = -EPROTO;
+		goto out;
+	}
+	next = pg.next_cursor;
+	if (cursor && next && json_object_is_type(next, json_type_string) && json_object_get_string_len(next) > 0) {
+		*cursor = strdup(json_object_get_string(next));
+		if (!*cursor)
+			r = -ENOMEM;
+	}
+out:
+	scim_page_free(&pg);
+	scim_scan_close(&scan);
+	return r;
+}
+
+/* The pages after the first of an index listing whose totalResults is
+ * known, up to max_parallel requests in flight.  The sink gets the pages in
+ * order: one that comes in early stays in h until the pages before it are
+ * read, so at most max_parallel bodies are in memory.  start is the index of
+ * the second page, step the number of resources the first page held. */
+static int listing_parallel(struct listing *l, size_t start, size_t step, unsigned count)
+{
+	unsigned p = scim_http_max_parallel(l->h);
+	size_t total = (size_t)l->out->total, npages, submitted = 0, scanned = 0;
+	struct held {
+		bool ready;
+		const char *body;
+		size_t len;
+	} *held = NULL;
+	int r;
+
+	npages = start > total ? 0 : (total - start) / step + 1;
+	if (npages >= SCIM_MAX_PAGES) {
+		log_error("%s: more than %d pages: giving up", l->type, SCIM_MAX_PAGES);
+		return -EPROTO;
+	}
+	held = calloc(p, sizeof(*held));
+	if (!held)
+		return -ENOMEM;
+	while (scanned < npages) {
+		unsigned long tag;
+		const char *body;
+		size_t len, received;
+
+		while (submitted < npages && submitted < scanned + p) {
+			char *url = scim_listing_url(l->base_url, l->type, start + submitted * step, NULL, count);
+			if (!url) {
+				r = -ENOMEM;
+				goto out;
+			}
+			r = scim_http_submit(l->h, url, submitted, 0);
+			free(url);
+			if (r < 0)
+				goto out;
+			submitted++;
+		}
+		r = scim_http_next(l->h, &tag, &body, &len);
+		if (r < 0)
+			goto out;
+		held[tag % p] = (struct held){ true, body, len };
+		while (scanned < npages && held[scanned % p].ready) {
+			struct held *hp = &held[scanned % p];
+			r = listing_page(l, hp->body, hp->len, &received, NULL);
+			hp->ready = false;
+			scim_http_release(l->h, scanned);
+			scanned++;
+			if (r < 0)
+				goto out;
+		}
+	}
+	r = 0;
+out:
+	if (r < 0)
+		scim_http_cancel(l->h);
+	free(held);
+	return r;
+}
+
 int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
 		       const struct scim_sink *sink, struct scim_listing *out)
 {
-	struct feed f = { .sink = sink, .type = type };
 	bool streams = sink->put.begin_group != NULL;
-	struct scim_scan_sink put = {
+	struct listing l = {
+		.h = h,
+		.base_url = base_url,
+		.type = type,
+		.sink = sink,
+		.out = out,
+		.f = { .sink = sink, .type = type },
+	};
+	l.put = (struct scim_scan_sink){
 		.resource = feed_resource,
 		.begin_group = streams ? feed_begin_group : NULL,
 		.member = streams ? feed_member : NULL,
@@ -160,11 +375,9 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		.end_group = streams ? feed_end_group : NULL,
 		.member_ahead = streams && sink->put.member_ahead ? feed_member_ahead : NULL,
 		.want_key = sink->put.want_key ? feed_want_key : NULL,
-		.ctx = &f,
+		.ctx = &l.f,
 	};
-	struct scim_scan scan = { 0 };
-	struct scim_page pg = { 0 };
-	char *url = NULL, *cursor = NULL, what[64];
+	char *url = NULL, *cursor = NULL;
 	size_t start = 1, ids0 = sink->ids(sink->put.ctx);
 	bool fell_back = false;
 	int r;
@@ -176,9 +389,8 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 
 	for (;;) {
 		const char *body;
-		size_t len, received = 0, ids_before;
-		json_object *next;
-		long total;
+		size_t len, received = 0;
+		char *next = NULL;
 
 		if (out->pages >= SCIM_MAX_PAGES) {
 			log_error("%s: more than %d pages: giving up", type, SCIM_MAX_PAGES);
@@ -204,75 +416,21 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		}
 		if (r < 0)
 			goto out;
-		out->pages++;
-		f.page = out->pages;
-		f.noid_page = 0;
-
-		/* The whole page is checked before any of it reaches the sink. */
-		snprintf(what, sizeof(what), "%s page %zu", type, out->pages);
-		r = scim_scan_open(&scan, body, len, what, false);
-		if (r == 0)
-			r = scim_scan_page(&scan, &pg);
-		if (r == 0)
-			r = scim_page_error(&scan, &pg);
+		r = listing_page(&l, body, len, &received, &next);
+		/* The body's slot is free again for the pages in parallel. */
+		scim_http_release(h, 0);
 		if (r < 0)
 			goto out;
 
-		if (scim_get_long(pg.total, &total)) {
-			if (total < 0) {
-				log_error("%s: negative totalResults %ld", type, total);
-				r = -EBADMSG;
-				goto out;
-			}
-			if (out->total < 0) {
-				out->total = total;
-				if (sink->expect)
-					sink->expect(sink->put.ctx, (size_t)total);
-			} else if (total != out->total) {
-				log_warning("%s: totalResults changed from %ld to %ld during the listing", type,
-					 out->total, total);
-				r = -ESTALE;
-				goto out;
-			}
-		}
-		/* "Resources": null is no Resources. */
-		if (pg.resources && *pg.resources != 'n' && *pg.resources != '[') {
-			log_error("%s: Resources is not an array (page %zu)", type, out->pages);
-			r = -EBADMSG;
-			goto out;
-		}
-		ids_before = sink->ids(sink->put.ctx);
-		if (pg.resources && *pg.resources == '[') {
-			r = scim_scan_resources(&scan, &pg, &put, &received);
-			if (r < 0)
-				goto out;
-		}
-
-		/* A page of nothing but ids seen before means the server ignores
-		 * startIndex or cycles its cursors: without totalResults to stop
-		 * at, that would go on for ever. */
-		if (received > f.noid_page && sink->ids(sink->put.ctx) == ids_before &&
-		    (out->total < 0 || out->cursor)) {
-			log_error("%s: page %zu brought only resources already listed: the server repeats "
-				  "pages (does it ignore startIndex?)", type, out->pages);
-			r = -EPROTO;
-			goto out;
-		}
-
-		next = pg.next_cursor;
-		if (next && json_object_is_type(next, json_type_string) && json_object_get_string_len(next) > 0) {
-			const char *nc = json_object_get_string(next);
-			if (cursor && strcmp(cursor, nc) == 0) {
+		if (next) {
+			if (cursor && strcmp(cursor, next) == 0) {
+				free(next);
 				log_error("%s: the server sent the same nextCursor twice", type);
 				r = -EPROTO;
 				goto out;
 			}
 			free(cursor);
-			cursor = strdup(nc);
-			if (!cursor) {
-				r = -ENOMEM;
-				goto out;
-			}
+			cursor = next;
 			out->cursor = true;
 		} else if (out->cursor) {
 			break;          /* no nextCursor: the last page */
@@ -282,15 +440,22 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 			start += received;
 			if (out->total >= 0 && start > (size_t)out->total)
 				break;
+			/* The rest of an index listing of known length can be
+			 * asked for all at once (cursors cannot). */
+			if (out->total >= 0 && out->pages == 1 && scim_http_max_parallel(h) > 1) {
+				r = listing_parallel(&l, start, received,
+						     received < page_size ? (unsigned)received : page_size);
+				if (r < 0)
+					goto out;
+				break;
+			}
 		}
-		scim_page_free(&pg);
-		scim_scan_close(&scan);
 	}
 
 	/* Pages that shifted under us hand the sink the same id twice; it
 	 * keeps one, and only unique ids count toward totalResults. */
-	out->resources = sink->ids(sink->put.ctx) - ids0 + f.noid;
-	out->duplicates = f.fed - out->resources;
+	out->resources = sink->ids(sink->put.ctx) - ids0 + l.f.noid;
+	out->duplicates = l.f.fed - out->resources;
 	if (out->total >= 0 && out->resources != (size_t)out->total) {
 		log_warning("%s: listing incomplete: %zu unique resources, totalResults %ld", type,
 			    out->resources, out->total);
@@ -301,11 +466,12 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 out:
 	if (r < 0) {
 		/* What arrived before the failure, for the summary line. */
-		out->resources = sink->ids(sink->put.ctx) - ids0 + f.noid;
-		out->duplicates = f.fed - out->resources;
+		out->resources = sink->ids(sink->put.ctx) - ids0 + l.f.noid;
+		out->duplicates = l.f.fed - out->resources;
 	}
-	scim_page_free(&pg);
-	scim_scan_close(&scan);
+	if (l.f.shifted > SCIM_SHIFT_LOG_MAX)
+		log_warning("%s: %zu ids listed twice in all (the first %d named above)", type, l.f.shifted,
+			    SCIM_SHIFT_LOG_MAX);
 	free(url);
 	free(cursor);
 	return r;

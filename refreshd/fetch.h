@@ -47,6 +47,10 @@ struct scim_listing {
 int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
 		       const struct scim_sink *sink, struct scim_listing *out);
 
+/* base_url/type/id with id percent-encoded (a GET of one resource); NULL on
+ * allocation failure. */
+char *scim_resource_url(const char *base_url, const char *type, const char *id);
+
 /* ------------------------------------------------------------- for tests */
 /* Appends "?startIndex=N&count=C" or "?cursor=X&count=C" (X percent-encoded)
  * to base/type; NULL on allocation failure. */

@@ -1,0 +1,156 @@
+#!/bin/sh
+# Index paging with several pages in flight (max_parallel), and removals
+# confirmed by id, through a real `scim-refreshd --once`:
+#  - pages that complete out of order give the same cache as a sequential sync;
+#  - a user deleted between page 3 and page 4 (offsets shift): nobody else is removed;
+#  - a user missing from the listing but answering GET by id stays; a 404 confirms;
+#  - a 429 on the pages in flight: every request waits, then the sync succeeds
+#    with a bounded number of requests.
+. "$top_srcdir/tests/net_lib.sh"
+MAPTOOL=$top_builddir/tests/scim-maptool
+
+net_token
+net_seed 47 5 4
+net_start_server
+CACHE=$T/cache/cache.tdb
+
+dump() { "$MAPTOOL" dump "$1" | sed 1d; }
+users_requests() { grep -c '"path": "/scim/v2/Users", .*"status": [0-9]' "$T/server.log"; }
+
+# The reference: a sequential sync into its own state.
+net_config "max_parallel = 1"
+net_once
+[ $RC = 0 ] || fail "sequential sync: rc=$RC"
+dump "$CACHE" >"$T/seq.dump"
+[ "$(grep -c '^user ' "$T/seq.dump")" = 47 ] || fail "sequential sync: not 47 users"
+python3 - "$T/server.log" <<'PY' || fail "sequential: more than one connection"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+assert len({r["port"] for r in reqs}) == 1
+PY
+
+# Pages 2 and 3 answer last: pages 4 and 5 complete first and wait their turn.
+rm -rf "$T/state" "$T/cache"
+: >"$T/server.log"
+net_config "max_parallel = 4"
+net_control '{"faults": [{"kind": "slow", "resource": "Users", "page": 2, "seconds": 0.8},
+	{"kind": "slow", "resource": "Users", "page": 3, "seconds": 0.4}]}'
+net_once
+[ $RC = 0 ] || fail "parallel sync: rc=$RC"
+dump "$CACHE" >"$T/par.dump"
+cmp -s "$T/seq.dump" "$T/par.dump" || fail "out-of-order pages: the cache differs: $(diff "$T/seq.dump" "$T/par.dump")"
+python3 - "$T/server.log" <<'PY' || fail "the pages were not in flight together"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if '"path": "/scim/v2/Users"' in l]
+done = {r["query"].split("&")[0]: r["t"] for r in reqs if r["status"] == 200}
+# Page 5 (startIndex=41) was answered before page 2 (startIndex=11), which was slowed.
+assert done["startIndex=41"] < done["startIndex=11"], done
+ports = {r["port"] for r in reqs}
+assert 2 <= len(ports) <= 4, ports   # a few keep-alive connections (HTTP/1.1 server)
+PY
+grep -q "published: .*requests=" "$T/out" || fail "no summary: $(cat "$T/out")"
+ok "pages completing out of order give the cache of a sequential sync"
+
+# A user deleted between page 3 and page 4: the offsets shift and a user of
+# page 4 would be skipped.  Nobody but the deleted user goes.
+net_control '{"delete_after": {"resource": "Users", "page": 3, "id": "u-0015"}}'
+net_once
+[ $RC = 0 ] || fail "deletion between pages: rc=$RC: $(cat "$T/out")"
+dump "$CACHE" >"$T/del.dump"
+grep -v ' user0015 ' "$T/seq.dump" | grep '^user ' >"$T/want"
+grep '^user ' "$T/del.dump" >"$T/got"
+cmp -s "$T/want" "$T/got" || fail "deletion between pages: $(diff "$T/want" "$T/got")"
+grep -q "published: .* removed=1 " "$T/out" || fail "deletion between pages: summary: $(grep published "$T/out")"
+ok "a user deleted between page 3 and page 4: only that user is removed"
+
+# The same with the offsets shifting while totalResults stays: u-0048 joins
+# at the end as u-0015 (already listed on page 2) goes, so page 4 skips
+# u-0031.  The listing looks complete; GET by id finds u-0031, which stays.
+net_control "{}"
+net_once
+[ $RC = 0 ] || fail "restore: rc=$RC"
+python3 - "$T/data/seed.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+u = dict(d["Users"][-1]); u["id"] = "u-0048"; u["userName"] = "user0048"
+d["Users"].append(u)
+json.dump(d, open(sys.argv[1] + ".tmp", "w"))
+PY
+mv "$T/data/seed.json.tmp" "$T/data/seed.json"
+net_control '{"hide": ["u-0048"], "delete_after": {"resource": "Users", "page": 3, "id": "u-0015", "unhide": "u-0048"}}'
+net_config "max_parallel = 1"
+net_once
+[ $RC = 0 ] || fail "shifted listing: rc=$RC: $(cat "$T/out")"
+grep -q "user u-0031: missing from the listing, but the server still has it" "$T/out" ||
+	fail "shifted listing: u-0031 not confirmed: $(cat "$T/out")"
+dump "$CACHE" | grep -q ' user0031 ' || fail "shifted listing: user0031 was removed"
+grep -q "published: .* removed=0 .* confirmations=1 (gone=0 came_back=1 unconfirmed=0)" "$T/out" ||
+	fail "shifted listing: summary: $(grep published "$T/out")"
+ok "offsets shifted under a complete-looking listing: the skipped user is fetched by id and stays"
+
+# A user gone from the directory: the 404 of GET by id confirms the removal.
+python3 - "$T/data/seed.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["Users"] = [u for u in d["Users"] if u["id"] != "u-0040"]
+json.dump(d, open(sys.argv[1] + ".tmp", "w"))
+PY
+mv "$T/data/seed.json.tmp" "$T/data/seed.json"
+net_control "{}"
+net_config "max_parallel = 4"
+net_once
+[ $RC = 0 ] || fail "404: rc=$RC: $(cat "$T/out")"
+grep -q "user u-0040: gone from the directory (404): removal confirmed" "$T/out" || fail "404: $(cat "$T/out")"
+dump "$CACHE" | grep -q ' user0040 ' && fail "404: user0040 is still there"
+grep -q "published: .* removed=1 .* confirmations=1 (gone=1 came_back=0 unconfirmed=0)" "$T/out" ||
+	fail "404: summary: $(grep published "$T/out")"
+ok "a removal confirmed by a 404"
+
+# A user missing from the listing but answering GET by id stays.
+net_config "max_parallel = 4"
+net_control '{"hide": ["u-0020"]}'
+net_once
+[ $RC = 0 ] || fail "hidden user: rc=$RC: $(cat "$T/out")"
+dump "$CACHE" | grep -q ' user0020 ' || fail "hidden user: removed although GET by id finds it"
+grep -q "user u-0020: missing from the listing, but the server still has it: the listing was inconsistent" "$T/out" ||
+	fail "hidden user: not logged: $(cat "$T/out")"
+grep -q '"path": "/scim/v2/Users/u-0020"' "$T/server.log" || fail "hidden user: no GET by id"
+ok "a user missing from the listing but answering GET by id stays"
+
+# max_confirmations = 0: no GET by id; the removal goes to the publishing guards.
+net_config "max_parallel = 4" "max_confirmations = 0"
+n=$(grep -c '"path": "/scim/v2/Users/' "$T/server.log")
+net_once
+[ $RC = 0 ] || fail "max_confirmations=0: rc=$RC: $(cat "$T/out")"
+[ "$(grep -c '"path": "/scim/v2/Users/' "$T/server.log")" = "$n" ] || fail "max_confirmations=0: a GET by id was sent"
+dump "$CACHE" | grep -q ' user0020 ' && fail "max_confirmations=0: user0020 was kept"
+ok "max_confirmations = 0: no confirmation, the removal is published"
+
+# A 429 on every page in flight: each request waits, fewer run at once,
+# the sync succeeds, and only the rate-limited pages are asked again.
+net_control "{}"
+net_config "max_parallel = 4"
+net_once
+[ $RC = 0 ] || fail "before 429: rc=$RC"
+: >"$T/server.log"
+net_control '{"faults": [{"kind": "status", "status": 429, "resource": "Users", "pages": [2, 3, 4, 5], "times": 4,
+	"headers": {"Retry-After": "1"}}]}'
+net_once
+[ $RC = 0 ] || fail "429: rc=$RC: $(cat "$T/out")"
+grep -q "rate limited (HTTP 429): waiting 1 s" "$T/out" || fail "429: no wait logged: $(cat "$T/out")"
+grep -q "rate limited: at most 2 requests in flight from now on" "$T/out" || fail "429: parallelism not cut: $(cat "$T/out")"
+[ "$(grep -c 'at most' "$T/out")" = 1 ] || fail "429: cut more than once: $(cat "$T/out")"
+python3 - "$T/server.log" <<'PY' || fail "429: requests not bounded or not held back"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if '"path": "/scim/v2/Users"' in l]
+limited = [r for r in reqs if r["status"] == 429]
+assert len(limited) == 4, limited
+assert len(reqs) == 5 + 4, len(reqs)        # 5 pages, 4 asked again
+assert all(r["status"] in (200, 429) for r in reqs), reqs
+last429 = max(r["t"] for r in limited)
+first429 = min(r["t"] for r in limited)
+later = [r["t"] for r in reqs if r["status"] == 200 and r["t"] > last429]
+assert len(later) == 4, later
+assert min(later) - first429 >= 0.9, (first429, later)
+PY
+ok "429 during parallel paging: backed off, fewer in flight, succeeded, requests bounded"
