@@ -51,6 +51,24 @@ PY
 grep -q "published: .*requests=" "$T/out" || fail "no summary: $(cat "$T/out")"
 ok "pages completing out of order give the cache of a sequential sync"
 
+# A user appears in front (u-0005) as one at the end goes (u-0047) after
+# page 3: page 4 lists u-0031 again.  The shift is logged, the listing
+# (45 unique ids for a totalResults of 46) starts over, and the removal of
+# u-0047 is confirmed by id.
+net_config "max_parallel = 1"
+net_control '{"hide": ["u-0005"], "delete_after": {"resource": "Users", "page": 3, "id": "u-0047", "unhide": "u-0005"}}'
+net_once
+[ $RC = 0 ] || fail "shift by one: rc=$RC: $(cat "$T/out")"
+grep -q "Users: id u-0031 listed again on page 4: the pages shifted during the listing" "$T/out" ||
+	fail "shift by one: not logged: $(cat "$T/out")"
+grep -q "listing incomplete: starting over once" "$T/out" || fail "shift by one: no start-over: $(cat "$T/out")"
+grep -q "user u-0047: gone from the directory (404): removal confirmed" "$T/out" || fail "shift by one: $(cat "$T/out")"
+grep -v ' user0047 ' "$T/seq.dump" | grep '^user ' >"$T/want"
+dump "$CACHE" | grep '^user ' >"$T/got"
+cmp -s "$T/want" "$T/got" || fail "shift by one: $(diff "$T/want" "$T/got")"
+ok "a user listed twice (offsets shifted) is logged; only the deleted user goes"
+net_config "max_parallel = 4"
+
 # A user deleted between page 3 and page 4: the offsets shift and a user of
 # page 4 would be skipped.  Nobody but the deleted user goes.
 net_control '{"delete_after": {"resource": "Users", "page": 3, "id": "u-0015"}}'
@@ -154,3 +172,19 @@ assert len(later) == 4, later
 assert min(later) - first429 >= 0.9, (first429, later)
 PY
 ok "429 during parallel paging: backed off, fewer in flight, succeeded, requests bounded"
+
+# The wait is for every request: page 3's retry after a 500 (backoff under
+# 1 s) waits for the 2 s that the 429 on page 2 asked for.
+: >"$T/server.log"
+net_control '{"faults": [{"kind": "status", "status": 429, "resource": "Users", "page": 2, "times": 1,
+	"headers": {"Retry-After": "2"}}, {"kind": "status", "status": 500, "resource": "Users", "page": 3, "times": 1}]}'
+net_once
+[ $RC = 0 ] || fail "429 and 500: rc=$RC: $(cat "$T/out")"
+python3 - "$T/server.log" <<'PY' || fail "429 and 500: the retry of page 3 did not wait for the rate limit"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if '"path": "/scim/v2/Users"' in l]
+t429 = [r["t"] for r in reqs if r["status"] == 429][0]
+p3 = [r["t"] for r in reqs if r["status"] == 200 and r["query"].startswith("startIndex=21&")]
+assert len(p3) == 1 and p3[0] - t429 >= 1.9, (t429, p3)
+PY
+ok "a rate limit holds back the other requests' retries too"
