@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "refreshd/fetch.h"
 #include "refreshd/log.h"
@@ -93,6 +94,11 @@ struct feed {
 	size_t noid, noid_page; /* resources without a string id */
 	size_t fed;             /* resources the sink took */
 	size_t shifted;         /* ids seen again on a later page */
+	/* While the first page asked for with attributes= is read: */
+	bool checking;
+	bool unwanted;          /* a key that was not asked for came: attributes= ignored */
+	unsigned required_seen; /* bit i: sink->required key i came in some resource */
+	bool again;             /* the first page, read a second time: no shifts */
 	const char *id;         /* of the resource being fed (NULL: none) */
 	size_t ids_before;
 };
@@ -127,7 +133,7 @@ static int feed_check(struct feed *f, json_object *res)
  * keeps the later copy. */
 static void feed_seen(struct feed *f)
 {
-	if (!f->id || f->sink->ids(f->sink->put.ctx) != f->ids_before)
+	if (!f->id || f->again || f->sink->ids(f->sink->put.ctx) != f->ids_before)
 		return;
 	f->shifted++;
 	if (f->shifted <= SCIM_SHIFT_LOG_MAX)
@@ -190,22 +196,64 @@ static void feed_member_ahead(void *ctx, const char *value, size_t value_len, un
 	f->sink->put.member_ahead(f->sink->put.ctx, value, value_len, step);
 }
 
+/* Whether key is one of the comma-separated names of list, in any case;
+ * its position in *i. */
+static bool feed_key_in(const char *list, const char *key, size_t len, unsigned *i)
+{
+	*i = 0;
+	for (const char *p = list; p && *p; (*i)++) {
+		size_t n = strcspn(p, ",");
+		if (n == len && !strncasecmp(p, key, len))
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
 /* "id" is among the keys a sink wants: feed_check reads it. */
 static bool feed_want_key(void *ctx, const char *key, size_t len)
 {
 	struct feed *f = ctx;
-	return f->sink->put.want_key(f->sink->put.ctx, key, len);
+	bool want = f->sink->put.want_key(f->sink->put.ctx, key, len);
+	unsigned i;
+
+	if (f->checking) {
+		/* schemas comes with whatever is asked for; meta is only
+		 * "returned by default" (RFC 7643 section 3.1), so it shows an
+		 * attributes= that was ignored. */
+		if (!want && strcasecmp(key, "schemas"))
+			f->unwanted = true;
+		if (want && feed_key_in(f->sink->required, key, len, &i) && i < 32)
+			f->required_seen |= 1u << i;
+	}
+	return want;
 }
 
 /* One listing in progress. */
 struct listing {
 	struct scim_http *h;
 	const char *base_url, *type;
+	char *attrs;      /* "&attributes=..." (percent-encoded), or NULL */
 	const struct scim_sink *sink;
 	struct scim_listing *out;
 	struct feed f;
 	struct scim_scan_sink put;
+	bool again;       /* the first page, read a second time */
 };
+
+static char *listing_url(const struct listing *l, size_t start, const char *cursor, unsigned count)
+{
+	char *u = scim_listing_url(l->base_url, l->type, start, cursor, count), *p;
+
+	if (!u || !l->attrs)
+		return u;
+	p = realloc(u, strlen(u) + strlen(l->attrs) + 1);
+	if (!p) {
+		free(u);
+		return NULL;
+	}
+	return strcat(p, l->attrs);
+}
 
 /* Checks one page and feeds its resources to the sink.  *received: the
  * elements of Resources; *cursor (when not NULL) gets a copy of nextCursor,
@@ -274,7 +322,7 @@ static int listing_page(struct listing *l, const char *body, size_t len, size_t 
 	 * startIndex or cycles its cursors: without totalResults to stop
 	 * at, that would go on for ever. */
 	if (*received > l->f.noid_page && sink->ids(sink->put.ctx) == ids_before &&
-	    (out->total < 0 || out->cursor)) {
+	    (out->total < 0 || out->cursor) && !l->again) {
 		log_error("%s: page %zu brought only resources already listed: the server repeats "
 			  "pages (does it ignore startIndex?)", type, out->pages);
 		r = -EPROTO;
@@ -322,7 +370,7 @@ static int listing_parallel(struct listing *l, size_t start, size_t step, unsign
 		size_t len, received;
 
 		while (submitted < npages && submitted < scanned + p) {
-			char *url = scim_listing_url(l->base_url, l->type, start + submitted * step, NULL, count);
+			char *url = listing_url(l, start + submitted * step, NULL, count);
 			if (!url) {
 				r = -ENOMEM;
 				goto out;
@@ -345,8 +393,15 @@ static int listing_parallel(struct listing *l, size_t start, size_t step, unsign
 			scanned++;
 			if (r < 0)
 				goto out;
+			/* An empty page: the listing ends before totalResults
+			 * said (and is incomplete); no use asking further. */
+			if (received == 0) {
+				scim_http_cancel(l->h);
+				goto done;
+			}
 		}
 	}
+done:
 	r = 0;
 out:
 	if (r < 0)
@@ -386,6 +441,14 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 	out->total = -1;
 	if (page_size == 0)
 		page_size = 100;
+	if (sink->attributes && *sink->attributes) {
+		l.attrs = malloc(3 * strlen(sink->attributes) + sizeof("&attributes="));
+		if (!l.attrs) {
+			r = -ENOMEM;
+			goto out;
+		}
+		scim_pct_encode(l.attrs + sprintf(l.attrs, "&attributes="), sink->attributes);
+	}
 
 	for (;;) {
 		const char *body;
@@ -398,13 +461,20 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 			goto out;
 		}
 		free(url);
-		url = scim_listing_url(base_url, type, start, out->cursor ? (cursor ? cursor : "") : NULL,
-				       page_size);
+		url = listing_url(&l, start, out->cursor ? (cursor ? cursor : "") : NULL, page_size);
 		if (!url) {
 			r = -ENOMEM;
 			goto out;
 		}
-		r = scim_http_get(h, url, &body, &len);
+		r = scim_http_get_flags(h, url, l.attrs && out->pages == 0 ? SCIM_HTTP_QUIET : 0, &body, &len);
+		/* A server may refuse attributes=: ask again without (an error
+		 * of its own then shows). */
+		if (r == -EPROTO && l.attrs && out->pages == 0) {
+			log_debug("%s: attributes= refused: asking for whole resources", type);
+			free(l.attrs);
+			l.attrs = NULL;
+			continue;
+		}
 		/* A cursor-only provider may refuse startIndex on the first
 		 * page: ask again the RFC 9865 way, once. */
 		if (r == -EPROTO && scim_http_last_status(h) == 400 && out->pages == 0 && !out->cursor &&
@@ -416,11 +486,44 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		}
 		if (r < 0)
 			goto out;
+		size_t fed = l.f.fed, noid = l.f.noid, shifted = l.f.shifted;
+		l.f.checking = l.attrs && out->pages == 0;
+		l.f.again = l.again;
 		r = listing_page(&l, body, len, &received, &next);
 		/* The body's slot is free again for the pages in parallel. */
 		scim_http_release(h, 0);
-		if (r < 0)
+		l.again = l.f.again = false;
+		if (r < 0) {
+			free(next);
 			goto out;
+		}
+		if (l.f.checking) {
+			/* The first page tells whether the server honours
+			 * attributes=: an ignored one costs nothing (the page
+			 * is whole); one that lost what the mapping needs
+			 * (required keys in no resource) means reading the
+			 * page again, whole; its resources replace theirs. */
+			unsigned nreq = 0;
+			feed_key_in(sink->required, "", 0, &nreq);
+			bool lost = received > l.f.noid_page && nreq &&
+				    l.f.required_seen != (nreq >= 32 ? ~0u : (1u << nreq) - 1);
+			l.f.checking = false;
+			if (l.f.unwanted || lost) {
+				log_debug("%s: attributes= %s: asking for whole resources", type,
+					  lost ? "drops attributes the mapping reads" : "ignored");
+				free(l.attrs);
+				l.attrs = NULL;
+			}
+			if (lost) {
+				free(next);
+				out->pages--;
+				l.f.fed = fed;
+				l.f.noid = noid;
+				l.f.shifted = shifted;
+				l.again = true;
+				continue;
+			}
+		}
 
 		if (next) {
 			if (cursor && strcmp(cursor, next) == 0) {
@@ -472,7 +575,9 @@ out:
 	if (l.f.shifted > SCIM_SHIFT_LOG_MAX)
 		log_warning("%s: %zu ids listed twice in all (the first %d named above)", type, l.f.shifted,
 			    SCIM_SHIFT_LOG_MAX);
+	out->attributes = l.attrs != NULL;
 	free(url);
 	free(cursor);
+	free(l.attrs);
 	return r;
 }

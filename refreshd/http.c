@@ -598,7 +598,10 @@ out:
 	return r;
 }
 
-/* Takes a slot's transfer off the multi handle and frees the slot. */
+/* Takes a slot's transfer off the multi handle and frees the slot.  A body
+ * buffer that grew past a few typical pages goes too: with several slots,
+ * keeping each one's largest page (a group of 30,000 members is megabytes)
+ * would multiply the peak by max_parallel. */
 static void scim_xfer_drop(struct scim_http *h, struct scim_xfer *x)
 {
 	if (x->state == X_RUNNING)
@@ -606,6 +609,11 @@ static void scim_xfer_drop(struct scim_http *h, struct scim_xfer *x)
 	free(x->url);
 	x->url = NULL;
 	x->state = X_FREE;
+	if (x->body.alloc > 4 * SCIM_BODY_INITIAL) {
+		free(x->body.data);
+		x->body.data = NULL;
+		x->body.alloc = x->body.len = 0;
+	}
 }
 
 void scim_http_free(struct scim_http *h)
@@ -819,13 +827,19 @@ static int scim_xfer_judge(struct scim_http *h, struct scim_xfer *x, CURLcode cc
 		} else if (status >= 300 && status < 400) {
 			char loc[256];
 			scim_url_for_log(loc, sizeof(loc), x->location);
-			log_error("%s: redirected (HTTP %ld) to %s: redirects are not followed; set url to "
-				"the final address", where, status, loc[0] ? loc : "(no Location)");
+			if (x->flags & SCIM_HTTP_QUIET)
+				log_debug("%s: HTTP %ld", where, status);
+			else
+				log_error("%s: redirected (HTTP %ld) to %s: redirects are not followed; set url "
+					"to the final address", where, status, loc[0] ? loc : "(no Location)");
 			return -EPROTO;
 		} else if (status == 400 && (strcasecmp(scim_type, "invalidCursor") == 0 ||
 					     strcasecmp(scim_type, "expiredCursor") == 0)) {
 			log_warning("%s: %s: the listing starts over", where, scim_type);
 			return -ESTALE;
+		} else if (x->flags & SCIM_HTTP_QUIET) {
+			log_debug("%s: HTTP %ld%s%s: %s", where, status, scim_type[0] ? " " : "", scim_type, detail);
+			return -EPROTO;
 		} else {
 			log_error("%s: HTTP %ld%s%s: %s", where, status, scim_type[0] ? " " : "", scim_type,
 				detail);
@@ -959,6 +973,12 @@ int scim_http_next(struct scim_http *h, unsigned long *tag, const char **body, s
 			return r;
 		}
 		if (h->o.stop && *h->o.stop) {
+			for (unsigned i = 0; i < h->nx; i++) {
+				if (h->x[i].state == X_RUNNING) {
+					log_info("%s: transfer interrupted (stopping)", h->x[i].where);
+					break;
+				}
+			}
 			scim_http_cancel(h);
 			return -ECANCELED;
 		}

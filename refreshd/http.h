@@ -82,6 +82,9 @@ int scim_http_get(struct scim_http *h, const char *url, const char **body, size_
 /* scim_http_get() with flags: SCIM_HTTP_MISSING_OK makes a 404 an answer,
  * -ENOENT (logged at debug level only), for a GET of one resource by id. */
 #define SCIM_HTTP_MISSING_OK 1u
+/* SCIM_HTTP_QUIET: a 3xx or a 4xx other than 401, 403 and 429 is logged at
+ * debug level only (a probe whose refusal is an answer). */
+#define SCIM_HTTP_QUIET 2u
 int scim_http_get_flags(struct scim_http *h, const char *url, unsigned flags, const char **body, size_t *len);
 
 /* Several GETs at once.  submit queues url under the caller's tag (-EBUSY

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -161,6 +162,24 @@ static const char *scim_sync_reason(int r)
 	default:
 		return strerror(-r);
 	}
+}
+
+/* The top-level key an attribute path lives under: "name" for
+ * "name.givenName", the extension's URN for "urn:...:User:uidNumber", the
+ * attribute for a path in the core schema.  Appended to buf after a comma. */
+static void scim_top_key_append(char *buf, size_t len, const char *path)
+{
+	static const char core[] = "urn:ietf:params:scim:schemas:core:2.0:User:";
+	size_t n, used = strlen(buf);
+	const char *colon;
+
+	if (!strncasecmp(path, core, sizeof(core) - 1))
+		path += sizeof(core) - 1;
+	if (!strncasecmp(path, "urn:", 4) && (colon = strrchr(path, ':')))
+		n = (size_t)(colon - path);
+	else
+		n = strcspn(path, ".");
+	snprintf(buf + used, len - used, "%s%.*s", used ? "," : "", (int)n, path);
 }
 
 /* ------------------------------------------------------- confirmations */
@@ -377,6 +396,8 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 	struct scim_sync_stats st;
 	struct scim_listing lu = { 0 }, lg = { 0 };
 	struct confirm conf = { 0 };
+	char *attrs = NULL;
+	char required[1100] = "";
 	struct scim_model *m = NULL;
 	struct scim_http *h = NULL;
 	double t0 = scim_now();
@@ -389,6 +410,19 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 	r = scim_http_new(&o, &h);
 	if (r < 0)
 		goto out;
+	/* What the mapping reads of a user (see the model's sink): with a
+	 * server that honours attributes=, nothing else crosses the network. */
+	if (asprintf(&attrs, "userName,displayName,name,active,externalId%s%s%s%s",
+		     strcasecmp(cfg->name_attribute, "userName") ? "," : "",
+		     strcasecmp(cfg->name_attribute, "userName") ? cfg->name_attribute : "",
+		     cfg->uid_attribute ? "," : "", cfg->uid_attribute ? cfg->uid_attribute : "") < 0) {
+		attrs = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	scim_top_key_append(required, sizeof(required), cfg->name_attribute);
+	if (cfg->uid_attribute)
+		scim_top_key_append(required, sizeof(required), cfg->uid_attribute);
 
 	/* An incomplete listing (pages shifted, totalResults moved, cursor
 	 * expired) starts over once, with a fresh model so nothing from the
@@ -401,7 +435,8 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 		r = scim_model_new(cfg, &m);
 		if (r < 0)
 			goto out;
-		struct scim_sink su = { .ids = sink_user_ids, .expect = sink_expect_users },
+		struct scim_sink su = { .ids = sink_user_ids, .expect = sink_expect_users, .attributes = attrs,
+					.required = required },
 				 sg = { .ids = sink_group_ids, .expect = sink_expect_groups };
 		scim_model_sink(m, false, &su.put);
 		scim_model_sink(m, true, &sg.put);
@@ -440,10 +475,11 @@ out:
 		if (r == 0) {
 			scim_sync_stats_format(&st, line, sizeof(line));
 			log_info("sync from %s published: %s confirmations=%zu (gone=%zu came_back=%zu "
-				 "unconfirmed=%zu) shifted=%zu requests=%lu bytes=%llu duration=%.2fs%s generation=%llu",
+				 "unconfirmed=%zu) shifted=%zu requests=%lu bytes=%llu duration=%.2fs%s%s generation=%llu",
 				 cfg->url, line, conf.asked, conf.gone, conf.came_back, conf.missing - conf.n,
 				 lu.duplicates + lg.duplicates, hs->requests, (unsigned long long)hs->bytes, dt,
-				 lu.cursor || lg.cursor ? " paging=cursor" : "", (unsigned long long)st.generation);
+				 lu.cursor || lg.cursor ? " paging=cursor" : "", lu.attributes ? " attributes=yes" : "",
+				 (unsigned long long)st.generation);
 		} else {
 			log_error("sync from %s failed (%s): nothing published; users_listed=%zu groups_listed=%zu "
 				  "requests=%lu bytes=%llu duration=%.2fs",
@@ -455,6 +491,7 @@ out:
 	}
 	confirm_drop(&conf, 0);
 	free(conf.ids);
+	free(attrs);
 	scim_model_free(m);
 	scim_http_free(h);
 	return r;

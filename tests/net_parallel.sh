@@ -188,3 +188,70 @@ p3 = [r["t"] for r in reqs if r["status"] == 200 and r["query"].startswith("star
 assert len(p3) == 1 and p3[0] - t429 >= 1.9, (t429, p3)
 PY
 ok "a rate limit holds back the other requests' retries too"
+
+# attributes=: asked for on every page when a probe shows the server honours
+# it (fewer keys, the same values for the keys the mapping reads); otherwise
+# whole resources, without a word in the log.  Users get emails, which the
+# mapping does not read.
+python3 - "$T/data/seed.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for u in d["Users"]:
+    u["emails"] = [{"value": u["userName"] + "@example.com", "primary": True}]
+json.dump(d, open(sys.argv[1] + ".tmp", "w"))
+PY
+mv "$T/data/seed.json.tmp" "$T/data/seed.json"
+net_control '{"attributes": "honour"}'
+net_config "max_parallel = 4"
+: >"$T/server.log"
+net_once
+[ $RC = 0 ] || fail "attributes honoured: rc=$RC: $(cat "$T/out")"
+grep -q "published: .* attributes=yes " "$T/out" || fail "attributes honoured: $(grep published "$T/out")"
+python3 - "$T/server.log" <<'PY' || fail "attributes honoured: pages asked for without attributes="
+import json, sys
+pages = [json.loads(l) for l in open(sys.argv[1]) if '"path": "/scim/v2/Users"' in l]
+pages = [r for r in pages if "count=1&" not in r["query"] and not r["query"].endswith("count=1")]
+assert pages and all("attributes=userName%2CdisplayName%2Cname%2Cactive%2CexternalId" in r["query"] for r in pages), pages
+groups = [json.loads(l) for l in open(sys.argv[1]) if '"path": "/scim/v2/Groups"' in l]
+assert groups and not any("attributes=" in r["query"] for r in groups)
+PY
+dump "$CACHE" >"$T/attr.dump"
+for mode in ignore refuse; do
+	net_control "{\"attributes\": \"$mode\"}"
+	: >"$T/server.log"
+	net_once
+	[ $RC = 0 ] || fail "attributes $mode: rc=$RC: $(cat "$T/out")"
+	grep -q "attributes=yes" "$T/out" && fail "attributes $mode: still used: $(grep published "$T/out")"
+	grep -q "error" "$T/out" && fail "attributes $mode: an error was logged: $(cat "$T/out")"
+	[ "$(grep -c 'attributes=' "$T/server.log")" = 1 ] || fail "attributes $mode: more than the probe asked for attributes="
+	dump "$CACHE" | cmp -s - "$T/attr.dump" || fail "attributes $mode: the cache differs"
+done
+ok "attributes= used when honoured, dropped silently when ignored or refused"
+
+# A server that drops what the mapping reads (here the extension holding the
+# uid) when attributes= is given: the probe sees it, whole resources it is.
+ext=urn:example:params:scim:schemas:extension:posix:2.0:User
+python3 - "$T/data/seed.json" "$ext" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for i, u in enumerate(d["Users"]):
+    u[sys.argv[2]] = {"uidNumber": 500000 + i}
+json.dump(d, open(sys.argv[1] + ".tmp", "w"))
+PY
+mv "$T/data/seed.json.tmp" "$T/data/seed.json"
+rm -rf "$T/state" "$T/cache"
+net_config "max_parallel = 4" "uid_attribute = $ext:uidNumber" "uid_min = 100000"
+net_control '{"attributes": "mangle"}'
+net_once
+[ $RC = 0 ] || fail "attributes mangled: rc=$RC: $(cat "$T/out")"
+grep -q "attributes=yes" "$T/out" && fail "attributes mangled: still used"
+dump "$CACHE" | grep -q '^user user0001 500000 ' || fail "attributes mangled: uid not from the extension: $(dump "$CACHE" | head -3)"
+rm -rf "$T/state" "$T/cache"
+mkdir -p "$T/state" "$T/cache"
+net_control '{"attributes": "honour"}'
+net_once
+[ $RC = 0 ] || fail "attributes with an extension: rc=$RC: $(cat "$T/out")"
+grep -q "attributes=yes" "$T/out" || fail "attributes with an extension: not used"
+grep -q "$(echo "$ext" | sed 's/:/%3A/g')%3AuidNumber" "$T/server.log" || fail "attributes with an extension: uid_attribute not asked for"
+dump "$CACHE" | grep -q '^user user0001 500000 ' || fail "attributes with an extension: uid not from the extension"
+ok "attributes= not used when the server drops what the mapping reads; the uid attribute is asked for"

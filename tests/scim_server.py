@@ -29,6 +29,10 @@ The control file is JSON, re-read whenever it changes (hit counters restart then
    "ignore_start": true,       # index paging that always returns the first page (broken)
    "shrink_percent": 90,       # serve only the first (100-p)% of the users
    "empty": true,              # serve empty listings
+   "attributes": "ignore" | "honour" | "mangle" | "refuse",
+                               # attributes=a,b on /Users: ignore it (default), honour it (only
+                               # those top-level keys, id and schemas), mangle it (honour it but
+                               # drop extension objects too), or refuse it (400)
    "latency": S,               # every request waits S seconds before it is answered
    "hide": ["id", ...],        # left out of listings (and totalResults); GET by id still finds them
    "delete_after": {"resource": "Users", "page": N, "id": "..."},
@@ -187,6 +191,19 @@ def dec_cursor(c):
         return None
 
 
+def select_attributes(res, attrs, mangle):
+    """A resource as a server returns it for attributes=attrs (RFC 7644 3.4.2.5)."""
+    want = {"id", "schemas"}
+    for a in attrs.split(","):
+        a = a.strip()
+        if a.lower().startswith("urn:"):
+            want.add(a.rsplit(":", 1)[0].lower())     # the extension object's key
+        else:
+            want.add(a.split(".", 1)[0].lower())
+    return {k: v for k, v in res.items()
+            if k.lower() in want and not (mangle and k.lower().startswith("urn:"))}
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "scim-test-server/1"
@@ -338,6 +355,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, b'{"schemas":["' + LR.encode() + b'"],"totalResults":3,"Resources":[{"id":"x",}')
 
         chunk = items[offset: offset + count]
+        if resource == "Users" and q.get("attributes") is not None:
+            mode = ctl.get("attributes", "ignore")
+            if mode == "refuse":
+                return self._error(400, "attributes is not supported", "invalidValue")
+            if mode != "ignore":
+                chunk = [select_attributes(r, q["attributes"], mode == "mangle") for r in chunk]
         body = {"schemas": [LR], "itemsPerPage": len(chunk), "Resources": chunk}
         if not ((cursor_mode or ctl.get("ignore_start")) and ctl.get("omit_total")):
             total = len(items)
