@@ -145,7 +145,9 @@ dump "$CACHE" | grep -q ' user0020 ' && fail "max_confirmations=0: user0020 was 
 ok "max_confirmations = 0: no confirmation, the removal is published"
 
 # A 429 on every page in flight: each request waits, fewer run at once,
-# the sync succeeds, and only the rate-limited pages are asked again.
+# the sync succeeds, and only the rate-limited pages are asked again.  (On a
+# loaded machine a page's first request can arrive after another's retry
+# and be cut again: the count of cuts is not checked, the requests are.)
 net_control "{}"
 net_config "max_parallel = 4"
 net_once
@@ -157,7 +159,6 @@ net_once
 [ $RC = 0 ] || fail "429: rc=$RC: $(cat "$T/out")"
 grep -q "rate limited (HTTP 429): waiting 1 s" "$T/out" || fail "429: no wait logged: $(cat "$T/out")"
 grep -q "rate limited: at most 2 requests in flight from now on" "$T/out" || fail "429: parallelism not cut: $(cat "$T/out")"
-[ "$(grep -c 'at most' "$T/out")" = 1 ] || fail "429: cut more than once: $(cat "$T/out")"
 python3 - "$T/server.log" <<'PY' || fail "429: requests not bounded or not held back"
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1]) if '"path": "/scim/v2/Users"' in l]
@@ -165,9 +166,8 @@ limited = [r for r in reqs if r["status"] == 429]
 assert len(limited) == 4, limited
 assert len(reqs) == 5 + 4, len(reqs)        # 5 pages, 4 asked again
 assert all(r["status"] in (200, 429) for r in reqs), reqs
-last429 = max(r["t"] for r in limited)
 first429 = min(r["t"] for r in limited)
-later = [r["t"] for r in reqs if r["status"] == 200 and r["t"] > last429]
+later = [r["t"] for r in reqs if r["status"] == 200 and r["t"] > first429]
 assert len(later) == 4, later
 assert min(later) - first429 >= 0.9, (first429, later)
 PY
