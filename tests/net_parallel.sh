@@ -51,6 +51,21 @@ PY
 grep -q "published: .*requests=" "$T/out" || fail "no summary: $(cat "$T/out")"
 ok "pages completing out of order give the cache of a sequential sync"
 
+# Cursor paging stays sequential whatever max_parallel says: one request at
+# a time, on one connection, each following the cursor of the one before.
+net_control '{"paging": "cursor", "omit_total": true}'
+: >"$T/server.log"
+RC=0
+"$top_builddir/tests/net_fetch" "$URL" "$T/token" "$T/certs/ca.pem" Users 10 10 67108864 4 >"$T/fetch.out" 2>&1 || RC=$?
+[ $RC = 0 ] && grep -q "resources=47 .*pages=5 .*cursor=1 requests=5" "$T/fetch.out" || fail "cursor paging: $(cat "$T/fetch.out")"
+python3 - "$T/server.log" <<'PY' || fail "cursor paging was not sequential"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+assert len({r["port"] for r in reqs}) == 1, reqs
+PY
+net_control "{}"
+ok "cursor paging stays sequential with max_parallel = 4"
+
 # A user appears in front (u-0005) as one at the end goes (u-0047) after
 # page 3: page 4 lists u-0031 again.  The shift is logged, the listing
 # (45 unique ids for a totalResults of 46) starts over, and the removal of
