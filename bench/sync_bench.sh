@@ -15,6 +15,11 @@
 # scim/seed.json written before.  Knobs: PAGE_SIZE (100), REPS (3), BUILD (the
 # build tree holding scim-refreshd; default: the current directory), KEEP=1
 # keeps the work dir.
+# LATENCY=SECONDS makes the test server wait that long before answering each
+# request (a real SCIM server takes 100-300 ms a page; default 0).
+# PARALLEL="1 4 8" runs the whole measurement once per max_parallel value
+# (default: one run with the daemon's default, 4), e.g.
+#   LATENCY=0.1 PARALLEL="1 4 8" REPS=1 bench/sync_bench.sh 100000
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "$here/.." && pwd)
@@ -25,6 +30,8 @@ N=${1:-100000}
 G=$((N / 10))
 PAGE_SIZE=${PAGE_SIZE:-100}
 REPS=${REPS:-3}
+LATENCY=${LATENCY:-0}
+PARALLEL=${PARALLEL:-}
 W=$(mktemp -d "${TMPDIR:-/tmp}/scim-syncbench.XXXXXX")
 spid=""
 cleanup() {
@@ -50,7 +57,7 @@ uid_max = 2147483647"
 printf 'bench-token-%s\n' "$$" >"$W/token"
 chmod 600 "$W/token"
 python3 "$top_srcdir/tests/scim_server.py" --data "$DATA" --certdir "$W/certs" --port-file "$W/port" \
-	--token-file "$W/token" --max-seconds 1800 2>"$W/server.err" &
+	--token-file "$W/token" --max-seconds 7200 --latency "$LATENCY" 2>"$W/server.err" &
 spid=$!
 i=0
 while [ ! -s "$W/port" ]; do
@@ -59,7 +66,7 @@ while [ ! -s "$W/port" ]; do
 	sleep 0.1
 done
 mkdir -p "$W/state"
-cat >"$W/conf" <<EOF
+cat >"$W/conf.base" <<EOF
 url = https://127.0.0.1:$(cat "$W/port")/scim/v2
 token_file = $W/token
 ca_file = $W/certs/ca.pem
@@ -69,7 +76,7 @@ page_size = $PAGE_SIZE
 timeout = 120
 $NUMBERS
 EOF
-chmod 0644 "$W/conf"
+chmod 0644 "$W/conf.base"
 
 server_cpu() { # utime + stime of the server, in clock ticks
 	awk '{print $14 + $15}' "/proc/$spid/stat"
@@ -99,7 +106,12 @@ PY
 	echo "$1: $(cat "$W/usage") $users$groups $req $bytes server_cpu=$(awk -v d=$((s1 - s0)) -v hz="$hz" 'BEGIN{printf "%.2f", d / hz}') page_size=$PAGE_SIZE"
 }
 
-echo "# daemon: $REFRESHD; data: $DATA ($(du -h "$DATA" | cut -f1)); $REPS repetitions" >&2
+echo "# daemon: $REFRESHD; data: $DATA ($(du -h "$DATA" | cut -f1)); $REPS repetitions; latency ${LATENCY}s" >&2
+for par in ${PARALLEL:-default}; do
+cp "$W/conf.base" "$W/conf"
+chmod 0644 "$W/conf"
+[ "$par" = default ] || echo "max_parallel = $par" >>"$W/conf"
+echo "# max_parallel=$par" >&2
 # Each repetition: a first sync into empty state, then a steady one (nothing
 # changed).  This machine is shared and its CPU figures wander by 15 %, so
 # the summary gives the median of the repetitions.
@@ -109,7 +121,7 @@ while [ "$rep" -le "$REPS" ]; do
 	rm -rf "$W/state"
 	mkdir -p "$W/state"
 	for label in first steady; do
-		run "$label" >"$W/line"
+		run "$label p=$par" >"$W/line"
 		cat "$W/line"
 		cat "$W/line" >>"$W/results"
 	done
@@ -117,10 +129,12 @@ while [ "$rep" -le "$REPS" ]; do
 done
 if [ "$REPS" -gt 1 ]; then
 	for label in first steady; do
-		grep "^$label:" "$W/results" | sed -n 's/.* cpu=\([0-9.]*\) .*maxrss_mb=\([0-9.]*\).*/\1 \2/p' | sort -n |
-			awk -v l="$label" '{c[NR]=$1; if ($2 > m) m = $2} END {printf "%s median: cpu=%.2f (min %.2f, max %.2f) maxrss_mb=%.1f (largest)\n", l, c[int((NR+1)/2)], c[1], c[NR], m}'
+		grep "^$label p=$par:" "$W/results" | sed -n 's/.* cpu=\([0-9.]*\) .*maxrss_mb=\([0-9.]*\).*/\1 \2/p' | sort -n |
+			awk -v l="$label p=$par" '{c[NR]=$1; if ($2 > m) m = $2} END {printf "%s median: cpu=%.2f (min %.2f, max %.2f) maxrss_mb=%.1f (largest)\n", l, c[int((NR+1)/2)], c[1], c[NR], m}'
 	done
 fi
+
+done
 
 # The same directory through the offline import (no network, same mapping and
 # publish), as the reference in the same run: what the network layer adds is
@@ -128,7 +142,7 @@ fi
 dir=$(dirname "$DATA")
 if [ -f "$dir/Users.json" ] && [ -f "$dir/Groups.json" ]; then
 	mkdir -p "$W/import/state"
-	sed -e "s|$W/state|$W/import/state|g" "$W/conf" >"$W/import/conf"
+	sed -e "s|$W/state|$W/import/state|g" "$W/conf.base" >"$W/import/conf"
 	chmod 0644 "$W/import/conf"
 	python3 - "$REFRESHD" "$W/import/conf" "$dir" <<'PY'
 import resource, subprocess, sys, time

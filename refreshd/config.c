@@ -49,7 +49,7 @@ bool scim_name_is_valid(const char *name)
 }
 
 enum key_type { T_STRING, T_ATTR, T_BOOL, T_UID, T_PATH, T_HOME, T_GROUP, T_NAMES, T_PERCENT,
-		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES, T_GROUPS };
+		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES, T_GROUPS, T_COUNT };
 
 struct key {
 	const char *name;
@@ -87,6 +87,8 @@ static const struct key keys[] = {
 	K(timeout, T_SECONDS),
 	{ "header", T_HEADER, offsetof(struct scim_config, headers), true },
 	K(max_response_bytes, T_BYTES),
+	K(max_parallel, T_COUNT),
+	K(max_confirmations, T_COUNT),
 };
 #undef K
 
@@ -334,6 +336,14 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 		if (r == 0)
 			*(unsigned *)slot = (unsigned)n;
 		return r;
+	case T_COUNT: {
+		/* GitHub documents a limit of 100 concurrent requests. */
+		bool par = !strcmp(k->name, "max_parallel");
+		r = parse_number(p, k->name, v, par ? 1 : 0, par ? 100 : 100000, &n);
+		if (r == 0)
+			*(unsigned *)slot = (unsigned)n;
+		return r;
+	}
 	case T_HEADER: {
 		const char *colon = strchr(v, ':');
 		if (!colon || colon == v)
@@ -390,6 +400,8 @@ static int set_defaults(struct scim_config *c)
 	c->page_size = SCIM_DEFAULT_PAGE_SIZE;
 	c->timeout = SCIM_DEFAULT_TIMEOUT;
 	c->max_response_bytes = SCIM_DEFAULT_MAX_RESPONSE_BYTES;
+	c->max_parallel = SCIM_DEFAULT_MAX_PARALLEL;
+	c->max_confirmations = SCIM_DEFAULT_MAX_CONFIRMATIONS;
 	c->name_attribute = strdup("userName");
 	c->home = strdup("/home/%u");
 	c->shell = strdup("/bin/bash");

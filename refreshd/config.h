@@ -30,6 +30,8 @@
 #define SCIM_DEFAULT_REMOVED_RETENTION (30 * 86400)
 #define SCIM_MAX_REMOVED_RETENTION (3650u * 86400)
 #define SCIM_DEFAULT_ON_SUSPEND_TIMEOUT 30
+#define SCIM_DEFAULT_MAX_PARALLEL 4
+#define SCIM_DEFAULT_MAX_CONFIRMATIONS 100
 
 struct scim_config {
 	char *path; /* the file this came from (for messages) */
@@ -68,6 +70,8 @@ struct scim_config {
 	char **headers;            /* "Name: value", NULL-terminated; never NULL itself */
 	size_t nheaders;
 	uint64_t max_response_bytes; /* default 64 MiB */
+	unsigned max_parallel;       /* page requests in flight, 1..100, default 4 */
+	unsigned max_confirmations;  /* GETs by id per sync of what a listing lacks, default 100 */
 
 	/* ---- not keys: set from the command line */
 	bool recover_idmap; /* --recover-idmap: rebuild a lost id map from the cache */

@@ -27,6 +27,14 @@ struct scim_sink {
 	size_t (*ids)(void *ctx);
 	/* Optional: told totalResults once it is known, to size its tables. */
 	void (*expect)(void *ctx, size_t total);
+	/* Optional: the attributes the sink reads ("userName,name,...") for
+	 * attributes=.  The first page is asked for with it: a 400 asks again
+	 * without, a page with keys that were not asked for (meta included)
+	 * means the server ignores it (the next pages go without).  required ("userName,urn:...")
+	 * names top-level keys that some resource of a page must hold: a
+	 * first page with none of one is read again without attributes=. */
+	const char *attributes;
+	const char *required;
 };
 
 struct scim_listing {
@@ -35,6 +43,7 @@ struct scim_listing {
 	size_t pages;
 	long total;           /* totalResults of the first page, -1 if never sent */
 	bool cursor;          /* the listing paged with cursors */
+	bool attributes;      /* the pages were asked for with attributes= */
 };
 
 /* Lists base_url/type ("Users" or "Groups").  0 only when the listing is
@@ -46,6 +55,10 @@ struct scim_listing {
  * Other errors come from scim_http_get or the sink. */
 int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *type, unsigned page_size,
 		       const struct scim_sink *sink, struct scim_listing *out);
+
+/* base_url/type/id with id percent-encoded (a GET of one resource); NULL on
+ * allocation failure. */
+char *scim_resource_url(const char *base_url, const char *type, const char *id);
 
 /* ------------------------------------------------------------- for tests */
 /* Appends "?startIndex=N&count=C" or "?cursor=X&count=C" (X percent-encoded)

@@ -30,14 +30,28 @@ struct scim_body {
 	bool too_big;
 };
 
-struct scim_http {
+/* Where one request slot stands.  A slot is taken from submit until its
+ * answer is collected (an error) or released (a body the caller reads). */
+enum scim_xfer_state {
+	X_FREE,
+	X_QUEUED,   /* waits for ready_at, the rate-limit pause and a place in flight */
+	X_RUNNING,  /* added to the multi handle */
+	X_DONE,     /* finished (result set), not yet handed to the caller */
+	X_HELD,     /* handed over: the body stays until scim_http_release() */
+};
+
+/* One request: its own easy handle, body and response headers. */
+struct scim_xfer {
 	CURL *curl;
-	struct curl_slist *hdrs;       /* holds the Authorization line: wiped on free */
-	struct scim_http_opts o;
 	struct scim_body body;
-	struct scim_http_stats stats;
-	long last_status;
-	unsigned retry_hint;
+	enum scim_xfer_state state;
+	unsigned long tag;
+	unsigned flags;
+	int result;
+	unsigned attempt, rate_waits;
+	uint64_t ready_at, started_at; /* monotonic ms */
+	char *url;
+	char where[256];
 	/* From the headers of the response being received. */
 	char retry_after[64];
 	char rl_remaining[32];
@@ -45,6 +59,27 @@ struct scim_http {
 	char location[256];
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+struct scim_http {
+	CURLM *multi;                  /* holds the connections, shared by every slot */
+	struct curl_slist *hdrs;       /* holds the Authorization line: wiped on free */
+	struct scim_http_opts o;
+	struct scim_xfer *x;           /* max_parallel slots; easy handles made on first use */
+	unsigned nx;
+	unsigned limit;                /* requests allowed in flight; rate limits halve it */
+	uint64_t pause_until;          /* no request starts before this (monotonic ms) */
+	uint64_t rl_at;                /* when the last rate limit lowered limit */
+	struct scim_http_stats stats;
+	long last_status;
+	unsigned retry_hint;
+};
+
+static uint64_t scim_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void scim_wipe(void *p, size_t n)
 {
@@ -335,16 +370,16 @@ static void scim_header_value(char *dst, size_t dlen, const char *v, size_t vlen
 
 static size_t scim_header_cb(char *line, size_t size, size_t nmemb, void *ud)
 {
-	struct scim_http *h = ud;
+	struct scim_xfer *h = ud;
 	size_t n = size * nmemb;
 	static const struct {
 		const char *name;
 		size_t off, len;
 	} want[] = {
-		{ "retry-after:", offsetof(struct scim_http, retry_after), sizeof(((struct scim_http *)0)->retry_after) },
-		{ "x-ratelimit-remaining:", offsetof(struct scim_http, rl_remaining), sizeof(((struct scim_http *)0)->rl_remaining) },
-		{ "x-ratelimit-reset:", offsetof(struct scim_http, rl_reset), sizeof(((struct scim_http *)0)->rl_reset) },
-		{ "location:", offsetof(struct scim_http, location), sizeof(((struct scim_http *)0)->location) },
+		{ "retry-after:", offsetof(struct scim_xfer, retry_after), sizeof(((struct scim_xfer *)0)->retry_after) },
+		{ "x-ratelimit-remaining:", offsetof(struct scim_xfer, rl_remaining), sizeof(((struct scim_xfer *)0)->rl_remaining) },
+		{ "x-ratelimit-reset:", offsetof(struct scim_xfer, rl_reset), sizeof(((struct scim_xfer *)0)->rl_reset) },
+		{ "location:", offsetof(struct scim_xfer, location), sizeof(((struct scim_xfer *)0)->location) },
 	};
 
 	/* A new status line (after a proxy's CONNECT or a 100): forget what the
@@ -387,18 +422,94 @@ int scim_http_global_init(void)
 	return 0;
 }
 
+/* The easy handle of a slot, made when the slot is first used: every
+ * option but the URL, with the slot's own body and header buffers. */
+static int scim_xfer_setup(struct scim_http *h, struct scim_xfer *x)
+{
+	const struct scim_http_opts *o = &h->o;
+	CURLcode cc = CURLE_OK;
+	CURL *c;
+
+	c = curl_easy_init();
+	if (!c)
+		return -ENOMEM;
+#define SET(opt, val)                                     \
+	do {                                              \
+		if (cc == CURLE_OK)                       \
+			cc = curl_easy_setopt(c, opt, val); \
+	} while (0)
+	SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+#else
+	SET(CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+	SET(CURLOPT_REDIR_PROTOCOLS, (long)CURLPROTO_HTTPS);
+#endif
+	/* Redirects are never followed: a 3xx is an error that names the
+	 * target, and the token never travels to another host. */
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (o->ca_file)
+		SET(CURLOPT_CAINFO, o->ca_file);
+	SET(CURLOPT_HTTPHEADER, h->hdrs);
+	SET(CURLOPT_USERAGENT, "scim-refreshd/" PACKAGE_VERSION);
+	/* "" offers every encoding this libcurl decodes (gzip at least). */
+	SET(CURLOPT_ACCEPT_ENCODING, "");
+	SET(CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout : 30L);
+	SET(CURLOPT_CONNECTTIMEOUT, o->timeout > 0 && o->timeout < 30 ? o->timeout : 30L);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->body.max);
+	SET(CURLOPT_WRITEFUNCTION, scim_write_cb);
+	SET(CURLOPT_WRITEDATA, &x->body);
+	SET(CURLOPT_HEADERFUNCTION, scim_header_cb);
+	SET(CURLOPT_HEADERDATA, x);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, scim_progress_cb);
+	SET(CURLOPT_XFERINFODATA, h);
+	SET(CURLOPT_ERRORBUFFER, x->errbuf);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_PRIVATE, x);
+	/* HTTP/2 where the server offers it (ALPN): a request waits for the
+	 * connection being set up rather than opening another, so parallel
+	 * requests share one multiplexed connection.  Over HTTP/1.1 each
+	 * request in flight has a keep-alive connection of its own. */
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	SET(CURLOPT_PIPEWAIT, 1L);
+#undef SET
+	if (cc != CURLE_OK) {
+		log_error("libcurl refused an option: %s", curl_easy_strerror(cc));
+		curl_easy_cleanup(c);
+		return -EINVAL;
+	}
+	x->curl = c;
+	return 0;
+}
+
 int scim_http_new(const struct scim_http_opts *o, struct scim_http **out)
 {
 	struct scim_http *h;
 	char *tok = NULL, *line = NULL;
 	struct curl_slist *l;
+	CURLMcode mc;
+	size_t max;
 	int r;
 
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->o = *o;
-	h->body.max = o->max_response_bytes ? o->max_response_bytes : (size_t)64 << 20;
+	h->nx = o->max_parallel ? o->max_parallel : 1;
+	h->limit = h->nx;
+	max = o->max_response_bytes ? o->max_response_bytes : (size_t)64 << 20;
+	h->x = calloc(h->nx, sizeof(*h->x));
+	if (!h->x) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < h->nx; i++)
+		h->x[i].body.max = max;
 
 	r = scim_token_read(o->token_file, geteuid(), &tok);
 	if (r < 0)
@@ -445,56 +556,25 @@ int scim_http_new(const struct scim_http_opts *o, struct scim_http **out)
 	}
 	h->hdrs = l;
 
-	h->curl = curl_easy_init();
-	if (!h->curl) {
+	h->multi = curl_multi_init();
+	if (!h->multi) {
 		r = -ENOMEM;
 		goto out;
 	}
-	CURL *c = h->curl;
-	CURLcode cc = CURLE_OK;
-#define SET(opt, val)                                     \
-	do {                                              \
-		if (cc == CURLE_OK)                       \
-			cc = curl_easy_setopt(c, opt, val); \
-	} while (0)
-	SET(CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
-	SET(CURLOPT_REDIR_PROTOCOLS, (long)CURLPROTO_HTTPS);
-#endif
-	/* Redirects are never followed: a 3xx is an error that names the
-	 * target, and the token never travels to another host. */
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (o->ca_file)
-		SET(CURLOPT_CAINFO, o->ca_file);
-	SET(CURLOPT_HTTPHEADER, h->hdrs);
-	SET(CURLOPT_USERAGENT, "scim-refreshd/" PACKAGE_VERSION);
-	/* "" offers every encoding this libcurl decodes (gzip at least). */
-	SET(CURLOPT_ACCEPT_ENCODING, "");
-	SET(CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout : 30L);
-	SET(CURLOPT_CONNECTTIMEOUT, o->timeout > 0 && o->timeout < 30 ? o->timeout : 30L);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->body.max);
-	SET(CURLOPT_WRITEFUNCTION, scim_write_cb);
-	SET(CURLOPT_WRITEDATA, &h->body);
-	SET(CURLOPT_HEADERFUNCTION, scim_header_cb);
-	SET(CURLOPT_HEADERDATA, h);
-	SET(CURLOPT_NOPROGRESS, 0L);
-	SET(CURLOPT_XFERINFOFUNCTION, scim_progress_cb);
-	SET(CURLOPT_XFERINFODATA, h);
-	SET(CURLOPT_ERRORBUFFER, h->errbuf);
-	SET(CURLOPT_TCP_KEEPALIVE, 1L);
-#undef SET
-	if (cc != CURLE_OK) {
+	mc = curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	if (mc == CURLM_OK)
+		mc = curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->nx);
+	if (mc == CURLM_OK)
+		mc = curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->nx);
+	if (mc != CURLM_OK) {
 		r = -EINVAL;
-		log_error("libcurl refused an option: %s", curl_easy_strerror(cc));
+		log_error("libcurl refused a multi option: %s", curl_multi_strerror(mc));
 		goto out;
 	}
+	/* The first slot now, so a libcurl that refuses an option fails here. */
+	r = scim_xfer_setup(h, &h->x[0]);
+	if (r < 0)
+		goto out;
 	*out = h;
 	h = NULL;
 	r = 0;
@@ -508,16 +588,40 @@ out:
 	return r;
 }
 
+/* Takes a slot's transfer off the multi handle and frees the slot.  A body
+ * buffer that grew past a few typical pages goes too: with several slots,
+ * keeping each one's largest page (a group of 30,000 members is megabytes)
+ * would multiply the peak by max_parallel. */
+static void scim_xfer_drop(struct scim_http *h, struct scim_xfer *x)
+{
+	if (x->state == X_RUNNING)
+		curl_multi_remove_handle(h->multi, x->curl);
+	free(x->url);
+	x->url = NULL;
+	x->state = X_FREE;
+	if (x->body.alloc > 4 * SCIM_BODY_INITIAL) {
+		free(x->body.data);
+		x->body.data = NULL;
+		x->body.alloc = x->body.len = 0;
+	}
+}
+
 void scim_http_free(struct scim_http *h)
 {
 	if (!h)
 		return;
-	if (h->curl)
-		curl_easy_cleanup(h->curl);
+	for (unsigned i = 0; h->x && i < h->nx; i++) {
+		scim_xfer_drop(h, &h->x[i]);
+		if (h->x[i].curl)
+			curl_easy_cleanup(h->x[i].curl);
+		free(h->x[i].body.data);
+	}
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	free(h->x);
 	for (struct curl_slist *l = h->hdrs; l; l = l->next)
 		scim_wipe(l->data, strlen(l->data));
 	curl_slist_free_all(h->hdrs);
-	free(h->body.data);
 	free(h);
 }
 
@@ -598,155 +702,343 @@ int scim_http_get_json(struct scim_http *h, const char *url, json_object **out)
 	return 0;
 }
 
-int scim_http_get(struct scim_http *h, const char *url, const char **body, size_t *len)
+/* What a finished attempt means: 0 (a 2xx: the body is the answer), 1 (try
+ * again at x->ready_at; a rate limit also holds back every request not yet
+ * sent), or the request's negative errno, logged. */
+static int scim_xfer_judge(struct scim_http *h, struct scim_xfer *x, CURLcode cc)
 {
-	char where[256], detail[256], scim_type[64];
-	unsigned attempt = 0, rate_waits = 0;
+	char detail[256], scim_type[64];
+	const char *where = x->where;
+	enum scim_verdict v = V_DONE;
+	long status = 0, wait = 0;
+	bool counted = false;   /* a failure that uses up one of the retries */
+	uint64_t now, ms;
 	int r;
 
-	scim_url_for_log(where, sizeof(where), url);
-	h->retry_hint = 0;
-	if (strncasecmp(url, "https://", 8) != 0) {
-		log_error("%s: only https:// URLs are used (the token must not cross the network in clear)", where);
-		return -EPROTO;
-	}
-	for (;;) {
-		enum scim_verdict v = V_DONE;
-		long status = 0, wait = 0;
-		bool counted = false;   /* a failure that uses up one of the retries */
-		CURLcode cc;
+	h->stats.bytes += x->body.len;
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	h->last_status = status;
 
-		if (h->o.stop && *h->o.stop)
+	if (cc != CURLE_OK) {
+		const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+		switch (cc) {
+		case CURLE_ABORTED_BY_CALLBACK:
+			log_info("%s: transfer interrupted (stopping)", where);
 			return -ECANCELED;
-		h->body.len = 0;
-		h->body.too_big = false;
-		h->errbuf[0] = '\0';
-		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = '\0';
-		curl_easy_setopt(h->curl, CURLOPT_URL, url);
-		h->stats.requests++;
-		cc = curl_easy_perform(h->curl);
-		h->stats.bytes += h->body.len;
-		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-		h->last_status = status;
-
-		if (cc != CURLE_OK) {
-			const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
-			switch (cc) {
-			case CURLE_ABORTED_BY_CALLBACK:
-				log_info("%s: transfer interrupted (stopping)", where);
-				return -ECANCELED;
-			case CURLE_WRITE_ERROR:
-			case CURLE_FILESIZE_EXCEEDED:
-				if (cc == CURLE_FILESIZE_EXCEEDED || h->body.too_big) {
-					log_error("%s: response body larger than max_response_bytes (%zu): transfer "
-						"aborted", where, h->body.max);
-					return -EFBIG;
-				}
-				log_error("%s: out of memory receiving the body", where);
-				return -ENOMEM;
-			case CURLE_PARTIAL_FILE:
-				log_error("%s: truncated response: the connection closed before the whole body "
-					"arrived (%zu bytes)", where, h->body.len);
-				return -EBADMSG;
-			case CURLE_BAD_CONTENT_ENCODING:
-				log_error("%s: response body could not be decoded: %s", where, why);
-				return -EBADMSG;
-			case CURLE_PEER_FAILED_VERIFICATION:
-			case CURLE_SSL_CACERT_BADFILE:
-			case CURLE_SSL_CERTPROBLEM:
-			case CURLE_SSL_CONNECT_ERROR:
-			case CURLE_SSL_ISSUER_ERROR:
-			case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-			case CURLE_UNSUPPORTED_PROTOCOL:
-			case CURLE_URL_MALFORMAT:
-				log_error("%s: %s", where, why);
-				return -EPROTO;
-			case CURLE_OPERATION_TIMEDOUT:
-				r = -ETIMEDOUT;
-				break;
-			case CURLE_COULDNT_RESOLVE_HOST:
-			case CURLE_COULDNT_RESOLVE_PROXY:
-				r = -EHOSTUNREACH;
-				break;
-			case CURLE_COULDNT_CONNECT:
-				r = -ECONNREFUSED;
-				break;
-			default:
-				r = -EIO;
-				break;
+		case CURLE_WRITE_ERROR:
+		case CURLE_FILESIZE_EXCEEDED:
+			if (cc == CURLE_FILESIZE_EXCEEDED || x->body.too_big) {
+				log_error("%s: response body larger than max_response_bytes (%zu): transfer "
+					"aborted", where, x->body.max);
+				return -EFBIG;
 			}
-			if (attempt >= h->o.retries) {
-				log_error("%s: %s (giving up after %u attempts)", where, why, attempt + 1);
-				return r;
-			}
-			log_warning("%s: %s; retrying", where, why);
-			v = V_RETRY;
-			counted = true;
-		} else if (status >= 200 && status < 300) {
-			*body = h->body.data ? h->body.data : "";
-			*len = h->body.len;
-			return 0;
-		} else {
-			scim_error_detail(h->body.data, h->body.len, detail, sizeof(detail), scim_type, sizeof(scim_type));
-			wait = scim_rate_limit_wait(status, h->retry_after, h->rl_remaining, h->rl_reset, detail,
-						    time(NULL));
-			if (wait >= 0) {
-				if (wait > (long)h->o.max_wait || rate_waits >= SCIM_HTTP_MAX_RATE_WAITS) {
-					log_error("%s: rate limited (HTTP %ld) for %ld s more: giving up this sync: %s",
-						where, status, wait, detail);
-					h->retry_hint = wait > 0 ? (unsigned)wait : 1;
-					return -EAGAIN;
-				}
-				log_warning("%s: rate limited (HTTP %ld): waiting %ld s: %s", where, status, wait, detail);
-				v = V_RATE_WAIT;
-				rate_waits++;
-			} else if (status == 401 || status == 403) {
-				/* Retrying a bad token only burns the rate limit. */
-				log_error("%s: authentication failed (HTTP %ld): %s", where, status, detail);
-				return -EACCES;
-			} else if (status >= 500) {
-				if (attempt >= h->o.retries) {
-					log_error("%s: server error HTTP %ld (giving up after %u attempts): %s", where,
-						status, attempt + 1, detail);
-					return -EIO;
-				}
-				/* A 503 may say when to come back; honour it within the cap. */
-				long ra = -1;
-				if (h->retry_after[0] && scim_parse_retry_after(h->retry_after, time(NULL), &ra) == 0 &&
-				    ra <= (long)h->o.max_wait) {
-					log_warning("%s: server error HTTP %ld: retrying in %ld s (Retry-After): %s", where,
-						 status, ra, detail);
-					wait = ra;
-					v = V_RATE_WAIT;
-				} else {
-					log_warning("%s: server error HTTP %ld; retrying: %s", where, status, detail);
-					v = V_RETRY;
-				}
-				counted = true;
-			} else if (status >= 300 && status < 400) {
-				char loc[256];
-				scim_url_for_log(loc, sizeof(loc), h->location);
-				log_error("%s: redirected (HTTP %ld) to %s: redirects are not followed; set url to "
-					"the final address", where, status, loc[0] ? loc : "(no Location)");
-				return -EPROTO;
-			} else if (status == 400 && (strcasecmp(scim_type, "invalidCursor") == 0 ||
-						     strcasecmp(scim_type, "expiredCursor") == 0)) {
-				log_warning("%s: %s: the listing starts over", where, scim_type);
-				return -ESTALE;
-			} else {
-				log_error("%s: HTTP %ld%s%s: %s", where, status, scim_type[0] ? " " : "", scim_type,
-					detail);
-				return -EPROTO;
-			}
+			log_error("%s: out of memory receiving the body", where);
+			return -ENOMEM;
+		case CURLE_PARTIAL_FILE:
+			log_error("%s: truncated response: the connection closed before the whole body "
+				"arrived (%zu bytes)", where, x->body.len);
+			return -EBADMSG;
+		case CURLE_BAD_CONTENT_ENCODING:
+			log_error("%s: response body could not be decoded: %s", where, why);
+			return -EBADMSG;
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+			log_error("%s: %s", where, why);
+			return -EPROTO;
+		case CURLE_OPERATION_TIMEDOUT:
+			r = -ETIMEDOUT;
+			break;
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+			r = -EHOSTUNREACH;
+			break;
+		case CURLE_COULDNT_CONNECT:
+			r = -ECONNREFUSED;
+			break;
+		default:
+			r = -EIO;
+			break;
 		}
+		if (x->attempt >= h->o.retries) {
+			log_error("%s: %s (giving up after %u attempts)", where, why, x->attempt + 1);
+			return r;
+		}
+		log_warning("%s: %s; retrying", where, why);
+		v = V_RETRY;
+		counted = true;
+	} else if (status >= 200 && status < 300) {
+		return 0;
+	} else if (status == 404 && (x->flags & SCIM_HTTP_MISSING_OK)) {
+		log_debug("%s: HTTP 404", where);
+		return -ENOENT;
+	} else {
+		scim_error_detail(x->body.data, x->body.len, detail, sizeof(detail), scim_type, sizeof(scim_type));
+		wait = scim_rate_limit_wait(status, x->retry_after, x->rl_remaining, x->rl_reset, detail,
+					    time(NULL));
+		if (wait >= 0) {
+			if (wait > (long)h->o.max_wait || x->rate_waits >= SCIM_HTTP_MAX_RATE_WAITS) {
+				log_error("%s: rate limited (HTTP %ld) for %ld s more: giving up this sync: %s",
+					where, status, wait, detail);
+				h->retry_hint = wait > 0 ? (unsigned)wait : 1;
+				return -EAGAIN;
+			}
+			log_warning("%s: rate limited (HTTP %ld): waiting %ld s: %s", where, status, wait, detail);
+			v = V_RATE_WAIT;
+			x->rate_waits++;
+		} else if (status == 401 || status == 403) {
+			/* Retrying a bad token only burns the rate limit. */
+			log_error("%s: authentication failed (HTTP %ld): %s", where, status, detail);
+			return -EACCES;
+		} else if (status >= 500) {
+			if (x->attempt >= h->o.retries) {
+				log_error("%s: server error HTTP %ld (giving up after %u attempts): %s", where,
+					status, x->attempt + 1, detail);
+				return -EIO;
+			}
+			/* A 503 may say when to come back; honour it within the cap. */
+			long ra = -1;
+			if (x->retry_after[0] && scim_parse_retry_after(x->retry_after, time(NULL), &ra) == 0 &&
+			    ra <= (long)h->o.max_wait) {
+				log_warning("%s: server error HTTP %ld: retrying in %ld s (Retry-After): %s", where,
+					 status, ra, detail);
+				wait = ra;
+				v = V_RATE_WAIT;
+			} else {
+				log_warning("%s: server error HTTP %ld; retrying: %s", where, status, detail);
+				v = V_RETRY;
+			}
+			counted = true;
+		} else if (status >= 300 && status < 400) {
+			char loc[256];
+			scim_url_for_log(loc, sizeof(loc), x->location);
+			if (x->flags & SCIM_HTTP_QUIET)
+				log_debug("%s: HTTP %ld", where, status);
+			else
+				log_error("%s: redirected (HTTP %ld) to %s: redirects are not followed; set url "
+					"to the final address", where, status, loc[0] ? loc : "(no Location)");
+			return -EPROTO;
+		} else if (status == 400 && (strcasecmp(scim_type, "invalidCursor") == 0 ||
+					     strcasecmp(scim_type, "expiredCursor") == 0)) {
+			log_warning("%s: %s: the listing starts over", where, scim_type);
+			return -ESTALE;
+		} else if (x->flags & SCIM_HTTP_QUIET) {
+			log_debug("%s: HTTP %ld%s%s: %s", where, status, scim_type[0] ? " " : "", scim_type, detail);
+			return -EPROTO;
+		} else {
+			log_error("%s: HTTP %ld%s%s: %s", where, status, scim_type[0] ? " " : "", scim_type,
+				detail);
+			return -EPROTO;
+		}
+	}
 
-		uint64_t ms = v == V_RETRY ? scim_backoff_ms(attempt, h->o.backoff_ms, h->o.backoff_max_ms,
-							     scim_random32())
-					   : (uint64_t)wait * 1000;
-		if (counted)
-			attempt++;
-		r = scim_sleep_ms(ms, h->o.stop);
+	now = scim_mono_ms();
+	ms = v == V_RETRY ? scim_backoff_ms(x->attempt, h->o.backoff_ms, h->o.backoff_max_ms, scim_random32())
+			  : (uint64_t)wait * 1000;
+	if (counted)
+		x->attempt++;
+	x->ready_at = now + ms;
+	if (v == V_RATE_WAIT && !counted) {
+		/* A rate limit is about all our requests, not this one: none
+		 * starts before the wait is over, and fewer run at once from
+		 * now on.  The answers to requests sent before the last cut
+		 * tell nothing new and cut no further. */
+		if (x->ready_at > h->pause_until)
+			h->pause_until = x->ready_at;
+		if (x->started_at >= h->rl_at && h->limit > 1) {
+			h->limit /= 2;
+			log_warning("rate limited: at most %u request%s in flight from now on", h->limit,
+				    h->limit == 1 ? "" : "s");
+		}
+		h->rl_at = now;
+	}
+	return 1;
+}
+
+int scim_http_submit(struct scim_http *h, const char *url, unsigned long tag, unsigned flags)
+{
+	struct scim_xfer *x = NULL;
+	int r;
+
+	for (unsigned i = 0; i < h->nx && !x; i++) {
+		if (h->x[i].state == X_FREE)
+			x = &h->x[i];
+	}
+	if (!x)
+		return -EBUSY;
+	if (!x->curl) {
+		r = scim_xfer_setup(h, x);
 		if (r < 0)
 			return r;
 	}
+	scim_url_for_log(x->where, sizeof(x->where), url);
+	if (strncasecmp(url, "https://", 8) != 0) {
+		log_error("%s: only https:// URLs are used (the token must not cross the network in clear)",
+			x->where);
+		return -EPROTO;
+	}
+	x->url = strdup(url);
+	if (!x->url)
+		return -ENOMEM;
+	x->tag = tag;
+	x->flags = flags;
+	x->attempt = x->rate_waits = 0;
+	x->ready_at = 0;
+	x->result = 0;
+	x->state = X_QUEUED;
+	return 0;
+}
+
+static int scim_xfer_start(struct scim_http *h, struct scim_xfer *x, uint64_t now)
+{
+	CURLMcode mc;
+
+	x->body.len = 0;
+	x->body.too_big = false;
+	x->errbuf[0] = '\0';
+	x->retry_after[0] = x->rl_remaining[0] = x->rl_reset[0] = x->location[0] = '\0';
+	curl_easy_setopt(x->curl, CURLOPT_URL, x->url);
+	mc = curl_multi_add_handle(h->multi, x->curl);
+	if (mc != CURLM_OK) {
+		log_error("%s: libcurl: %s", x->where, curl_multi_strerror(mc));
+		return -ENOMEM;
+	}
+	h->stats.requests++;
+	x->started_at = now;
+	x->state = X_RUNNING;
+	return 0;
+}
+
+void scim_http_release(struct scim_http *h, unsigned long tag)
+{
+	for (unsigned i = 0; i < h->nx; i++) {
+		if (h->x[i].state == X_HELD && h->x[i].tag == tag)
+			scim_xfer_drop(h, &h->x[i]);
+	}
+}
+
+void scim_http_cancel(struct scim_http *h)
+{
+	for (unsigned i = 0; i < h->nx; i++)
+		scim_xfer_drop(h, &h->x[i]);
+}
+
+unsigned scim_http_max_parallel(const struct scim_http *h)
+{
+	return h->nx;
+}
+
+int scim_http_next(struct scim_http *h, unsigned long *tag, const char **body, size_t *len)
+{
+	for (;;) {
+		struct scim_xfer *done = NULL;
+		uint64_t now = scim_mono_ms(), wake = UINT64_MAX;
+		unsigned running = 0, queued = 0;
+		CURLMcode mc;
+		CURLMsg *msg;
+		int still, r;
+
+		/* The lowest tag first among the answers that are in. */
+		for (unsigned i = 0; i < h->nx; i++) {
+			struct scim_xfer *x = &h->x[i];
+			if (x->state == X_DONE && (!done || x->tag < done->tag))
+				done = x;
+			running += x->state == X_RUNNING;
+		}
+		if (done) {
+			*tag = done->tag;
+			r = done->result;
+			if (r == 0) {
+				*body = done->body.data ? done->body.data : "";
+				*len = done->body.len;
+				done->state = X_HELD;
+			} else {
+				scim_xfer_drop(h, done);
+			}
+			return r;
+		}
+		if (h->o.stop && *h->o.stop) {
+			for (unsigned i = 0; i < h->nx; i++) {
+				if (h->x[i].state == X_RUNNING) {
+					log_info("%s: transfer interrupted (stopping)", h->x[i].where);
+					break;
+				}
+			}
+			scim_http_cancel(h);
+			return -ECANCELED;
+		}
+		for (unsigned i = 0; i < h->nx; i++) {
+			struct scim_xfer *x = &h->x[i];
+			if (x->state != X_QUEUED)
+				continue;
+			uint64_t at = x->ready_at > h->pause_until ? x->ready_at : h->pause_until;
+			if (at <= now && running < h->limit) {
+				r = scim_xfer_start(h, x, now);
+				if (r < 0)
+					return r;
+				running++;
+			} else {
+				queued++;
+				if (at > now && at < wake)
+					wake = at;
+			}
+		}
+		if (!running && !queued)
+			return -EINVAL;
+
+		mc = curl_multi_perform(h->multi, &still);
+		while (mc == CURLM_OK && (msg = curl_multi_info_read(h->multi, &still))) {
+			struct scim_xfer *x = NULL;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			CURLcode cc = msg->data.result;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			curl_multi_remove_handle(h->multi, x->curl);
+			x->state = X_QUEUED;
+			r = scim_xfer_judge(h, x, cc);
+			if (r <= 0) {
+				x->result = r;
+				x->state = X_DONE;
+				done = x;
+			}
+		}
+		if (mc != CURLM_OK) {
+			log_error("libcurl: %s", curl_multi_strerror(mc));
+			scim_http_cancel(h);
+			return -EIO;
+		}
+		if (done)
+			continue;
+		/* Short waits: the stop flag and the queued requests' times are
+		 * looked at again at least every 100 ms. */
+		now = scim_mono_ms();
+		long ms = 100;
+		if (wake != UINT64_MAX)
+			ms = wake <= now ? 0 : wake - now < 100 ? (long)(wake - now) : 100;
+		(void)curl_multi_poll(h->multi, NULL, 0, (int)ms, NULL);
+	}
+}
+
+int scim_http_get_flags(struct scim_http *h, const char *url, unsigned flags, const char **body, size_t *len)
+{
+	unsigned long tag;
+	int r;
+
+	/* One request at a time: whatever was held or in flight goes. */
+	scim_http_cancel(h);
+	h->retry_hint = 0;
+	r = scim_http_submit(h, url, 0, flags);
+	if (r < 0)
+		return r;
+	return scim_http_next(h, &tag, body, len);
+}
+
+int scim_http_get(struct scim_http *h, const char *url, const char **body, size_t *len)
+{
+	return scim_http_get_flags(h, url, 0, body, len);
 }

@@ -1,8 +1,10 @@
 /* http.h - the HTTPS client of one sync: libcurl, the bearer token, capped
  * bodies, and what to do about each kind of failure.
  *
- * One scim_http per sync: a single CURL handle, so every page of both listings
- * reuses one connection.  Everything returns 0 or a negative errno value; the
+ * One scim_http per sync: one libcurl multi handle holds the connections, so
+ * every request of both listings reuses them; up to max_parallel requests run
+ * at once (one HTTP/2 connection multiplexes them where the server offers
+ * it, else each has a keep-alive connection of its own).  Everything returns 0 or a negative errno value; the
  * function that fails has already logged why, with the server's SCIM detail
  * where there is one.  The token is read here and nowhere else, kept only in
  * the request header list, and wiped when the handle is freed.
@@ -31,6 +33,7 @@ struct scim_http_opts {
 	unsigned backoff_max_ms;
 	unsigned max_wait;             /* longest rate-limit wait in seconds; longer gives up */
 	volatile sig_atomic_t *stop;   /* non-zero: abort transfers and waits (-ECANCELED) */
+	unsigned max_parallel;         /* requests in flight at most (0: 1) */
 };
 
 /* Defaults for the retry knobs (the config has no keys for them). */
@@ -75,6 +78,29 @@ int scim_http_get_json(struct scim_http *h, const char *url, json_object **out);
  * back as it arrived (decoded, not parsed): *body (*len bytes, followed by a
  * NUL) stays in h's buffer until the next request or scim_http_free(). */
 int scim_http_get(struct scim_http *h, const char *url, const char **body, size_t *len);
+
+/* scim_http_get() with flags: SCIM_HTTP_MISSING_OK makes a 404 an answer,
+ * -ENOENT (logged at debug level only), for a GET of one resource by id. */
+#define SCIM_HTTP_MISSING_OK 1u
+/* SCIM_HTTP_QUIET: a 3xx or a 4xx other than 401, 403 and 429 is logged at
+ * debug level only (a probe whose refusal is an answer). */
+#define SCIM_HTTP_QUIET 2u
+int scim_http_get_flags(struct scim_http *h, const char *url, unsigned flags, const char **body, size_t *len);
+
+/* Several GETs at once.  submit queues url under the caller's tag (-EBUSY
+ * when max_parallel requests are already submitted or held); next runs the
+ * submitted requests, with scim_http_get's retries and waits, until one is
+ * finished and returns it: 0 with its body (decoded, not parsed), held until
+ * scim_http_release(h, tag), or its error, as scim_http_get's.  When several
+ * are finished the lowest tag comes first.  A rate limit on one request holds
+ * back every request not yet sent, and halves how many run at once for the
+ * rest of h's life.  -EINVAL when nothing is submitted.  cancel drops every
+ * request in flight and every held body; scim_http_get() cancels first. */
+int scim_http_submit(struct scim_http *h, const char *url, unsigned long tag, unsigned flags);
+int scim_http_next(struct scim_http *h, unsigned long *tag, const char **body, size_t *len);
+void scim_http_release(struct scim_http *h, unsigned long tag);
+void scim_http_cancel(struct scim_http *h);
+unsigned scim_http_max_parallel(const struct scim_http *h);
 
 /* Status of the last response (0 if none arrived). */
 long scim_http_last_status(const struct scim_http *h);

@@ -393,6 +393,12 @@ size_t scim_model_group_ids(const struct scim_model *m)
 	return m->ngroups;
 }
 
+bool scim_model_has_id(const struct scim_model *m, bool groups, const char *id)
+{
+	uint32_t idx;
+	return scim_strmap_get(&m->ids, groups ? KIND_GROUP : KIND_USER, id, &idx) == 0;
+}
+
 /* The id, or NULL (and the resource is counted and logged as skipped). */
 static const char *resource_id(struct scim_model *m, struct json_object *res, const char *kind, uint32_t *noid,
 			       uint32_t *bad)

@@ -104,6 +104,8 @@ void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *o
 void scim_model_expect(struct scim_model *m, bool groups, size_t total);
 size_t scim_model_user_ids(const struct scim_model *m);
 size_t scim_model_group_ids(const struct scim_model *m);
+/* Whether a user (group) with this SCIM id was added, skipped or not. */
+bool scim_model_has_id(const struct scim_model *m, bool groups, const char *id);
 
 /* Resolves groups (members by SCIM id, nesting flattened with cycle
  * detection), assigns numbers through the id map, compares with the live

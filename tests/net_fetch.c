@@ -1,7 +1,7 @@
 /* net_fetch.c - test driver: one listing through http.c and fetch.c into a
  * sink that only counts ids, so paging can be checked without the mapping.
  *
- *   net_fetch URL TOKEN_FILE CA_FILE TYPE PAGE_SIZE [TIMEOUT [MAX_BYTES]]
+ *   net_fetch URL TOKEN_FILE CA_FILE TYPE PAGE_SIZE [TIMEOUT [MAX_BYTES [MAX_PARALLEL]]]
  *
  * Prints "rc=R resources=N duplicates=D pages=P total=T cursor=C requests=Q"
  * and exits 0 when the listing was complete. */
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: net_fetch URL TOKEN_FILE CA_FILE TYPE PAGE_SIZE [TIMEOUT [MAX_BYTES]]\n");
+		fprintf(stderr, "usage: net_fetch URL TOKEN_FILE CA_FILE TYPE PAGE_SIZE [TIMEOUT [MAX_BYTES [MAX_PARALLEL]]]\n");
 		return 2;
 	}
 	o.token_file = argv[2];
@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 	o.backoff_ms = 100;
 	o.backoff_max_ms = 400;
 	o.max_wait = 5;
+	o.max_parallel = argc > 8 ? (unsigned)atoi(argv[8]) : 1;
 	if (scim_http_global_init() < 0 || scim_http_new(&o, &h) < 0)
 		return 1;
 	set = json_object_new_object();

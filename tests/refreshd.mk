@@ -66,3 +66,6 @@ dist_check_SCRIPTS += tests/net_nscd.sh
 TESTS += tests/net_nscd.sh
 dist_check_SCRIPTS += tests/net_no_nss.sh
 TESTS += tests/net_no_nss.sh
+# Parallel pages, removals confirmed by id, rate limits in flight (issue 12).
+dist_check_SCRIPTS += tests/net_parallel.sh
+TESTS += tests/net_parallel.sh

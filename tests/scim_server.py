@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small SCIM 2.0 service provider for scim-refreshd's tests (python3 stdlib only).
 
-Serves GET <base>/Users and <base>/Groups over HTTPS (HTTP/1.1 keep-alive, gzip when asked)
+Serves GET <base>/Users, <base>/Groups and <base>/Users/{id}, <base>/Groups/{id} over HTTPS (HTTP/1.1 keep-alive, gzip when asked)
 from a directory, with index paging (startIndex/count), RFC 9865 cursor paging, and fault
 injection driven by a control file that the test rewrites between syncs.
 
@@ -19,6 +19,8 @@ injection driven by a control file that the test rewrites between syncs.
 --log       one JSON line per request: method, path, query, whether the token matched, Accept,
             User-Agent, Accept-Encoding, the client's port (connection reuse), status, bytes.
 --max-seconds the server exits by itself after this long (tests never leave it behind).
+--latency   seconds every request waits before it is answered (a real server's latency; the
+            control file's "latency" overrides it).
 
 The control file is JSON, re-read whenever it changes (hit counters restart then):
   {"paging": "index" | "cursor" | "cursor-strict",   # cursor-strict: 400 when startIndex is sent
@@ -27,7 +29,18 @@ The control file is JSON, re-read whenever it changes (hit counters restart then
    "ignore_start": true,       # index paging that always returns the first page (broken)
    "shrink_percent": 90,       # serve only the first (100-p)% of the users
    "empty": true,              # serve empty listings
-   "faults": [ {"resource": "Users"|"Groups"|"*", "page": N (1-based, default any),
+   "attributes": "ignore" | "honour" | "mangle" | "refuse",
+                               # attributes=a,b on /Users: ignore it (default), honour it (only
+                               # those top-level keys, id and schemas), mangle it (honour it but
+                               # drop extension objects too), or refuse it (400)
+   "latency": S,               # every request waits S seconds before it is answered
+   "hide": ["id", ...],        # left out of listings (and totalResults); GET by id still finds them
+   "delete_after": {"resource": "Users", "page": N, "id": "..."},
+                               # once page N has been served, the id is gone (listings and GET
+                               # by id) until the control file changes: the offsets shift;
+                               # "unhide": "id" also brings a hidden id into the listing then
+   "faults": [ {"resource": "Users"|"Groups"|"*", "page": N (1-based, default any; 0 is a GET by id),
+                "pages": [N, ...] (any of these pages),
                 "times": N (default: always), "kind": ...}, ... ]}
 Fault kinds:
   status       "status": 500|503|429|401|403|..., "headers": {...}, "detail": "..."
@@ -135,11 +148,14 @@ class Control:
         self.stamp = None
         self.doc = {}
         self.hits = {}
+        self.deleted, self.revealed = set(), set()
         self.lock = threading.Lock()
 
     def get(self):
         with self.lock:
             if not self.path or not os.path.exists(self.path):
+                if self.stamp is not None:
+                    self.deleted, self.revealed = set(), set()
                 self.doc, self.stamp = {}, None
                 return self.doc
             st = os.stat(self.path)
@@ -149,6 +165,7 @@ class Control:
                     text = f.read()
                 self.doc = json.loads(text) if text.strip() else {}
                 self.hits, self.stamp = {}, stamp
+                self.deleted, self.revealed = set(), set()
             return self.doc
 
     def fault(self, resource, page, kinds):
@@ -161,6 +178,8 @@ class Control:
                 if f.get("resource", "*") not in ("*", resource):
                     continue
                 if "page" in f and f["page"] != page:
+                    continue
+                if "pages" in f and page not in f["pages"]:
                     continue
                 if "times" in f and self.hits.get(i, 0) >= f["times"]:
                     continue
@@ -179,6 +198,19 @@ def dec_cursor(c):
         return int(s[1:]) if s.startswith("c") else None
     except Exception:
         return None
+
+
+def select_attributes(res, attrs, mangle):
+    """A resource as a server returns it for attributes=attrs (RFC 7644 3.4.2.5)."""
+    want = {"id", "schemas"}
+    for a in attrs.split(","):
+        a = a.strip()
+        if a.lower().startswith("urn:"):
+            want.add(a.rsplit(":", 1)[0].lower())     # the extension object's key
+        else:
+            want.add(a.split(".", 1)[0].lower())
+    return {k: v for k, v in res.items()
+            if k.lower() in want and not (mangle and k.lower().startswith("urn:"))}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -252,15 +284,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not u.path.startswith(srv.base + "/"):
             return self._error(404, "no such endpoint", auth=auth)
         resource = u.path[len(srv.base) + 1:]
+        rid = None
+        if "/" in resource:
+            resource, rid = resource.split("/", 1)
+            rid = urllib.parse.unquote(rid)
         if resource not in ("Users", "Groups"):
             return self._error(404, "no such resource type", auth=auth)
         ctl = srv.control.get()
+        latency = float(ctl.get("latency", srv.latency))
+        if latency > 0:
+            time.sleep(latency)
         users, groups = srv.directory.get()
         items = users if resource == "Users" else groups
+        with srv.control.lock:
+            gone = set(srv.control.deleted)
+        if gone:
+            items = [r for r in items if r.get("id") not in gone]
+        # An empty or shrunk directory: gone from listings and GET by id alike.
         if ctl.get("empty"):
             items = []
         elif resource == "Users" and ctl.get("shrink_percent"):
             items = items[: len(items) * (100 - int(ctl["shrink_percent"])) // 100]
+        if rid is not None:
+            f = srv.control.fault(resource, 0, ("status",))
+            if f:
+                return self._error(int(f.get("status", 500)), f.get("detail", "injected failure"),
+                                   f.get("scimType"), f.get("headers"))
+            for r in items:
+                if r.get("id") == rid:
+                    return self._send(200, r)
+            return self._error(404, "Resource %s not found" % rid)
+        if ctl.get("hide"):
+            with srv.control.lock:
+                hidden = set(ctl["hide"]) - srv.control.revealed
+            items = [r for r in items if r.get("id") not in hidden]
         paging = ctl.get("paging", "index")
         try:
             count = int(q.get("count", "100"))
@@ -307,6 +364,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, b'{"schemas":["' + LR.encode() + b'"],"totalResults":3,"Resources":[{"id":"x",}')
 
         chunk = items[offset: offset + count]
+        if resource == "Users" and q.get("attributes") is not None:
+            mode = ctl.get("attributes", "ignore")
+            if mode == "refuse":
+                return self._error(400, "attributes is not supported", "invalidValue")
+            if mode != "ignore":
+                chunk = [select_attributes(r, q["attributes"], mode == "mangle") for r in chunk]
         body = {"schemas": [LR], "itemsPerPage": len(chunk), "Resources": chunk}
         if not ((cursor_mode or ctl.get("ignore_start")) and ctl.get("omit_total")):
             total = len(items)
@@ -323,6 +386,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body["startIndex"] = offset + 1
         if f and f["kind"] == "oversize":
             body["padding"] = "x" * int(f.get("bytes", 2 << 20))
+        da = ctl.get("delete_after")
+        if da and da.get("resource", "Users") == resource and da.get("page") == page:
+            with srv.control.lock:
+                srv.control.deleted.add(da["id"])
+                if da.get("unhide"):
+                    srv.control.revealed.add(da["unhide"])
         # Padding compresses to nothing: an oversize body goes out uncompressed.
         return self._send(200, body, truncate=bool(f and f["kind"] == "truncate"),
                           raw=bool(f and f["kind"] == "oversize"))
@@ -350,6 +419,7 @@ def main():
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=600)
+    p.add_argument("--latency", type=float, default=0)
     p.add_argument("--certs-only", action="store_true", help="make the certificates and exit")
     a = p.parse_args()
 
@@ -362,6 +432,7 @@ def main():
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.base = a.base.rstrip("/")
     srv.token = None
+    srv.latency = a.latency
     if a.token_file:
         with open(a.token_file) as f:
             srv.token = f.read().strip()

@@ -194,6 +194,19 @@ static void test_listing_url(void **state)
 	free(u);
 }
 
+static void test_resource_url(void **state)
+{
+	char *u;
+
+	u = scim_resource_url("https://h/scim/v2/", "Users", "2819c223-7f76-453a-919d-413861904646");
+	assert_string_equal(u, "https://h/scim/v2/Users/2819c223-7f76-453a-919d-413861904646");
+	free(u);
+	/* An id is a path segment: nothing in it may add a segment or a query. */
+	u = scim_resource_url("https://h/x", "Groups", "../a b?c#d/e");
+	assert_string_equal(u, "https://h/x/Groups/..%2Fa%20b%3Fc%23d%2Fe");
+	free(u);
+}
+
 static void test_sleep_stops(void **state)
 {
 	volatile sig_atomic_t stop = 1;
@@ -234,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit_wait),
 		cmocka_unit_test(test_error_detail),  cmocka_unit_test(test_json_parse),
 		cmocka_unit_test(test_listing_url),   cmocka_unit_test(test_sleep_stops),
+		cmocka_unit_test(test_resource_url),
 		cmocka_unit_test(test_http_new_refuses),
 	};
 	int r;

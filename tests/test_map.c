@@ -982,6 +982,8 @@ static void test_config(void **state)
 	assert_int_equal(c->timeout, 30);
 	assert_int_equal(c->nheaders, 0);
 	assert_int_equal(c->max_response_bytes, 64u << 20);
+	assert_int_equal(c->max_parallel, 4);
+	assert_int_equal(c->max_confirmations, 100);
 	assert_int_equal(scim_config_check_network(c, &err), -EINVAL);
 	assert_non_null(strstr(err, "'url' is not set"));
 	free(err);
@@ -1012,7 +1014,9 @@ static void test_config(void **state)
 			       "timeout = 10\n"
 			       "header = X-GitHub-Api-Version: 2022-11-28\n"
 			       "header = X-Trace: a#b\n"
-			       "max_response_bytes = 16M\n",
+			       "max_response_bytes = 16M\n"
+			       "max_parallel = 8\n"
+			       "max_confirmations = 0\n",
 			       &c, &err),
 			 0);
 	if (err)
@@ -1030,6 +1034,8 @@ static void test_config(void **state)
 	assert_string_equal(c->headers[0], "X-GitHub-Api-Version: 2022-11-28");
 	assert_string_equal(c->headers[1], "X-Trace: a#b");
 	assert_int_equal(c->max_response_bytes, 16u << 20);
+	assert_int_equal(c->max_parallel, 8);
+	assert_int_equal(c->max_confirmations, 0);
 	assert_int_equal(scim_config_check_network(c, &err), 0);
 	scim_config_free(c);
 
@@ -1089,6 +1095,10 @@ static void test_config(void **state)
 	config_error("header = no colon\n", "t.conf:1: header: 'no colon' is not 'Name: value'");
 	config_error("page_size = 0\n", "t.conf:1: page_size: 0 is out of range (1..10000)");
 	config_error("refresh_interval = 5\n", "t.conf:1: refresh_interval: 5 is out of range (10..604800 seconds)");
+	config_error("max_parallel = 0\n", "t.conf:1: max_parallel: 0 is out of range (1..100)");
+	config_error("max_parallel = 101\n", "t.conf:1: max_parallel: 101 is out of range (1..100)");
+	config_error("max_confirmations = 100001\n",
+		     "t.conf:1: max_confirmations: 100001 is out of range (0..100000)");
 	config_error("max_response_bytes = 10X\n",
 		     "t.conf:1: max_response_bytes: '10X' is not a size (bytes, or with K, M or G)");
 }
