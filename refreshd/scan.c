@@ -2,7 +2,8 @@
  *
  * The checks are json-c's strict mode (JSON_TOKENER_STRICT with
  * JSON_TOKENER_VALIDATE_UTF8, what the whole-page parse used): RFC 8259
- * grammar, no control bytes in strings, UTF-8 sequences well formed.  Every
+ * grammar, UTF-8 sequences well formed; and no raw control bytes in
+ * strings, which RFC 8259 forbids but json-c 0.16 lets through.  Every
  * read is bounded by an end pointer; nothing relies on a NUL after the text. */
 #include <errno.h>
 #include <limits.h>
