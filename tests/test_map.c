@@ -603,20 +603,20 @@ static void test_active(void **state)
 		for (int single = 0; single < 2; single++) {
 			char *d;
 			snprintf(doc, sizeof(doc), single ? "%s" : LIST("%s"),
-				 "{\"id\":\"a\",\"userName\":\"alice\",\"Active\":ACTIVE}");
+				 "{\"id\":\"a\",\"userName\":\"scimt1\",\"Active\":ACTIVE}");
 			char *at = strstr(doc, "ACTIVE");
 			memmove(at + strlen(cases[i][0]), at + 6, strlen(at + 6) + 1);
 			memcpy(at, cases[i][0], strlen(cases[i][0]));
 			print_message("%s\n", doc);
 			d = import_docs("", doc, NULL);
-			snprintf(want, sizeof(want), "user a skip=- name=alice gecos= attr=0 suspended=%s",
+			snprintf(want, sizeof(want), "user a skip=- name=scimt1 gecos= attr=0 suspended=%s",
 				 cases[i][1]);
 			assert_line(d, want);
 			free(d);
 		}
 	}
-	char *d = import_docs("", LIST("{\"id\":\"a\",\"userName\":\"alice\"}"), NULL);
-	assert_line(d, "user a skip=- name=alice gecos= attr=0 suspended=0");
+	char *d = import_docs("", LIST("{\"id\":\"a\",\"userName\":\"scimt1\"}"), NULL);
+	assert_line(d, "user a skip=- name=scimt1 gecos= attr=0 suspended=0");
 	free(d);
 }
 
@@ -625,25 +625,25 @@ static void test_active(void **state)
 static void test_ambiguous(void **state)
 {
 	static const char *const users[] = {
-		"{\"id\":\"a\",\"userName\":\"alice\",\"active\":true,\"active\":false}",
-		"{\"id\":\"a\",\"userName\":\"alice\",\"user\\u004eame\":\"bob\"}",
-		"{\"id\":\"a\",\"userName\":\"alice\",\"name\":{\"formatted\":\"A\",\"FORMATTED\":\"B\"}}",
-		"{\"id\":\"a\",\"userName\":\"alice\",\"displayName\":\"A\",\"displayname\":\"B\"}",
-		"{\"id\":\"a\",\"userName\":\"alice\",\"externalId\":\"A\",\"externalId\":\"B\"}",
-		"{\"id\":\"a\",\"userName\":\"alice\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"active\":true,\"active\":false}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"user\\u004eame\":\"bob\"}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"name\":{\"formatted\":\"A\",\"FORMATTED\":\"B\"}}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"displayName\":\"A\",\"displayname\":\"B\"}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"externalId\":\"A\",\"externalId\":\"B\"}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
 		"{\"employeeNumber\":\"5000\",\"employeenumber\":\"6000\"}}",
-		"{\"id\":\"a\",\"userName\":\"alice\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{},"
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{},"
 		"\"URN:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"employeeNumber\":\"5000\"}}",
 	};
 	static const char *const groups[] = {
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"members\":[{\"value\":\"a\"}],\"members\":null}",
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"members\":[{\"value\":\"a\"}],\"Members\":[{\"value\":\"b\"}]}",
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"members\":null,\"members\":[{\"value\":\"a\"}]}",
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"members\":[{\"value\":\"a\"},{\"value\":\"b\",\"Value\":\"c\"}]}",
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"members\":[{\"value\":\"a\"},{\"value\":\"b\",\"val\\u0075e\":7}]}",
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"members\":[{\"value\":\"a\",\"type\":\"User\",\"TYPE\":\"Group\"}]}",
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"members\":[{\"value\":\"a\",\"$+ref\":\"x\",\"$+ref\":\"y\"}]}",
-		"{\"id\":\"g\",\"displayName\":\"sgrp\",\"displayName\":\"other\",\"members\":[{\"value\":\"a\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"}],\"members\":null}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"}],\"Members\":[{\"value\":\"b\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":null,\"members\":[{\"value\":\"a\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"},{\"value\":\"b\",\"Value\":\"c\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"},{\"value\":\"b\",\"val\\u0075e\":7}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\",\"type\":\"User\",\"TYPE\":\"Group\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\",\"$+ref\":\"x\",\"$+ref\":\"y\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"displayName\":\"other\",\"members\":[{\"value\":\"a\"}]}",
 	};
 	static const char conf[] =
 		"uid_attribute = urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber\n";
@@ -662,14 +662,14 @@ static void test_ambiguous(void **state)
 		for (int single = 0; single < 2; single++) {
 			snprintf(doc, sizeof(doc), single ? "%s" : LIST("%s"), groups[i]);
 			print_message("%s\n", doc);
-			d = import_docs(conf, LIST("{\"id\":\"a\",\"userName\":\"alice\"}"), doc);
+			d = import_docs(conf, LIST("{\"id\":\"a\",\"userName\":\"scimt1\"}"), doc);
 			assert_line(d, "group g skip=ambiguous name=- attr=0 members=");
 			free(d);
 		}
 	/* "id" twice: no usable id; counted as ambiguous, not as no_id. */
 	for (int single = 0; single < 2; single++) {
 		snprintf(doc, sizeof(doc), single ? "%s" : LIST("%s"),
-			 "{\"id\":\"a\",\"userName\":\"alice\",\"ID\":\"b\"}");
+			 "{\"id\":\"a\",\"userName\":\"scimt1\",\"ID\":\"b\"}");
 		d = import_docs(conf, doc, NULL);
 		assert_line(d, "no_id users=0 groups=0 bad users=0 groups=0 ambiguous users=1 groups=0");
 		free(d);
@@ -677,16 +677,16 @@ static void test_ambiguous(void **state)
 	/* Keys the mapping does not read may come twice; read keys once each,
 	 * in whatever case, are fine. */
 	d = import_docs(conf,
-			LIST("{\"id\":\"a\",\"USERNAME\":\"alice\",\"emails\":[],\"emails\":[],\"name\":{\"givenName\":"
+			LIST("{\"id\":\"a\",\"USERNAME\":\"scimt1\",\"emails\":[],\"emails\":[],\"name\":{\"givenName\":"
 			     "\"A\",\"givenname\":\"B\",\"formatted\":\"Alice\"}}"),
-			LIST("{\"id\":\"g\",\"displayName\":\"sgrp\",\"meta\":1,\"meta\":2,\"members\":[{\"value\":\"a\","
+			LIST("{\"id\":\"g\",\"displayName\":\"scimtg\",\"meta\":1,\"meta\":2,\"members\":[{\"value\":\"a\","
 			     "\"display\":\"x\",\"display\":\"y\"}]}"));
-	assert_line(d, "user a skip=- name=alice gecos=Alice attr=0 suspended=0");
-	assert_line(d, "group g skip=- name=sgrp attr=0 members=u:a");
+	assert_line(d, "user a skip=- name=scimt1 gecos=Alice attr=0 suspended=0");
+	assert_line(d, "group g skip=- name=scimtg attr=0 members=u:a");
 	free(d);
 	/* With name_attribute = name.givenName, givenName is read: twice is ambiguous. */
 	d = import_docs("name_attribute = name.givenName\n",
-			LIST("{\"id\":\"a\",\"name\":{\"givenName\":\"alice\",\"givenname\":\"bob\"}}"), NULL);
+			LIST("{\"id\":\"a\",\"name\":{\"givenName\":\"scimt1\",\"givenname\":\"bob\"}}"), NULL);
 	assert_line(d, "user a skip=ambiguous name=- gecos=- attr=0 suspended=0");
 	free(d);
 }
