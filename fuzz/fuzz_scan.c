@@ -15,8 +15,9 @@
  * checked, resources streamed, a group member by member; single resources
  * through scim_scan_single), once from json-c's tree of the whole document
  * (strict, UTF-8 checked) handed to scim_model_add_user/add_group, with keys
- * given twice found by a plain walk of the text written here (and raw
- * control bytes in strings refused, which json-c 0.16 lets through).  Both must
+ * given twice found by a plain walk of the text written here (and what
+ * RFC 8259 forbids but json-c 0.16 lets through refused: raw control bytes
+ * in strings, numbers like 01.5).  Both must
  * accept or refuse the document alike and leave the same users (id, name,
  * GECOS, number attribute, active), groups and memberships, skips and
  * counts; any difference aborts.  The input's length picks one of two
@@ -262,22 +263,69 @@ static void feed(struct scim_model *m, bool groups, const struct scim_keys *keys
 	json_object_put(copy);
 }
 
-/* RFC 8259 forbids raw control bytes in strings; json-c 0.16's strict mode
- * lets them through, the scanner does not (a raw newline in a name is
- * refused with the page).  The one place the two are meant to differ. */
-static bool raw_control(const char *p, const char *end)
+static const char *digits(const char *p, const char *end)
+{
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+/* Whether p..q is a number as RFC 8259 writes it:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool rfc_number(const char *p, const char *q)
+{
+	const char *d;
+
+	if (p < q && *p == '-')
+		p++;
+	if (p < q && *p == '0')
+		p++;
+	else if (p < q && *p >= '1' && *p <= '9')
+		p = digits(p, q);
+	else
+		return false;
+	if (p < q && *p == '.') {
+		if ((d = digits(p + 1, q)) == p + 1)
+			return false;
+		p = d;
+	}
+	if (p < q && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < q && (*p == '+' || *p == '-'))
+			p++;
+		if ((d = digits(p, q)) == p)
+			return false;
+		p = d;
+	}
+	return p == q;
+}
+
+/* json-c 0.16's strict mode is laxer than RFC 8259 in two ways the scanner
+ * is not: raw control bytes in strings (a raw newline in a name), and
+ * numbers such as 00, 01.5, 1. or 01e5.  Those are the only places the two
+ * are meant to differ: such a document is refused. */
+static bool not_rfc8259(const char *p, const char *end)
 {
 	bool in = false;
 
 	for (; p < end; p++) {
-		if (!in)
-			in = *p == '"';
-		else if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			in = false;
-		else if ((unsigned char)*p < 0x20)
-			return true;
+		if (in) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				in = false;
+			else if ((unsigned char)*p < 0x20)
+				return true;
+		} else if (*p == '"') {
+			in = true;
+		} else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+			const char *q = p;
+			while (q < end && !strchr(",]} \t\r\n", *q))
+				q++;
+			if (!rfc_number(p, q))
+				return true;
+			p = q - 1;
+		}
 	}
 	return false;
 }
@@ -296,7 +344,7 @@ static int oracle(const char *data, size_t size, struct scim_model *m, bool grou
 	doc = size <= INT32_MAX ? json_tokener_parse_ex(tok, data, (int)size) : NULL;
 	if (!doc || json_tokener_get_error(tok) != json_tokener_success ||
 	    ws(data + json_tokener_get_parse_end(tok), end) != end || !json_object_is_type(doc, json_type_object) ||
-	    raw_control(data, end)) {
+	    not_rfc8259(data, end)) {
 		r = -EBADMSG;
 		goto out;
 	}

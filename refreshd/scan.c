@@ -2,8 +2,9 @@
  *
  * The checks are json-c's strict mode (JSON_TOKENER_STRICT with
  * JSON_TOKENER_VALIDATE_UTF8, what the whole-page parse used): RFC 8259
- * grammar, UTF-8 sequences well formed; and no raw control bytes in
- * strings, which RFC 8259 forbids but json-c 0.16 lets through.  Every
+ * grammar, UTF-8 sequences well formed.  Stricter than json-c 0.16 where
+ * it is laxer than RFC 8259: raw control bytes in strings, and numbers such
+ * as 00, 01.5, 1. or 01e5, are refused.  Every
  * read is bounded by an end pointer; nothing relies on a NUL after the text. */
 #include <errno.h>
 #include <limits.h>
