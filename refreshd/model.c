@@ -851,6 +851,13 @@ static int sink_user(void *ctx, struct json_object *res)
 	return scim_model_add_user(ctx, res);
 }
 
+/* Every key scim_model_add_user() and resource_id() read. */
+static bool sink_user_key(void *ctx, const char *key, size_t len)
+{
+	const struct scim_model *m = ctx;
+	return scim_keys_child(&m->user_keys, 0, key, len) > 0;
+}
+
 static int sink_ambiguous(void *ctx, const char *path)
 {
 	return scim_model_ambiguous(ctx, path);
@@ -895,7 +902,7 @@ void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *o
 	out->ambiguous = sink_ambiguous;
 	if (!groups) {
 		out->resource = sink_user;
-		/* Also what the scanner parses of a user: nothing else is read. */
+		out->want_key = sink_user_key;
 		out->keys = &m->user_keys;
 		return;
 	}

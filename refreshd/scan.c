@@ -724,19 +724,17 @@ static int parse_wanted(struct scim_scan *s, const char *p, const char *end, con
 		key = NULL;
 		if ((r = key_text(s, m.key, m.key_end, m.key_escaped, &key)) < 0)
 			goto out;
-		if (sink->keys) {
-			/* The keys a sink reads are the ones it wants. */
-			if ((c = note_key(sink->keys, 0, key, strlen(key), &seen, &twice)) == 0)
-				continue;
+		if (sink->keys && (c = note_key(sink->keys, 0, key, strlen(key), &seen, &twice)) > 0) {
 			if (twice)
 				dups |= 1ull << c;
 			if (twice && !*amb)
 				*amb = c;
 			else if (!*amb && (r = check_value(s, sink->keys, (unsigned)c, m.value, m.value_end, amb)) < 0)
 				goto out;
-		} else if (sink->want_key && !sink->want_key(sink->ctx, key, strlen(key))) {
-			continue;
 		}
+		/* Asked about every key: a sink may want to know what came. */
+		if (sink->want_key && !sink->want_key(sink->ctx, key, strlen(key)))
+			continue;
 		r = *m.value == '{' || *m.value == '[' ? parse_slice(s, m.value, m.value_end, &val)
 						       : scalar_value(s, m.value, m.value_end, m.value_escaped, &val);
 		if (r < 0 || (r = object_add(obj, key, val)) < 0)

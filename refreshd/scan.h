@@ -126,9 +126,7 @@ struct scim_scan_sink {
 	bool (*want_key)(void *ctx, const char *key, size_t len);
 	/* Optional, both or neither: the keys the sink reads from a resource
 	 * (with a node "members" under the root whose children it reads in
-	 * each member); with keys, an object handed to resource holds only
-	 * the top-level keys of the tree (want_key is not asked).  A resource
-	 * in which one of them appears twice is
+	 * each member).  A resource in which one of them appears twice is
 	 * announced to ambiguous, with the first such key's path
 	 * ("members.value"), and then handed over as usual but without the
 	 * top-level keys that came twice (a group whose "members" came twice
