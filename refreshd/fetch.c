@@ -210,6 +210,14 @@ static bool feed_key_in(const char *list, const char *key, size_t len, unsigned 
 	return false;
 }
 
+/* Before the resource it is about: a resource whose "id" came twice
+ * arrives without one and is counted with those that have none. */
+static int feed_ambiguous(void *ctx, const char *path)
+{
+	struct feed *f = ctx;
+	return f->sink->put.ambiguous(f->sink->put.ctx, path);
+}
+
 /* "id" is among the keys a sink wants: feed_check reads it. */
 static bool feed_want_key(void *ctx, const char *key, size_t len)
 {
@@ -430,6 +438,8 @@ int scim_fetch_listing(struct scim_http *h, const char *base_url, const char *ty
 		.end_group = streams ? feed_end_group : NULL,
 		.member_ahead = streams && sink->put.member_ahead ? feed_member_ahead : NULL,
 		.want_key = sink->put.want_key ? feed_want_key : NULL,
+		.keys = sink->put.ambiguous ? sink->put.keys : NULL,
+		.ambiguous = sink->put.ambiguous ? feed_ambiguous : NULL,
 		.ctx = &l.f,
 	};
 	char *url = NULL, *cursor = NULL;

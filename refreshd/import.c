@@ -24,10 +24,9 @@
 #include "refreshd/model.h"
 #include "refreshd/scan.h"
 
-static int foreach_resource(struct scim_scan *s, const struct scim_scan_sink *sink)
+int scim_import_document(struct scim_scan *s, const struct scim_scan_sink *sink)
 {
 	struct scim_page pg;
-	struct json_object *doc;
 	size_t n;
 	int r;
 
@@ -39,14 +38,8 @@ static int foreach_resource(struct scim_scan *s, const struct scim_scan_sink *si
 	if (!pg.resources) {
 		if (scim_schemas_contain(pg.schemas, ":ListResponse"))
 			goto out; /* an empty listing */
-		/* A single resource: small enough to parse whole. */
-		doc = scim_scan_parse(s, s->base, s->end);
-		if (!doc) {
-			r = -EBADMSG;
-			goto out;
-		}
-		r = sink->resource(sink->ctx, doc);
-		json_object_put(doc);
+		/* A single resource, read exactly as a listed one would be. */
+		r = scim_scan_single(s, sink);
 		goto out;
 	}
 	if (*pg.resources == 'n')
@@ -82,7 +75,7 @@ int scim_json_foreach_resource(const char *buf, size_t len, const char *what,
 	int r = scim_scan_open(&s, buf, len, what, false);
 
 	if (r == 0)
-		r = foreach_resource(&s, &sink);
+		r = scim_import_document(&s, &sink);
 	scim_scan_close(&s);
 	return r;
 }
@@ -127,7 +120,7 @@ static int import_file(struct scim_model *m, int dirfd, const char *dir, const c
 	scim_model_sink(m, groups, &sink);
 	r = scim_scan_open(&s, map, (size_t)st.st_size, what, true);
 	if (r == 0)
-		r = foreach_resource(&s, &sink);
+		r = scim_import_document(&s, &sink);
 	scim_scan_close(&s);
 	munmap(map, (size_t)st.st_size);
 	if (r == 0)

@@ -12,6 +12,7 @@
 
 #include "refreshd/config.h"
 #include "refreshd/model.h"
+#include "refreshd/scan.h"
 
 /* Imports and publishes.  Returns what scim_publish() returns, or a negative
  * errno for an unreadable directory or file, or invalid JSON (-EBADMSG); on
@@ -26,5 +27,11 @@ int scim_import_dir(const struct scim_config *cfg, const char *dir, bool force, 
 struct json_object;
 int scim_json_foreach_resource(const char *buf, size_t len, const char *what,
 			       int (*cb)(struct json_object *res, void *ctx), void *ctx);
+
+/* What the import does with one file: checks the document (scim_scan_page),
+ * refuses a SCIM error, and feeds sink every resource of a ListResponse, or
+ * the document itself when it is a single resource.  s is open on the
+ * file's text. */
+int scim_import_document(struct scim_scan *s, const struct scim_scan_sink *sink);
 
 #endif

@@ -77,11 +77,14 @@ struct scim_model {
 	size_t expect_users, expect_groups; /* totalResults: a promise, never reserved for */
 	struct scim_strmap ids; /* (kind, SCIM id) -> index */
 	uint32_t noid_users, noid_groups, bad_users, bad_groups;
+	uint32_t amb_users, amb_groups; /* ambiguous and without a usable id */
 	uint32_t cur_group, cur_dropped; /* scim_model_begin_group() .. end */
+	bool in_group, cur_noid;
 	bool used;
-	/* The top-level keys of name_attribute and uid_attribute: with the
-	 * fixed ones, all a user resource is read for. */
-	char user_keys[3][512];
+	/* Every key a user (group) resource is read for. */
+	struct scim_keys user_keys, group_keys;
+	/* scim_model_ambiguous() for the next resource: the key's path. */
+	char ambiguous[256];
 };
 
 static const char *const reason_names[SCIM_SKIP_NREASONS] = {
@@ -89,6 +92,7 @@ static const char *const reason_names[SCIM_SKIP_NREASONS] = {
 	[SCIM_SKIP_NO_NAME] = "no_name",	   [SCIM_SKIP_BAD_NAME] = "invalid_name",
 	[SCIM_SKIP_RESERVED] = "reserved_name",	   [SCIM_SKIP_LOCAL] = "local_name",
 	[SCIM_SKIP_DUPLICATE] = "duplicate_name",  [SCIM_SKIP_NO_NUMBER] = "no_free_number",
+	[SCIM_SKIP_AMBIGUOUS] = "ambiguous",
 };
 
 const char *scim_skip_reason_name(enum scim_skip_reason r)
@@ -98,20 +102,32 @@ const char *scim_skip_reason_name(enum scim_skip_reason r)
 
 /* ------------------------------------------------------------------ JSON */
 
-/* Attribute names are case-insensitive (RFC 7643 section 2.1). */
+/* Attribute names are case-insensitive (RFC 7643 section 2.1).  Whether
+ * obj holds key, and its value in *out (NULL for a JSON null).  A resource
+ * holding a key twice never gets here (see scim_model_ambiguous), so which
+ * spelling is found first does not matter. */
+static bool find_ci(struct json_object *obj, const char *key, struct json_object **out)
+{
+	*out = NULL;
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return false;
+	if (json_object_object_get_ex(obj, key, out))
+		return true;
+	json_object_object_foreach(obj, k, val)
+	{
+		if (!strcasecmp(k, key)) {
+			*out = val;
+			return true;
+		}
+	}
+	return false;
+}
+
 static struct json_object *get_ci(struct json_object *obj, const char *key)
 {
 	struct json_object *v;
-	if (!obj || !json_object_is_type(obj, json_type_object))
-		return NULL;
-	if (json_object_object_get_ex(obj, key, &v))
-		return v;
-	json_object_object_foreach(obj, k, val)
-	{
-		if (!strcasecmp(k, key))
-			return val;
-	}
-	return NULL;
+	find_ci(obj, key, &v);
+	return v;
 }
 
 /* A path split the way RFC 7644 section 3.10 reads it: buf (512 bytes) gets
@@ -150,17 +166,54 @@ static struct json_object *get_path(struct json_object *res, const char *path)
 	return o;
 }
 
-/* The key of res that get_path(res, path) looks up first ("" if none). */
-static void top_key(const char *path, char *out, size_t outlen)
+/* Adds to k the keys get_path(res, path) looks up, the way it splits path. */
+static int keys_add_path(struct scim_keys *k, const char *path)
 {
-	char buf[512], *ext, *attr, *save = NULL, *seg;
+	char buf[512], *ext, *attr, *save = NULL;
+	int node = 0;
 
-	out[0] = 0;
-	if (split_path(path, buf, sizeof(buf), &ext, &attr) < 0)
-		return;
-	seg = ext ? ext : strtok_r(attr, ".", &save);
-	if (seg)
-		snprintf(out, outlen, "%s", seg);
+	if (!path || split_path(path, buf, sizeof(buf), &ext, &attr) < 0)
+		return 0; /* get_path() reads nothing */
+	if (ext && (node = scim_keys_add(k, 0, ext, strlen(ext), false)) < 0)
+		return node;
+	for (char *seg = strtok_r(attr, ".", &save); seg; seg = strtok_r(NULL, ".", &save))
+		if ((node = scim_keys_add(k, (unsigned)node, seg, strlen(seg), false)) < 0)
+			return node;
+	return 0;
+}
+
+/* Every key scim_model_add_user() / scim_model_begin_group() read, for the
+ * scanner to refuse a resource that holds one of them twice. */
+static int build_keys(struct scim_model *m)
+{
+	static const char *const common[] = { "id", "externalId", "userName", "displayName" };
+	static const char *const member[] = { "value", "type", "$ref", "$+ref" };
+	const struct scim_config *cfg = m->cfg;
+	int r = 0, mem;
+
+	scim_keys_init(&m->user_keys);
+	scim_keys_init(&m->group_keys);
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]) && r == 0; i++)
+		if ((r = keys_add_path(&m->user_keys, common[i])) == 0)
+			r = keys_add_path(&m->group_keys, common[i]);
+	if (r == 0)
+		r = keys_add_path(&m->user_keys, "name.formatted");
+	if (r == 0)
+		r = keys_add_path(&m->user_keys, "active");
+	if (r == 0 && (r = keys_add_path(&m->user_keys, cfg->name_attribute)) < 0)
+		log_error("name_attribute %s has too many parts", cfg->name_attribute);
+	if (r == 0 && (r = keys_add_path(&m->user_keys, cfg->uid_attribute)) < 0)
+		log_error("uid_attribute %s has too many parts", cfg->uid_attribute);
+	if (r == 0 && (r = keys_add_path(&m->user_keys, cfg->ssh_keys_attribute)) < 0)
+		log_error("ssh_keys_attribute %s has too many parts", cfg->ssh_keys_attribute);
+	if (r == 0 && (r = keys_add_path(&m->group_keys, cfg->gid_attribute)) < 0)
+		log_error("gid_attribute %s has too many parts", cfg->gid_attribute);
+	if (r < 0)
+		return r;
+	mem = scim_keys_add(&m->group_keys, 0, "members", 7, true);
+	for (size_t i = 0; i < sizeof(member) / sizeof(member[0]) && mem > 0; i++)
+		r = scim_keys_add(&m->group_keys, (unsigned)mem, member[i], strlen(member[i]), false);
+	return mem < 0 ? mem : r < 0 ? r : 0;
 }
 
 /* A string without embedded NULs, or NULL. */
@@ -305,9 +358,10 @@ int scim_model_new(const struct scim_config *cfg, struct scim_model **out)
 	if (!m)
 		return -ENOMEM;
 	m->cfg = cfg;
-	top_key(cfg->name_attribute, m->user_keys[0], sizeof(m->user_keys[0]));
-	top_key(cfg->uid_attribute, m->user_keys[1], sizeof(m->user_keys[1]));
-	top_key(cfg->ssh_keys_attribute, m->user_keys[2], sizeof(m->user_keys[2]));
+	m->cur_group = UINT32_MAX;
+	r = build_keys(m);
+	if (r < 0)
+		goto out;
 	r = scim_local_load(NULL, NULL, &m->local);
 	if (r < 0) {
 		log_error("cannot read /etc/passwd or /etc/group: %s", strerror(-r));
@@ -399,9 +453,10 @@ bool scim_model_has_id(const struct scim_model *m, bool groups, const char *id)
 	return scim_strmap_get(&m->ids, groups ? KIND_GROUP : KIND_USER, id, &idx) == 0;
 }
 
-/* The id, or NULL (and the resource is counted and logged as skipped). */
+/* The id, or NULL (and the resource is counted and logged as skipped: as
+ * ambiguous in *amb_count when amb names a key it holds twice). */
 static const char *resource_id(struct scim_model *m, struct json_object *res, const char *kind, uint32_t *noid,
-			       uint32_t *bad)
+			       uint32_t *bad, const char *amb, uint32_t *amb_count)
 {
 	const char *id, *hint;
 	size_t len, hlen;
@@ -420,11 +475,31 @@ static const char *resource_id(struct scim_model *m, struct json_object *res, co
 		hint = get_str(get_ci(res, "userName"), &hlen);
 	if (!hint)
 		hint = get_str(get_ci(res, "displayName"), &hlen);
+	if (amb) {
+		log_warning("skipping a %s without a usable SCIM id (%s%.64s%s): '%s' appears twice (in some letter "
+			    "case), so it is ambiguous",
+			    kind, hint ? "'" : "no name either", hint ? hint : "", hint ? "'" : "", amb);
+		(*amb_count)++;
+		return NULL;
+	}
 	log_warning("skipping a %s without a usable SCIM id (%s%.64s%s)", kind, hint ? "'" : "no name either",
 		    hint ? hint : "", hint ? "'" : "");
 	(*noid)++;
 	return NULL;
 }
+
+/* The ambiguity scim_model_ambiguous() announced for the resource being
+ * added, if any, into path (256 bytes); cleared. */
+static bool take_ambiguous(struct scim_model *m, char *path)
+{
+	bool amb = m->ambiguous[0] != 0;
+
+	memcpy(path, m->ambiguous, sizeof(m->ambiguous));
+	m->ambiguous[0] = 0;
+	return amb;
+}
+
+#define AMBIGUOUS_FMT "skipping %s id=%s: '%s' appears twice (in some letter case), so it is ambiguous"
 
 /* Maps and checks a name; returns 0 or 1 + the skip reason (logged). */
 static uint8_t check_name(struct scim_model *m, const char *kind, const char *id, const char *raw, size_t len,
@@ -532,21 +607,28 @@ static int slot_for(struct scim_model *m, char kind, const char *id, uint32_t *i
 	return 0;
 }
 
-static bool parse_active(struct json_object *o, const char *id)
+/* "active" of res: absent means active (RFC 7643); true or false, or the
+ * strings "true" and "false" in any letter case, which some servers send.
+ * Anything else, an explicit null included, fails closed: an unreadable
+ * flag must not unlock an account. */
+static bool parse_active(struct json_object *res, const char *id)
 {
-	if (!o || json_object_is_type(o, json_type_null))
-		return true; /* RFC 7643: absent means active */
-	if (json_object_is_type(o, json_type_boolean))
+	struct json_object *o;
+	const char *s;
+	size_t len = 0;
+
+	if (!find_ci(res, "active", &o))
+		return true;
+	if (o && json_object_is_type(o, json_type_boolean))
 		return json_object_get_boolean(o);
-	if (json_object_is_type(o, json_type_string)) {
-		const char *s = json_object_get_string(o);
-		if (!strcasecmp(s, "true"))
-			return true;
-		if (!strcasecmp(s, "false"))
-			return false;
-	}
-	/* Fail closed: an unreadable flag must not unlock an account. */
-	log_warning("user id=%s: 'active' is neither true nor false; treating the user as suspended", id);
+	/* get_str(): "true\u0000x" is not "true". */
+	s = get_str(o, &len);
+	if (s && len == 4 && !strcasecmp(s, "true"))
+		return true;
+	if (s && len == 5 && !strcasecmp(s, "false"))
+		return false;
+	log_warning("user id=%s: 'active' is %s, neither true nor false; treating the user as suspended", id,
+		    !o ? "null" : json_object_is_type(o, json_type_string) ? "another string" : "not a boolean");
 	return false;
 }
 
@@ -607,11 +689,12 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 	const char *id, *raw, *g;
 	struct user *u;
 	size_t len = 0, glen = 0;
+	char amb[sizeof(m->ambiguous)];
+	bool fresh, is_amb = take_ambiguous(m, amb);
 	uint32_t idx;
-	bool fresh;
 	int r;
 
-	id = resource_id(m, res, "user", &m->noid_users, &m->bad_users);
+	id = resource_id(m, res, "user", &m->noid_users, &m->bad_users, is_amb ? amb : NULL, &m->amb_users);
 	if (!id)
 		return 0;
 	r = slot_for(m, KIND_USER, id, &idx, &fresh);
@@ -625,6 +708,12 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 	u->skip = 0;
 	u->keys = NULL;
 	u->nkeys = 0;
+	u->suspended = false;
+	if (is_amb) {
+		log_warning(AMBIGUOUS_FMT, "user", id, amb);
+		u->skip = 1 + SCIM_SKIP_AMBIGUOUS;
+		return 0;
+	}
 
 	raw = get_str(get_path(res, m->cfg->name_attribute), &len);
 	if (!raw && get_path(res, m->cfg->name_attribute)) {
@@ -643,7 +732,7 @@ int scim_model_add_user(struct scim_model *m, struct json_object *res)
 	u->gecos = scim_arena_strdup(&m->arena, gecos);
 	if (!u->name || !u->gecos)
 		return -ENOMEM;
-	u->suspended = !parse_active(get_ci(res, "active"), id);
+	u->suspended = !parse_active(res, id);
 	u->attr = attr_number(m, res, m->cfg->uid_attribute, "user", id);
 	if (m->cfg->ssh_keys_attribute)
 		return collect_keys(m, u, get_path(res, m->cfg->ssh_keys_attribute), id);
@@ -690,15 +779,19 @@ int scim_model_begin_group(struct scim_model *m, struct json_object *res)
 	char name[SCIM_POSIX_NAME_MAX + 1];
 	struct json_object *members;
 	const char *id, *raw;
+	char amb[sizeof(m->ambiguous)];
 	struct group *g;
 	size_t len = 0;
 	uint32_t idx;
-	bool fresh;
+	bool fresh, is_amb = take_ambiguous(m, amb);
 	int r;
 
 	m->cur_group = UINT32_MAX;
 	m->cur_dropped = 0;
-	id = resource_id(m, res, "group", &m->noid_groups, &m->bad_groups);
+	m->in_group = true;
+	id = resource_id(m, res, "group", &m->noid_groups, &m->bad_groups, is_amb ? amb : NULL, &m->amb_groups);
+	/* Counted as without an id, unless found ambiguous later on. */
+	m->cur_noid = !id && !is_amb && json_object_is_type(res, json_type_object);
 	if (!id)
 		return 0;
 	r = slot_for(m, KIND_GROUP, id, &idx, &fresh);
@@ -711,6 +804,11 @@ int scim_model_begin_group(struct scim_model *m, struct json_object *res)
 	g->attr = 0;
 	g->skip = 0;
 	g->nusers = g->nrefs = 0;
+	if (is_amb) {
+		log_warning(AMBIGUOUS_FMT, "group", id, amb);
+		g->skip = 1 + SCIM_SKIP_AMBIGUOUS;
+		return 0; /* and its members are not read */
+	}
 	m->cur_group = idx;
 
 	raw = get_str(get_ci(res, "displayName"), &len);
@@ -780,6 +878,34 @@ int scim_model_end_group(struct scim_model *m)
 			    m->cur_dropped);
 	m->cur_group = UINT32_MAX;
 	m->cur_dropped = 0;
+	m->in_group = m->cur_noid = false;
+	return 0;
+}
+
+int scim_model_ambiguous(struct scim_model *m, const char *path)
+{
+	struct group *g;
+
+	if (!m->in_group) {
+		snprintf(m->ambiguous, sizeof(m->ambiguous), "%s", path);
+		return 0;
+	}
+	/* Found inside a member: the group's members so far go too, as if it
+	 * had been known from the start. */
+	if (m->cur_group != UINT32_MAX) {
+		g = &m->groups[m->cur_group];
+		log_warning(AMBIGUOUS_FMT, "group", g->id, path);
+		g->skip = 1 + SCIM_SKIP_AMBIGUOUS;
+		g->name = NULL;
+		g->attr = 0;
+		g->nusers = g->nrefs = 0;
+		m->cur_group = UINT32_MAX;
+	} else if (m->cur_noid) {
+		log_warning("the group without a usable SCIM id is also ambiguous: '%s' appears twice", path);
+		m->noid_groups--;
+		m->amb_groups++;
+		m->cur_noid = false;
+	}
 	return 0;
 }
 
@@ -799,17 +925,13 @@ static int sink_user(void *ctx, struct json_object *res)
 /* Every key scim_model_add_user() and resource_id() read. */
 static bool sink_user_key(void *ctx, const char *key, size_t len)
 {
-	static const char *const fixed[] = { "id", "externalId", "userName", "displayName", "name", "active" };
 	const struct scim_model *m = ctx;
+	return scim_keys_child(&m->user_keys, 0, key, len) > 0;
+}
 
-	(void)len;
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (!strcasecmp(key, fixed[i]))
-			return true;
-	for (size_t i = 0; i < 3; i++)
-		if (m->user_keys[i][0] && !strcasecmp(key, m->user_keys[i]))
-			return true;
-	return false;
+static int sink_ambiguous(void *ctx, const char *path)
+{
+	return scim_model_ambiguous(ctx, path);
 }
 
 static int sink_group(void *ctx, struct json_object *res)
@@ -848,17 +970,44 @@ void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *o
 {
 	memset(out, 0, sizeof(*out));
 	out->ctx = m;
+	out->ambiguous = sink_ambiguous;
 	if (!groups) {
 		out->resource = sink_user;
 		out->want_key = sink_user_key;
+		out->keys = &m->user_keys;
 		return;
 	}
+	out->keys = &m->group_keys;
 	out->resource = sink_group;
 	out->begin_group = sink_begin_group;
 	out->member = sink_member;
 	out->member_ref = sink_member_ref;
 	out->end_group = sink_end_group;
 	out->member_ahead = sink_member_ahead;
+}
+
+int scim_model_describe(const struct scim_model *m, FILE *out)
+{
+	for (size_t i = 0; i < m->nusers; i++) {
+		const struct user *u = &m->users[i];
+		fprintf(out, "user %s skip=%s name=%s gecos=%s attr=%u suspended=%d\n", u->id,
+			u->skip ? reason_names[u->skip - 1] : "-", u->name ? u->name : "-", u->gecos ? u->gecos : "-",
+			u->attr, u->suspended);
+	}
+	for (size_t i = 0; i < m->ngroups; i++) {
+		const struct group *g = &m->groups[i];
+		fprintf(out, "group %s skip=%s name=%s attr=%u members=", g->id,
+			g->skip ? reason_names[g->skip - 1] : "-", g->name ? g->name : "-", g->attr);
+		for (uint32_t k = 0; k < g->nusers; k++)
+			fprintf(out, "%su:%s", k ? "," : "", m->users[g->users[k]].id);
+		for (uint32_t k = 0; k < g->nrefs; k++)
+			fprintf(out, "%sr:%s%s", k || g->nusers ? "," : "", g->refs[k].value,
+				g->refs[k].group_hint ? ":group" : "");
+		fputc('\n', out);
+	}
+	fprintf(out, "no_id users=%u groups=%u bad users=%u groups=%u ambiguous users=%u groups=%u\n", m->noid_users,
+		m->noid_groups, m->bad_users, m->bad_groups, m->amb_users, m->amb_groups);
+	return ferror(out) ? -EIO : 0;
 }
 
 /* ------------------------------------------------------------------ publish */
@@ -1843,6 +1992,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	stats->skipped_users[SCIM_SKIP_BAD_RESOURCE] += m->bad_users;
 	stats->skipped_groups[SCIM_SKIP_NO_ID] += m->noid_groups;
 	stats->skipped_groups[SCIM_SKIP_BAD_RESOURCE] += m->bad_groups;
+	stats->skipped_users[SCIM_SKIP_AMBIGUOUS] += m->amb_users;
+	stats->skipped_groups[SCIM_SKIP_AMBIGUOUS] += m->amb_groups;
 
 	scim_log_memory(__func__, "mapping");
 	r = load_old(&p);

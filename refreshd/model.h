@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "refreshd/config.h"
 #include "refreshd/scan.h"
@@ -39,6 +40,7 @@ enum scim_skip_reason {
 	SCIM_SKIP_LOCAL,        /* the name exists in /etc/passwd or /etc/group */
 	SCIM_SKIP_DUPLICATE,    /* two directory entries map to this name */
 	SCIM_SKIP_NO_NUMBER,    /* no free number left in [uid_min, uid_max] */
+	SCIM_SKIP_AMBIGUOUS,    /* a key the mapping reads appears twice, in any letter case */
 	SCIM_SKIP_NREASONS
 };
 
@@ -93,8 +95,21 @@ int scim_model_add_member_ref(struct scim_model *m, const char *value, size_t va
 			      size_t type_len, const char *ref, size_t ref_len);
 
 /* A scanner sink (scan.h) that feeds users, or groups member by member,
- * into m. */
+ * into m.  Its keys are every key the mapping reads (the name, number and
+ * GECOS attributes, "active", ids, "members" and in each member "value",
+ * "type", "$ref" and "$+ref"); a resource where one of them appears twice
+ * is skipped as ambiguous. */
 void scim_model_sink(struct scim_model *m, bool groups, struct scim_scan_sink *out);
+
+/* The sink's ambiguous callback: the next resource added (or the group
+ * being added, between begin and end) holds path twice and is skipped,
+ * logged by its SCIM id and counted as SCIM_SKIP_AMBIGUOUS. */
+int scim_model_ambiguous(struct scim_model *m, const char *path);
+
+/* For tests: every user and group received so far, one line each, in the
+ * order they came (id, skip reason, name, suspended, members as they
+ * resolved), then the counts of resources without an id. */
+int scim_model_describe(const struct scim_model *m, FILE *out);
 
 /* Distinct SCIM ids received so far (skipped resources with an id included),
  * for comparing a listing with its totalResults. */

@@ -2,9 +2,13 @@
  *
  * The checks are json-c's strict mode (JSON_TOKENER_STRICT with
  * JSON_TOKENER_VALIDATE_UTF8, what the whole-page parse used): RFC 8259
- * grammar, no control bytes in strings, UTF-8 sequences well formed.  Every
+ * grammar, UTF-8 sequences well formed.  Stricter than json-c 0.16 where
+ * it is laxer than RFC 8259: raw control bytes in strings, and numbers such
+ * as 00, 01.5, 1. or 01e5, are refused.  Every
  * read is bounded by an end pointer; nothing relies on a NUL after the text. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -431,22 +435,72 @@ static int key_text(struct scim_scan *s, const char *k, const char *kend, bool e
 	return *out ? 0 : -ENOMEM;
 }
 
-/* Whether the key at k..kend is name in any case; a key with escapes is
- * decoded first. */
-static int key_is(struct scim_scan *s, const char *k, const char *kend, bool escaped, const char *name)
+void scim_keys_init(struct scim_keys *k)
 {
-	size_t n = strlen(name);
-	char *t;
-	int r;
+	memset(k, 0, sizeof(*k));
+	k->n = 1;
+}
 
-	if (!escaped)
-		return (size_t)(kend - k) == n + 2 && !strncasecmp(k + 1, name, n);
-	r = key_text(s, k, kend, true, &t);
-	if (r < 0)
-		return r;
-	r = !strcasecmp(t, name);
-	free(t);
-	return r;
+int scim_keys_child(const struct scim_keys *k, unsigned node, const char *key, size_t len)
+{
+	/* A child always comes after its parent. */
+	for (unsigned i = node + 1; i < k->n; i++)
+		if (k->k[i].parent == node && k->k[i].len == len && !strncasecmp(k->k[i].name, key, len))
+			return (int)i;
+	return -1;
+}
+
+int scim_keys_add(struct scim_keys *k, unsigned parent, const char *name, size_t len, bool elements)
+{
+	int c = scim_keys_child(k, parent, name, len);
+	char *copy;
+
+	if (c >= 0) {
+		k->k[c].elements |= elements;
+		return c;
+	}
+	if (parent >= k->n || k->n >= SCIM_KEYS_MAX || len > USHRT_MAX || len >= sizeof(k->names) - k->used)
+		return -E2BIG;
+	copy = k->names + k->used;
+	memcpy(copy, name, len);
+	copy[len] = 0;
+	k->used += len + 1;
+	k->k[k->n] = (struct scim_key){ .name = copy, .len = (unsigned short)len, .parent = (uint8_t)parent,
+					.elements = elements };
+	k->k[parent].has_children = true;
+	return (int)k->n++;
+}
+
+void scim_keys_path(const struct scim_keys *k, unsigned node, char *buf, size_t len)
+{
+	unsigned chain[SCIM_KEYS_MAX], n = 0;
+	size_t at = 0;
+
+	if (len)
+		buf[0] = 0;
+	for (; node > 0 && node < k->n && n < SCIM_KEYS_MAX; node = k->k[node].parent)
+		chain[n++] = node;
+	while (n-- > 0 && at < len)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? "." : "", k->k[chain[n]].name);
+}
+
+/* The one place that decides whether an object is ambiguous, for pages,
+ * listed resources and single resources alike: key (len bytes, as decoded,
+ * which like json-c's keys ends at a \u0000) is met in an object read at
+ * node.  Returns the key's node, 0 when nothing reads it; *twice says the
+ * object held it before, in some letter case (seen: the nodes met in this
+ * object so far). */
+static int note_key(const struct scim_keys *k, unsigned node, const char *key, size_t len, uint64_t *seen,
+		    bool *twice)
+{
+	int c = scim_keys_child(k, node, key, len);
+
+	*twice = false;
+	if (c <= 0)
+		return 0;
+	*twice = (*seen >> c) & 1;
+	*seen |= 1ull << c;
+	return c;
 }
 
 /* An object, one member at a time: the three readers of objects below
@@ -525,6 +579,105 @@ static int object_add(struct json_object *obj, const char *key, struct json_obje
 	return -ENOMEM;
 }
 
+/* note_key() on the key of m, decoded when it holds escapes. */
+static int note_member(struct scim_scan *s, const struct scim_keys *k, unsigned node, const struct obj_member *m,
+		       uint64_t *seen, bool *twice)
+{
+	char *t;
+	int r;
+
+	if (!m->key_escaped)
+		return note_key(k, node, m->key + 1, (size_t)(m->key_end - m->key - 2), seen, twice);
+	r = key_text(s, m->key, m->key_end, true, &t);
+	if (r < 0)
+		return r;
+	r = note_key(k, node, t, strlen(t), seen, twice);
+	free(t);
+	return r;
+}
+
+static int check_object(struct scim_scan *s, const struct scim_keys *k, unsigned node, const char *p, const char *end,
+			int *amb);
+
+/* Whether the value at p..end (checked text), read at node, holds a key of
+ * the tree twice in one object: 1 and *amb the key's node, or 0. */
+static int check_value(struct scim_scan *s, const struct scim_keys *k, unsigned node, const char *p, const char *end,
+		       int *amb)
+{
+	const char *e;
+	int r;
+
+	if (!k->k[node].has_children)
+		return 0;
+	if (*p == '{')
+		return check_object(s, k, node, p, end, amb);
+	if (*p != '[' || !k->k[node].elements)
+		return 0; /* get_ci() reads nothing inside a list */
+	for (p = skip_ws(p + 1, end); p < end && *p != ']'; p = skip_ws(p, end)) {
+		if (!(e = skip_known(p, end)))
+			return -EBADMSG;
+		if (*p == '{' && (r = check_object(s, k, node, p, e, amb)) != 0)
+			return r;
+		p = skip_ws(e, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int check_object(struct scim_scan *s, const struct scim_keys *k, unsigned node, const char *p, const char *end,
+			int *amb)
+{
+	struct obj_member m;
+	struct obj_walk w;
+	uint64_t seen = 0;
+	bool twice;
+	int r, c;
+
+	obj_begin(&w, p, end, 0, true);
+	while ((r = obj_next(s, &w, &m)) > 0) {
+		if ((c = note_member(s, k, node, &m, &seen, &twice)) < 0)
+			return c;
+		if (twice) {
+			*amb = c;
+			return 1;
+		}
+		if (c > 0 && (r = check_value(s, k, (unsigned)c, m.value, m.value_end, amb)) != 0)
+			return r;
+	}
+	return r;
+}
+
+/* Leaves the top-level keys of nodes dups out of obj, in every case
+ * spelling: the value of a key given twice is never used. */
+static void drop_keys(struct json_object *obj, const struct scim_keys *k, uint64_t dups)
+{
+	for (unsigned c = 1; c < k->n; c++) {
+		bool again = (dups >> c) & 1;
+		while (again) {
+			again = false;
+			json_object_object_foreach(obj, key, val)
+			{
+				(void)val;
+				if (!strcasecmp(key, k->k[c].name)) {
+					json_object_object_del(obj, key);
+					again = true;
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* Tells the sink its resource is ambiguous because of node. */
+static int report(const struct scim_scan_sink *sink, int node)
+{
+	char path[256];
+
+	scim_keys_path(sink->keys, (unsigned)node, path, sizeof(path));
+	return sink->ambiguous(sink->ctx, path);
+}
+
 /* json-c's value of a scalar at p..q, made without its tokener when that is
  * plainly the same thing: a string with no escapes, true, false, null, or a
  * short integer.  Anything else goes through parse_slice(). */
@@ -552,14 +705,17 @@ static int scalar_value(struct scim_scan *s, const char *p, const char *q, bool 
  * user resource (schemas, emails, meta, roles) is never looked at, and
  * json-c's tokener costs a few microseconds a resource. */
 static int parse_wanted(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink,
-			struct json_object **out)
+			struct json_object **out, int *amb)
 {
 	struct json_object *obj = json_object_new_object(), *val;
+	uint64_t seen = 0, dups = 0;
 	struct obj_member m;
 	struct obj_walk w;
 	char *key = NULL;
-	int r = 0;
+	bool twice;
+	int r = 0, c;
 
+	*amb = 0;
 	if (!obj)
 		return -ENOMEM;
 	obj_begin(&w, p, end, 2, true);
@@ -568,7 +724,16 @@ static int parse_wanted(struct scim_scan *s, const char *p, const char *end, con
 		key = NULL;
 		if ((r = key_text(s, m.key, m.key_end, m.key_escaped, &key)) < 0)
 			goto out;
-		if (!sink->want_key(sink->ctx, key, strlen(key)))
+		if (sink->keys && (c = note_key(sink->keys, 0, key, strlen(key), &seen, &twice)) > 0) {
+			if (twice)
+				dups |= 1ull << c;
+			if (twice && !*amb)
+				*amb = c;
+			else if (!*amb && (r = check_value(s, sink->keys, (unsigned)c, m.value, m.value_end, amb)) < 0)
+				goto out;
+		}
+		/* Asked about every key: a sink may want to know what came. */
+		if (sink->want_key && !sink->want_key(sink->ctx, key, strlen(key)))
 			continue;
 		r = *m.value == '{' || *m.value == '[' ? parse_slice(s, m.value, m.value_end, &val)
 						       : scalar_value(s, m.value, m.value_end, m.value_escaped, &val);
@@ -577,6 +742,8 @@ static int parse_wanted(struct scim_scan *s, const char *p, const char *end, con
 	}
 	if (r < 0)
 		r = invalid(s);
+	else if (dups)
+		drop_keys(obj, sink->keys, dups);
 out:
 	free(key);
 	if (r < 0) {
@@ -597,6 +764,16 @@ void scim_page_free(struct scim_page *pg)
 	memset(pg, 0, sizeof(*pg));
 }
 
+/* What fetch.c and import.c read from a page (startIndex and itemsPerPage
+ * too: they say where the page is). */
+#define K(n) { .name = n, .len = sizeof(n) - 1 }
+static const struct scim_keys page_keys = {
+	.n = 9,
+	.k = { { .has_children = true }, K("Resources"), K("totalResults"), K("startIndex"), K("itemsPerPage"),
+	       K("nextCursor"), K("schemas"), K("status"), K("detail") },
+};
+#undef K
+
 int scim_scan_page(struct scim_scan *s, struct scim_page *pg)
 {
 	static const char *const names[] = { "schemas", "status", "detail", "totalResults", "nextCursor" };
@@ -604,8 +781,10 @@ int scim_scan_page(struct scim_scan *s, struct scim_page *pg)
 	const char *p, *end = s->end;
 	struct obj_member m;
 	struct obj_walk w;
+	uint64_t seen = 0;
 	char *key = NULL;
-	int r;
+	bool twice;
+	int r, c;
 
 	memset(pg, 0, sizeof(*pg));
 	p = skip_ws(s->base, end);
@@ -620,6 +799,13 @@ int scim_scan_page(struct scim_scan *s, struct scim_page *pg)
 		r = key_text(s, m.key, m.key_end, m.key_escaped, &key);
 		if (r < 0)
 			goto out;
+		c = note_key(&page_keys, 0, key, strlen(key), &seen, &twice);
+		if (twice) {
+			log_error("%s: '%s' appears twice (in some letter case): the document is ambiguous; refused",
+				  s->what, page_keys.k[c].name);
+			r = -EBADMSG;
+			goto out;
+		}
 		if (!strcasecmp(key, "Resources")) {
 			pg->resources = m.value;
 			pg->resources_end = m.value_end;
@@ -695,10 +881,13 @@ static int member_key(const char *k, size_t n)
  * json-c: no escapes in its keys or in the strings we use, those four keys
  * at most once each (in any case) and with string values.  NULL otherwise,
  * invalid JSON included: the json-c path then reads or reports it. */
-static const char *member_fast(struct scim_scan *s, const char *p, const char *end, int depth, struct member *mb)
+static const char *member_fast(struct scim_scan *s, const char *p, const char *end, int depth, struct member *mb,
+			       const struct scim_keys *keys, unsigned node)
 {
 	struct obj_member m;
 	struct obj_walk w;
+	uint64_t seen = 0;
+	bool twice;
 	int r;
 
 	memset(mb, 0, sizeof(*mb));
@@ -706,6 +895,9 @@ static const char *member_fast(struct scim_scan *s, const char *p, const char *e
 	while ((r = obj_next(s, &w, &m)) > 0) {
 		int which;
 		if (m.key_escaped)
+			return NULL;
+		/* A key read twice: the slow path says so. */
+		if (node && (note_key(keys, node, m.key + 1, (size_t)(m.key_end - m.key - 2), &seen, &twice), twice))
 			return NULL;
 		which = member_key(m.key + 1, (size_t)(m.key_end - m.key - 2));
 		if (which < 0)
@@ -748,12 +940,14 @@ static int drain(const struct scim_scan_sink *sink, struct queue *q)
 	return r;
 }
 
-/* p at '[' of a group's members, end after its ']'. */
-static int stream_members(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink)
+/* p at '[' of a group's members, end after its ']'.  node: the members'
+ * node in sink->keys (0: none); *reported: the group was found ambiguous. */
+static int stream_members(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink,
+			  unsigned node, bool *reported)
 {
 	struct queue q = { .n = 0 };
 	struct json_object *val;
-	int r;
+	int r, amb;
 
 	p = skip_ws(p + 1, end);
 	if (p < end && *p == ']')
@@ -763,7 +957,7 @@ static int stream_members(struct scim_scan *s, const char *p, const char *end, c
 		const char *e = NULL;
 
 		if (p < end && *p == '{')
-			e = member_fast(s, p, end, 3, &mb);
+			e = member_fast(s, p, end, 3, &mb, sink->keys, node);
 		if (e) {
 			if (q.n == AHEAD && (r = deliver(sink, &q)) < 0)
 				return r;
@@ -782,13 +976,23 @@ static int stream_members(struct scim_scan *s, const char *p, const char *end, c
 				return r;
 			if (!(e = skip_known(p, end)))
 				return invalid(s);
-			r = parse_slice(s, p, e, &val);
+			r = node && *p == '{' ? check_object(s, sink->keys, node, p, e, &amb) : 0;
 			if (r < 0)
 				return r;
-			r = sink->member(sink->ctx, val);
-			json_object_put(val);
-			if (r < 0)
-				return r;
+			if (r > 0 && !*reported) {
+				*reported = true;
+				if ((r = report(sink, amb)) < 0)
+					return r;
+			}
+			if (r == 0) {
+				r = parse_slice(s, p, e, &val);
+				if (r < 0)
+					return r;
+				r = sink->member(sink->ctx, val);
+				json_object_put(val);
+				if (r < 0)
+					return r;
+			}
 		}
 		p = skip_ws(e, end);
 		if (p < end && *p == ',') {
@@ -811,30 +1015,39 @@ static int stream_group(struct scim_scan *s, const char *p, const char *end, con
 {
 	struct json_object *obj = json_object_new_object(), *val;
 	const char *mem = NULL, *mem_end = NULL;
+	uint64_t seen = 0, dups = 0;
+	unsigned mem_node = 0;
 	struct obj_member m;
 	struct obj_walk w;
 	char *key = NULL;
-	int r;
+	bool twice, reported = false;
+	int r, c, amb = 0;
 
 	if (!obj)
 		return -ENOMEM;
 	obj_begin(&w, p, end, 2, true);
 	while ((r = obj_next(s, &w, &m)) > 0) {
-		int is_mem = *m.value == '[' ? key_is(s, m.key, m.key_end, m.key_escaped, "members") : 0;
-		if (is_mem < 0) {
-			r = is_mem;
-			goto out;
-		}
-		if (is_mem) {
-			mem = m.value;
-			mem_end = m.value_end;
-			continue;
-		}
 		free(key);
 		key = NULL;
 		r = key_text(s, m.key, m.key_end, m.key_escaped, &key);
-		if (r == 0)
-			r = parse_slice(s, m.value, m.value_end, &val);
+		if (r < 0)
+			goto out;
+		c = sink->keys ? note_key(sink->keys, 0, key, strlen(key), &seen, &twice) : 0;
+		if (c > 0 && twice) {
+			dups |= 1ull << c;
+			if (!amb)
+				amb = c;
+		}
+		if (*m.value == '[' && !strcasecmp(key, "members")) {
+			/* Its members are checked one by one as they stream. */
+			mem = m.value;
+			mem_end = m.value_end;
+			mem_node = (unsigned)c;
+			continue;
+		}
+		if (c > 0 && !amb && (r = check_value(s, sink->keys, (unsigned)c, m.value, m.value_end, &amb)) < 0)
+			goto out;
+		r = parse_slice(s, m.value, m.value_end, &val);
 		if (r < 0 || (r = object_add(obj, key, val)) < 0)
 			goto out;
 	}
@@ -843,9 +1056,20 @@ static int stream_group(struct scim_scan *s, const char *p, const char *end, con
 		goto out;
 	}
 	*after = w.p;
-	r = sink->begin_group(sink->ctx, obj);
+	if (dups) {
+		drop_keys(obj, sink->keys, dups);
+		if (mem_node && (dups >> mem_node) & 1)
+			mem = NULL;
+	}
+	r = 0;
+	if (amb) {
+		reported = true;
+		r = report(sink, amb);
+	}
+	if (r == 0)
+		r = sink->begin_group(sink->ctx, obj);
 	if (r == 0 && mem)
-		r = stream_members(s, mem, mem_end, sink);
+		r = stream_members(s, mem, mem_end, sink, mem_node, &reported);
 	if (r == 0)
 		r = sink->end_group(sink->ctx);
 out:
@@ -854,11 +1078,49 @@ out:
 	return r;
 }
 
+/* One resource at p (checked text); *after: the byte after it. */
+static int scan_one(struct scim_scan *s, const char *p, const char *end, const struct scim_scan_sink *sink,
+		    const char **after)
+{
+	struct json_object *o;
+	const char *e;
+	int r, amb = 0;
+
+	if (sink->begin_group && p < end && *p == '{')
+		return stream_group(s, p, end, sink, after);
+	if (!(e = skip_known(p, end))) {
+		s->bad = p;
+		return invalid(s);
+	}
+	*after = e;
+	if ((sink->want_key || sink->keys) && *p == '{')
+		r = parse_wanted(s, p, e, sink, &o, &amb);
+	else
+		r = parse_slice(s, p, e, &o);
+	if (r < 0)
+		return r;
+	if (amb)
+		r = report(sink, amb);
+	if (r == 0)
+		r = sink->resource(sink->ctx, o);
+	json_object_put(o);
+	return r;
+}
+
+int scim_scan_single(struct scim_scan *s, const struct scim_scan_sink *sink)
+{
+	const char *e;
+
+	if (!s->checked)
+		return -EINVAL;
+	s->released = 0;
+	return scan_one(s, skip_ws(s->base, s->end), s->end, sink, &e);
+}
+
 int scim_scan_resources(struct scim_scan *s, const struct scim_page *pg, const struct scim_scan_sink *sink,
 			size_t *count)
 {
 	const char *p, *end = pg->resources_end;
-	struct json_object *o;
 	int r;
 
 	*count = 0;
@@ -873,19 +1135,7 @@ int scim_scan_resources(struct scim_scan *s, const struct scim_page *pg, const s
 	for (;;) {
 		const char *e = NULL;
 
-		if (sink->begin_group && p < end && *p == '{') {
-			r = stream_group(s, p, end, sink, &e);
-		} else {
-			if (!(e = skip_known(p, end))) {
-				s->bad = p;
-				return invalid(s);
-			}
-			r = sink->want_key && *p == '{' ? parse_wanted(s, p, e, sink, &o) : parse_slice(s, p, e, &o);
-			if (r < 0)
-				return r;
-			r = sink->resource(sink->ctx, o);
-			json_object_put(o);
-		}
+		r = scan_one(s, p, end, sink, &e);
 		if (r < 0)
 			return r;
 		++*count;

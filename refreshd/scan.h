@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_object;
 struct json_tokener;
@@ -44,8 +45,42 @@ struct scim_scan {
 int scim_scan_open(struct scim_scan *s, const char *buf, size_t len, const char *what, bool mapped);
 void scim_scan_close(struct scim_scan *s);
 
+/* The keys a reader looks up in an object, as a tree: node 0 is the object
+ * itself, every other node a key (matched in any letter case, RFC 7643
+ * section 2.1) looked up in its parent's value when that is an object, or
+ * with elements in each object of its parent's list (a group's members).
+ * An object in which one of those keys appears twice, in any letter case,
+ * is ambiguous: json-c keeps the last of exact twins and both of "members"
+ * and "Members", so two readers would each pick their own.  Names are
+ * copied into the tree. */
+#define SCIM_KEYS_MAX 64
+struct scim_keys {
+	unsigned n;
+	size_t used; /* of names */
+	struct scim_key {
+		const char *name; /* NULL for node 0 */
+		unsigned short len;
+		uint8_t parent;
+		bool elements;
+		bool has_children;
+	} k[SCIM_KEYS_MAX];
+	char names[2048];
+};
+
+void scim_keys_init(struct scim_keys *k);
+/* The node of name (len bytes) under parent, added if it is not there yet;
+ * -E2BIG when the tree is full. */
+int scim_keys_add(struct scim_keys *k, unsigned parent, const char *name, size_t len, bool elements);
+/* The node of key (len bytes, any case) under node, or -1. */
+int scim_keys_child(const struct scim_keys *k, unsigned node, const char *key, size_t len);
+/* "name.formatted": the path of node, cut to fit buf. */
+void scim_keys_path(const struct scim_keys *k, unsigned node, char *buf, size_t len);
+
 /* The top-level fields of a document.  Keys match in any case (RFC 7643
- * section 2.1), a key given twice keeps its last value. */
+ * section 2.1).  A document in which one of the keys a listing is read for
+ * (Resources, totalResults, startIndex, itemsPerPage, nextCursor, schemas,
+ * status, detail) appears twice, in any letter case, is refused (-EBADMSG):
+ * whether it is complete, or an error, would depend on who reads it. */
 struct scim_page {
 	struct json_object *schemas, *status, *detail, *total, *next_cursor; /* NULL: absent or null */
 	const char *resources, *resources_end; /* the text of "Resources"; NULL when absent */
@@ -89,6 +124,17 @@ struct scim_scan_sink {
 	 * holds only the top-level keys (NUL-terminated, len bytes) this
 	 * accepts; the others are skipped without being parsed. */
 	bool (*want_key)(void *ctx, const char *key, size_t len);
+	/* Optional, both or neither: the keys the sink reads from a resource
+	 * (with a node "members" under the root whose children it reads in
+	 * each member).  A resource in which one of them appears twice is
+	 * announced to ambiguous, with the first such key's path
+	 * ("members.value"), and then handed over as usual but without the
+	 * top-level keys that came twice (a group whose "members" came twice
+	 * gets none streamed).  The call comes before resource or begin_group,
+	 * or, for a key inside a member, between begin_group and end_group
+	 * (members before it have been delivered); at most once a resource. */
+	const struct scim_keys *keys;
+	int (*ambiguous)(void *ctx, const char *path);
 	void *ctx;
 };
 
@@ -97,6 +143,11 @@ struct scim_scan_sink {
  * read, also on error. */
 int scim_scan_resources(struct scim_scan *s, const struct scim_page *pg, const struct scim_scan_sink *sink,
 			size_t *count);
+
+/* Feeds the whole document (checked by scim_scan_page) to sink as one
+ * resource, the way scim_scan_resources() feeds each element: a single
+ * resource is read, and its keys checked, exactly as a listed one. */
+int scim_scan_single(struct scim_scan *s, const struct scim_scan_sink *sink);
 
 /* The value at p..end (one JSON value, checked) as json-c parses it; NULL
  * (logged) when it is not one. */

@@ -28,6 +28,30 @@ dist_check_SCRIPTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tes
 	tests/test_import_demo.sh tests/test_import_host_groups.sh tests/test_import_on_suspend.sh tests/test_import_ssh_keys.sh
 TESTS += tests/test_import_fixtures.sh tests/test_import_ids.sh tests/test_import_guards.sh \
 	tests/test_import_demo.sh tests/test_import_host_groups.sh tests/test_import_on_suspend.sh tests/test_import_ssh_keys.sh
+# Keys given twice and odd "active" values, listed and as single resources.
+dist_check_DATA += tests/fixtures/ambiguous/list/Groups.json \
+	tests/fixtures/ambiguous/list/Users.json \
+	tests/fixtures/ambiguous/single/Groups-00-members-null.json \
+	tests/fixtures/ambiguous/single/Groups-01-members-case.json \
+	tests/fixtures/ambiguous/single/Groups-02-member-value.json \
+	tests/fixtures/ambiguous/single/Groups-03-member-ref.json \
+	tests/fixtures/ambiguous/single/Groups-04-unread.json \
+	tests/fixtures/ambiguous/single/Users-00-active-true.json \
+	tests/fixtures/ambiguous/single/Users-01-active-TRUE.json \
+	tests/fixtures/ambiguous/single/Users-02-active-False.json \
+	tests/fixtures/ambiguous/single/Users-03-active-nul.json \
+	tests/fixtures/ambiguous/single/Users-04-active-one.json \
+	tests/fixtures/ambiguous/single/Users-05-active-null.json \
+	tests/fixtures/ambiguous/single/Users-06-active-object.json \
+	tests/fixtures/ambiguous/single/Users-07-active-absent.json \
+	tests/fixtures/ambiguous/single/Users-08-dup-active.json \
+	tests/fixtures/ambiguous/single/Users-09-dup-username.json \
+	tests/fixtures/ambiguous/single/Users-10-dup-id.json \
+	tests/fixtures/ambiguous/single/Users-11-dup-formatted.json \
+	tests/fixtures/ambiguous/single/Users-12-dup-unread.json \
+	tests/fixtures/ambiguous/single/Users-13-member.json
+dist_check_SCRIPTS += tests/test_import_ambiguous.sh
+TESTS += tests/test_import_ambiguous.sh
 # ---- end of the mapping section ---------------------------------------------
 
 # ---- network sync tests (issue 4; maintained by the network side) ----------
@@ -69,3 +93,6 @@ TESTS += tests/net_no_nss.sh
 # Parallel pages, removals confirmed by id, rate limits in flight (issue 12).
 dist_check_SCRIPTS += tests/net_parallel.sh
 TESTS += tests/net_parallel.sh
+# A key given twice, in a page or a resource (issue 10).
+dist_check_SCRIPTS += tests/net_ambiguous.sh
+TESTS += tests/net_ambiguous.sh

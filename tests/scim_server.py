@@ -51,6 +51,8 @@ Fault kinds:
   total_delta  "delta": D added to totalResults on the matching pages
   cursor_error "scimType": "expiredCursor"|"invalidCursor" (400) for a cursor request
   redirect     "location": URL (302)
+  replace      "old": TEXT, "new": TEXT: the page's JSON text with its first
+               "old" replaced (a key given twice, which no dict can hold)
 """
 
 import argparse
@@ -348,7 +350,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if f:
             return self._error(400, "cursor is no longer valid", f.get("scimType", "expiredCursor"))
         f = srv.control.fault(resource, page, ("status", "truncate", "invalid_json", "oversize",
-                                              "slow", "redirect"))
+                                              "slow", "redirect", "replace"))
         if f and f["kind"] == "slow":
             # Logged before the wait, so a test knows a transfer is under way.
             self._log("slow", 0, auth)
@@ -392,6 +394,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 srv.control.deleted.add(da["id"])
                 if da.get("unhide"):
                     srv.control.revealed.add(da["unhide"])
+        if f and f["kind"] == "replace":
+            # Text no dict can hold (a key given twice): the page's JSON
+            # with the first "old" replaced by "new".
+            text = json.dumps(body, separators=(",", ":"))
+            return self._send(200, text.replace(f["old"], f["new"], 1).encode())
         # Padding compresses to nothing: an oversize body goes out uncompressed.
         return self._send(200, body, truncate=bool(f and f["kind"] == "truncate"),
                           raw=bool(f and f["kind"] == "oversize"))

@@ -907,6 +907,160 @@ static void test_scan_page(void **state)
 	scim_scan_close(&s);
 }
 
+/* What the import makes of a Users document and a Groups document, as
+ * scim_model_describe() tells it (the scanner's path: pages streamed, single
+ * resources through scim_scan_single). */
+static char *import_docs(const char *conf, const char *users, const char *groups)
+{
+	char *dir = tmpdir(), text[1024], *out = NULL, path[600];
+	struct scim_config *cfg;
+	struct scim_model *m;
+	struct scim_scan_sink sink;
+	struct scim_scan s;
+	size_t olen = 0;
+	char *err = NULL;
+	FILE *f;
+
+	snprintf(text, sizeof(text), "state_dir = %s\ncache_file = %s/cache.tdb\n%s", dir, dir, conf);
+	assert_int_equal(scim_config_parse("test", text, &cfg, &err), 0);
+	assert_int_equal(scim_model_new(cfg, &m), 0);
+	for (int g = 0; g < 2; g++) {
+		const char *doc = g ? groups : users;
+		if (!doc)
+			continue;
+		scim_model_sink(m, g, &sink);
+		assert_int_equal(scim_scan_open(&s, doc, strlen(doc), "test", false), 0);
+		assert_int_equal(scim_import_document(&s, &sink), 0);
+		scim_scan_close(&s);
+	}
+	f = open_memstream(&out, &olen);
+	assert_non_null(f);
+	assert_int_equal(scim_model_describe(m, f), 0);
+	fclose(f);
+	scim_model_free(m);
+	scim_config_free(cfg);
+	snprintf(path, sizeof(path), "%s/%s", dir, SCIM_IDMAP_FILE);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+	return out;
+}
+
+/* The line of describe output d that starts with prefix. */
+static void assert_line(const char *d, const char *want)
+{
+	const char *p = strstr(d, want);
+	if (!p || (p != d && p[-1] != '\n') || (p[strlen(want)] != '\n'))
+		fail_msg("no line\n  %s\nin\n%s", want, d);
+}
+
+#define LIST(x) "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"Resources\":[" x "]}"
+
+/* Finding 3: "active" is true, false, "true" or "false" in any case; absent
+ * is active; anything else, null and "true\u0000x" included, is suspended.
+ * The same through the streamed page (the scanner's lean scalars) and as a
+ * single resource. */
+static void test_active(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "true", "0" },	 { "false", "1" },	      { "\"TRUE\"", "0" }, { "\"False\"", "1" },
+		{ "\"true\\u0000x\"", "1" }, { "\"true \"", "1" }, { "1", "1" },	     { "0", "1" },
+		{ "null", "1" },	 { "{\"value\":true}", "1" }, { "[true]", "1" },    { "\"yes\"", "1" },
+	};
+	char doc[256], want[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int single = 0; single < 2; single++) {
+			char *d;
+			snprintf(doc, sizeof(doc), single ? "%s" : LIST("%s"),
+				 "{\"id\":\"a\",\"userName\":\"scimt1\",\"Active\":ACTIVE}");
+			char *at = strstr(doc, "ACTIVE");
+			memmove(at + strlen(cases[i][0]), at + 6, strlen(at + 6) + 1);
+			memcpy(at, cases[i][0], strlen(cases[i][0]));
+			print_message("%s\n", doc);
+			d = import_docs("", doc, NULL);
+			snprintf(want, sizeof(want), "user a skip=- name=scimt1 gecos= attr=0 suspended=%s",
+				 cases[i][1]);
+			assert_line(d, want);
+			free(d);
+		}
+	}
+	char *d = import_docs("", LIST("{\"id\":\"a\",\"userName\":\"scimt1\"}"), NULL);
+	assert_line(d, "user a skip=- name=scimt1 gecos= attr=0 suspended=0");
+	free(d);
+}
+
+/* Finding 2: a key the mapping reads, twice in any case, makes the resource
+ * ambiguous, in a page and as a single resource alike. */
+static void test_ambiguous(void **state)
+{
+	static const char *const users[] = {
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"active\":true,\"active\":false}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"user\\u004eame\":\"bob\"}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"name\":{\"formatted\":\"A\",\"FORMATTED\":\"B\"}}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"displayName\":\"A\",\"displayname\":\"B\"}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"externalId\":\"A\",\"externalId\":\"B\"}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
+		"{\"employeeNumber\":\"5000\",\"employeenumber\":\"6000\"}}",
+		"{\"id\":\"a\",\"userName\":\"scimt1\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{},"
+		"\"URN:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"employeeNumber\":\"5000\"}}",
+	};
+	static const char *const groups[] = {
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"}],\"members\":null}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"}],\"Members\":[{\"value\":\"b\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":null,\"members\":[{\"value\":\"a\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"},{\"value\":\"b\",\"Value\":\"c\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\"},{\"value\":\"b\",\"val\\u0075e\":7}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\",\"type\":\"User\",\"TYPE\":\"Group\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"members\":[{\"value\":\"a\",\"$+ref\":\"x\",\"$+ref\":\"y\"}]}",
+		"{\"id\":\"g\",\"displayName\":\"scimtg\",\"displayName\":\"other\",\"members\":[{\"value\":\"a\"}]}",
+	};
+	static const char conf[] =
+		"uid_attribute = urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber\n";
+	char doc[512];
+	char *d;
+
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++)
+		for (int single = 0; single < 2; single++) {
+			snprintf(doc, sizeof(doc), single ? "%s" : LIST("%s"), users[i]);
+			print_message("%s\n", doc);
+			d = import_docs(conf, doc, NULL);
+			assert_line(d, "user a skip=ambiguous name=- gecos=- attr=0 suspended=0");
+			free(d);
+		}
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		for (int single = 0; single < 2; single++) {
+			snprintf(doc, sizeof(doc), single ? "%s" : LIST("%s"), groups[i]);
+			print_message("%s\n", doc);
+			d = import_docs(conf, LIST("{\"id\":\"a\",\"userName\":\"scimt1\"}"), doc);
+			assert_line(d, "group g skip=ambiguous name=- attr=0 members=");
+			free(d);
+		}
+	/* "id" twice: no usable id; counted as ambiguous, not as no_id. */
+	for (int single = 0; single < 2; single++) {
+		snprintf(doc, sizeof(doc), single ? "%s" : LIST("%s"),
+			 "{\"id\":\"a\",\"userName\":\"scimt1\",\"ID\":\"b\"}");
+		d = import_docs(conf, doc, NULL);
+		assert_line(d, "no_id users=0 groups=0 bad users=0 groups=0 ambiguous users=1 groups=0");
+		free(d);
+	}
+	/* Keys the mapping does not read may come twice; read keys once each,
+	 * in whatever case, are fine. */
+	d = import_docs(conf,
+			LIST("{\"id\":\"a\",\"USERNAME\":\"scimt1\",\"emails\":[],\"emails\":[],\"name\":{\"givenName\":"
+			     "\"A\",\"givenname\":\"B\",\"formatted\":\"Alice\"}}"),
+			LIST("{\"id\":\"g\",\"displayName\":\"scimtg\",\"meta\":1,\"meta\":2,\"members\":[{\"value\":\"a\","
+			     "\"display\":\"x\",\"display\":\"y\"}]}"));
+	assert_line(d, "user a skip=- name=scimt1 gecos=Alice attr=0 suspended=0");
+	assert_line(d, "group g skip=- name=scimtg attr=0 members=u:a");
+	free(d);
+	/* With name_attribute = name.givenName, givenName is read: twice is ambiguous. */
+	d = import_docs("name_attribute = name.givenName\n",
+			LIST("{\"id\":\"a\",\"name\":{\"givenName\":\"scimt1\",\"givenname\":\"bob\"}}"), NULL);
+	assert_line(d, "user a skip=ambiguous name=- gecos=- attr=0 suspended=0");
+	free(d);
+}
+
 static void test_strmap_getn(void **state)
 {
 	struct scim_strmap m = { 0 };
@@ -1199,9 +1353,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_idmap),	   cmocka_unit_test(test_removed_users),
 		cmocka_unit_test(test_scanner),	   cmocka_unit_test(test_scan_members),
 		cmocka_unit_test(test_scan_truncated), cmocka_unit_test(test_scan_invalid),
-		cmocka_unit_test(test_scan_page),  cmocka_unit_test(test_strmap_getn),	   cmocka_unit_test(test_config),
-		cmocka_unit_test(test_config_file), cmocka_unit_test(test_config_trust), cmocka_unit_test(test_table_seed),
-		cmocka_unit_test(test_expect_reserves_nothing),
+		cmocka_unit_test(test_scan_page),
+		cmocka_unit_test(test_active), cmocka_unit_test(test_ambiguous), cmocka_unit_test(test_strmap_getn),
+		cmocka_unit_test(test_config), cmocka_unit_test(test_config_file), cmocka_unit_test(test_config_trust),
+		cmocka_unit_test(test_table_seed), cmocka_unit_test(test_expect_reserves_nothing),
 	};
 	scim_log_set_level(LOG_EMERG); /* the scanner's error logs are expected */
 	return cmocka_run_group_tests(tests, NULL, NULL);
