@@ -140,7 +140,7 @@ struct scim_removed {
  * keys[nkeys]; reader side: raw holds the lines, read them with
  * scim_rec_next_key().  Decoded strings point into the cache. */
 #define SCIM_SSH_KEYS_MAX 32
-struct scim_keys {
+struct scim_ssh_keys {
 	const char *name;
 	uint32_t nkeys;
 	const char *const *keys;  /* writer side */
@@ -168,10 +168,10 @@ int scim_rec_encode_group(const struct scim_group *g, unsigned char *buf, size_t
 int scim_rec_decode_group(const unsigned char *rec, size_t len, struct scim_group *out);
 int scim_rec_encode_removed(const struct scim_removed *d, unsigned char *buf, size_t *len);
 int scim_rec_decode_removed(const unsigned char *rec, size_t len, struct scim_removed *out);
-int scim_rec_encode_keys(const struct scim_keys *k, unsigned char *buf, size_t *len);
-int scim_rec_decode_keys(const unsigned char *rec, size_t len, struct scim_keys *out);
+int scim_rec_encode_keys(const struct scim_ssh_keys *k, unsigned char *buf, size_t *len);
+int scim_rec_decode_keys(const unsigned char *rec, size_t len, struct scim_ssh_keys *out);
 /* Walks raw (*pos starts at 0): the next line, without a NUL; -ENOENT at the end. */
-int scim_rec_next_key(const struct scim_keys *k, size_t *pos, const char **line, size_t *line_len);
+int scim_rec_next_key(const struct scim_ssh_keys *k, size_t *pos, const char **line, size_t *line_len);
 int scim_rec_encode_header(const struct scim_cache_header *h, unsigned char *buf, size_t *len);
 int scim_rec_decode_header(const unsigned char *rec, size_t len, struct scim_cache_header *out);
 /* Walks members_raw (*pos starts at 0) and sets name and name_len to the next member. */
@@ -198,7 +198,7 @@ typedef int (*scim_user_cb)(const struct scim_user *u, void *ctx);
 typedef int (*scim_group_cb)(const struct scim_group *g, void *ctx);
 typedef int (*scim_header_cb)(const struct scim_cache_header *h, void *ctx);
 typedef int (*scim_removed_cb)(const struct scim_removed *d, void *ctx);
-typedef int (*scim_keys_cb)(const struct scim_keys *k, void *ctx);
+typedef int (*scim_ssh_keys_cb)(const struct scim_ssh_keys *k, void *ctx);
 
 int scim_cache_user_by_name(const char *path, const char *name, scim_user_cb cb, void *ctx);
 int scim_cache_user_by_uid(const char *path, uint32_t uid, scim_user_cb cb, void *ctx);
@@ -215,7 +215,7 @@ int scim_cache_removed_by_name(const char *path, const char *name, scim_removed_
 /* The SSH public keys of name ("K" name): -ENOENT when it has none.  Like
  * removed users, it says nothing about whether the name is an active user:
  * check that first. */
-int scim_cache_keys_by_name(const char *path, const char *name, scim_keys_cb cb, void *ctx);
+int scim_cache_keys_by_name(const char *path, const char *name, scim_ssh_keys_cb cb, void *ctx);
 
 /* Enumeration.  A cursor pins one snapshot: a whole pass comes from one
  * published file even when a new one is published meanwhile.  Each call to
@@ -263,9 +263,9 @@ int scim_cache_writer_add_group(struct scim_cache_writer *w, const struct scim_g
  * name added twice fails commit with -EEXIST.  Adding the name of a user of
  * this cache is the caller's mistake, and readers answer for the user. */
 int scim_cache_writer_add_removed(struct scim_cache_writer *w, const struct scim_removed *d);
-/* The SSH public keys of a user of this cache (see struct scim_keys); at
+/* The SSH public keys of a user of this cache (see struct scim_ssh_keys); at
  * most one call per name, which the caller guarantees. */
-int scim_cache_writer_add_keys(struct scim_cache_writer *w, const struct scim_keys *k);
+int scim_cache_writer_add_keys(struct scim_cache_writer *w, const struct scim_ssh_keys *k);
 /* generation and counts in h are filled in by the writer; last_sync and source
  * come from the caller. */
 int scim_cache_writer_commit(struct scim_cache_writer *w, const struct scim_cache_header *h);
@@ -287,7 +287,7 @@ int scim_cache_file_foreach_user(struct scim_cache_file *f, scim_user_cb cb, voi
 int scim_cache_file_foreach_group(struct scim_cache_file *f, scim_group_cb cb, void *ctx);
 int scim_cache_file_user_by_name(struct scim_cache_file *f, const char *name, scim_user_cb cb, void *ctx);
 int scim_cache_file_removed_by_name(struct scim_cache_file *f, const char *name, scim_removed_cb cb, void *ctx);
-int scim_cache_file_keys_by_name(struct scim_cache_file *f, const char *name, scim_keys_cb cb, void *ctx);
+int scim_cache_file_keys_by_name(struct scim_cache_file *f, const char *name, scim_ssh_keys_cb cb, void *ctx);
 /* Every user (full records) and group of the file at path, in file order,
  * and its header (source set to NULL), read with plain reads: the publisher
  * compares the live cache with a new snapshot without mapping, and so holding

@@ -168,7 +168,7 @@ int scim_cache_file_removed_by_name(struct scim_cache_file *f, const char *name,
 }
 
 struct keys_walk {
-	scim_keys_cb cb;
+	scim_ssh_keys_cb cb;
 	void *ctx;
 	const char *name;
 	size_t name_len;
@@ -177,14 +177,14 @@ struct keys_walk {
 static int keys_rec(const unsigned char *data, size_t len, void *priv)
 {
 	struct keys_walk *w = priv;
-	struct scim_keys k;
+	struct scim_ssh_keys k;
 	int r = scim_rec_decode_keys(data, len, &k);
 	if (r == 0 && (k.name_len != w->name_len || memcmp(k.name, w->name, w->name_len) != 0))
 		r = -EBADMSG;
 	return r < 0 ? r : w->cb(&k, w->ctx);
 }
 
-int scim_cache_file_keys_by_name(struct scim_cache_file *f, const char *name, scim_keys_cb cb, void *ctx)
+int scim_cache_file_keys_by_name(struct scim_cache_file *f, const char *name, scim_ssh_keys_cb cb, void *ctx)
 {
 	struct keys_walk w = { cb, ctx, name, strlen(name) };
 	if (w.name_len == 0 || w.name_len > SCIM_NAME_MAX)

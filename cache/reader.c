@@ -692,7 +692,7 @@ int scim_cache_removed_by_name(const char *path, const char *name, scim_removed_
 
 /* A "K" record must be for the name it is filed under. */
 struct keys_ctx {
-	scim_keys_cb cb;
+	scim_ssh_keys_cb cb;
 	void *ctx;
 	const char *name;
 	size_t name_len;
@@ -701,7 +701,7 @@ struct keys_ctx {
 static int keys_record(const unsigned char *data, size_t len, void *priv)
 {
 	struct keys_ctx *c = priv;
-	struct scim_keys k;
+	struct scim_ssh_keys k;
 	int r = scim_rec_decode_keys(data, len, &k);
 	if (r == 0 && (k.name_len != c->name_len || memcmp(k.name, c->name, c->name_len) != 0))
 		r = -EBADMSG;
@@ -710,7 +710,7 @@ static int keys_record(const unsigned char *data, size_t len, void *priv)
 
 /* Through libtdb's hash chains, like removed users: only sshd's
  * AuthorizedKeysCommand asks, once a login. */
-int scim_cache_keys_by_name(const char *path, const char *name, scim_keys_cb cb, void *ctx)
+int scim_cache_keys_by_name(const char *path, const char *name, scim_ssh_keys_cb cb, void *ctx)
 {
 	struct keys_ctx c = { cb, ctx, name, strlen(name) };
 	struct scim_snapshot *s;

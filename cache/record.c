@@ -299,7 +299,7 @@ int scim_rec_next_member(const struct scim_group *g, size_t *pos, const char **n
 	return 0;
 }
 
-int scim_rec_encode_keys(const struct scim_keys *k, unsigned char *buf, size_t *len)
+int scim_rec_encode_keys(const struct scim_ssh_keys *k, unsigned char *buf, size_t *len)
 {
 	struct enc e = { buf, buf ? *len : 0, 0 };
 	size_t n = k->name ? strlen(k->name) : 0;
@@ -317,7 +317,7 @@ int scim_rec_encode_keys(const struct scim_keys *k, unsigned char *buf, size_t *
 	return enc_finish(&e, len);
 }
 
-int scim_rec_decode_keys(const unsigned char *rec, size_t len, struct scim_keys *out)
+int scim_rec_decode_keys(const unsigned char *rec, size_t len, struct scim_ssh_keys *out)
 {
 	struct dec d = { rec, len };
 	uint8_t flags;
@@ -341,7 +341,7 @@ int scim_rec_decode_keys(const unsigned char *rec, size_t len, struct scim_keys 
 	return d.left == 0 ? 0 : -EBADMSG;
 }
 
-int scim_rec_next_key(const struct scim_keys *k, size_t *pos, const char **line, size_t *line_len)
+int scim_rec_next_key(const struct scim_ssh_keys *k, size_t *pos, const char **line, size_t *line_len)
 {
 	size_t n;
 

@@ -482,7 +482,7 @@ static int enc_keys(const void *obj, bool full, unsigned char *buf, size_t *len)
 	return scim_rec_encode_keys(obj, buf, len);
 }
 
-int scim_cache_writer_add_keys(struct scim_cache_writer *w, const struct scim_keys *k)
+int scim_cache_writer_add_keys(struct scim_cache_writer *w, const struct scim_ssh_keys *k)
 {
 	size_t nlen = k->name ? strlen(k->name) : 0, len;
 	unsigned char nkey[SCIM_NAME_MAX + 1];

@@ -1782,7 +1782,7 @@ static int emit_keys(struct emit *e, const struct user *u)
 		lines[n++] = p;
 		p = nl + 1;
 	}
-	struct scim_keys k = { .name = u->name, .nkeys = n, .keys = lines };
+	struct scim_ssh_keys k = { .name = u->name, .nkeys = n, .keys = lines };
 	r = scim_cache_writer_add_keys(e->w, &k);
 	if (r < 0)
 		log_error("cannot add the SSH keys of user %s to %s: %s", u->name, e->p->m->cfg->cache_file,

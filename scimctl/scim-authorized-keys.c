@@ -50,7 +50,7 @@ static int user_cb(const struct scim_user *u, void *ctx)
 
 /* The lines, printed while the cache lock is held: stdout is a pipe to sshd,
  * and the keys are small. */
-static int keys_cb(const struct scim_keys *k, void *ctx)
+static int keys_cb(const struct scim_ssh_keys *k, void *ctx)
 {
 	const char *line;
 	size_t pos = 0, len;

@@ -256,7 +256,7 @@ static void ctl_user_free(struct ctl_user *u)
 	free(u->scim_id);
 }
 
-static int copy_keys_cb(const struct scim_keys *k, void *ctx)
+static int copy_keys_cb(const struct scim_ssh_keys *k, void *ctx)
 {
 	struct ctl_user *u = ctx;
 	const char *line;

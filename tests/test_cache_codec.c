@@ -328,8 +328,8 @@ static void removed_round_trip_and_damage(void **state)
 static void keys_round_trip_and_damage(void **state)
 {
 	static const char *const lines[] = { "ssh-ed25519 AAAA one", "ssh-rsa BBBB" };
-	const struct scim_keys k = { .name = "alice", .nkeys = 2, .keys = lines };
-	struct scim_keys d;
+	const struct scim_ssh_keys k = { .name = "alice", .nkeys = 2, .keys = lines };
+	struct scim_ssh_keys d;
 	const char *line;
 	size_t len = 0, got, pos = 0, ll;
 	unsigned char *rec;
@@ -369,7 +369,7 @@ static void keys_round_trip_and_damage(void **state)
 		}
 	free(rec);
 	/* No name, no key, too many keys: refused. */
-	struct scim_keys bad = k;
+	struct scim_ssh_keys bad = k;
 	bad.name = "";
 	assert_int_equal(scim_rec_encode_keys(&bad, NULL, &len), -EINVAL);
 	bad = k;
