@@ -47,6 +47,7 @@ struct scim_idmap {
 	size_t count, cap;
 	struct scim_strmap by_id;     /* (kind, id) -> entry index */
 	struct scim_nummap by_number; /* number -> entry index */
+	bool sealed;                  /* scim_idmap_seal(): tables gone, no additions */
 };
 
 static int add_entry(struct scim_idmap *map, char kind, const char *id, size_t idlen, uint32_t number,
@@ -55,6 +56,9 @@ static int add_entry(struct scim_idmap *map, char kind, const char *id, size_t i
 	uint32_t idx = (uint32_t)map->count;
 	const char *copy;
 	int r;
+
+	if (map->sealed)
+		return -EROFS;
 
 	if (map->count == map->cap) {
 		size_t cap = map->cap ? map->cap * 2 : 1024;
@@ -263,6 +267,13 @@ out:
 	}
 	*out = map;
 	return 0;
+}
+
+void scim_idmap_seal(struct scim_idmap *map)
+{
+	scim_strmap_free(&map->by_id);
+	scim_nummap_free(&map->by_number);
+	map->sealed = true;
 }
 
 void scim_idmap_close(struct scim_idmap *map)

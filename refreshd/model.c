@@ -1028,7 +1028,6 @@ static int cmp_pending(const void *a, const void *b)
 struct publish {
 	struct scim_model *m;
 	struct scim_sync_stats *st;
-	struct scim_nummap claimed; /* numbers handed out in this run (not yet in the map) */
 	uint32_t *flat;            /* flattened memberships, by group */
 	size_t nflat;
 	uint32_t *gids;            /* supplementary gids, by user */
@@ -1127,8 +1126,7 @@ static bool number_free(struct publish *p, uint32_t n)
 	/* 65534/65535: nobody and the 16-bit (uid_t)-1. */
 	if (n < cfg->uid_min || n > cfg->uid_max || n == 65534 || n == 65535 || n == UINT32_MAX)
 		return false;
-	return !scim_idmap_number_taken(p->m->idmap, n) && !scim_local_has_number(p->m->local, n) &&
-	       scim_nummap_get(&p->claimed, n, NULL) < 0;
+	return !scim_idmap_number_taken(p->m->idmap, n) && !scim_local_has_number(p->m->local, n);
 }
 
 static void set_number(struct scim_model *m, char kind, uint32_t idx, uint32_t n)
@@ -1184,9 +1182,11 @@ static int assign_numbers(struct publish *p)
 	/* New ids in a host-independent order, so two hosts starting from empty
 	 * state agree even where hashes collide. */
 	qsort(pend, npend, sizeof(*pend), cmp_pending);
-	r = scim_nummap_reserve(&p->claimed, npend);
-	if (r == 0)
-		r = scim_idmap_reserve(m->idmap, scim_idmap_count(m->idmap) + npend);
+	/* A number goes into the id map as soon as it is handed out, so the map
+	 * alone says what is taken: no second table of this run's numbers at
+	 * the peak of a first sync.  Nothing reaches the disk before the
+	 * publish commits the map. */
+	r = scim_idmap_reserve(m->idmap, scim_idmap_count(m->idmap) + npend);
 	if (r < 0)
 		goto out;
 
@@ -1196,9 +1196,10 @@ static int assign_numbers(struct publish *p)
 		if (!e->attr)
 			continue;
 		if (number_free(p, e->attr)) {
-			r = scim_nummap_put(&p->claimed, e->attr, 1);
+			r = scim_idmap_add_borrowed(m->idmap, e->kind, e->id, e->attr);
 			if (r < 0)
 				goto out;
+			p->st->new_numbers++;
 			set_number(m, e->kind, e->idx, e->attr);
 			e->attr = UINT32_MAX; /* done */
 		} else {
@@ -1243,22 +1244,11 @@ static int assign_numbers(struct publish *p)
 			log_notice("%s id=%s: number %u is taken (hash collision); probed to %u", kind_name(e->kind),
 				   e->id, first, n);
 		}
-		r = scim_nummap_put(&p->claimed, n, 1);
-		if (r < 0)
-			goto out;
-		set_number(m, e->kind, e->idx, n);
-	}
-	/* Stage the new records. */
-	for (size_t i = 0; i < npend; i++) {
-		struct pending *e = &pend[i];
-		uint32_t n = e->kind == KIND_USER ? m->users[e->idx].number : m->groups[e->idx].number;
-		bool skipped = e->kind == KIND_USER ? m->users[e->idx].skip : m->groups[e->idx].skip;
-		if (skipped)
-			continue;
 		r = scim_idmap_add_borrowed(m->idmap, e->kind, e->id, n);
 		if (r < 0)
 			goto out;
 		p->st->new_numbers++;
+		set_number(m, e->kind, e->idx, n);
 	}
 out:
 	free(pend);
@@ -1352,6 +1342,9 @@ static int flatten_groups(struct publish *p)
 			}
 		}
 	}
+	/* The id table only resolved members: give it back before the
+	 * flattened lists are built, the peak of a sync. */
+	scim_strmap_free(&m->ids);
 
 	ustamp = calloc(m->nusers ? m->nusers : 1, sizeof(*ustamp));
 	gstamp = calloc(m->ngroups ? m->ngroups : 1, sizeof(*gstamp));
@@ -1877,6 +1870,8 @@ static int write_cache(struct publish *p, const char *source)
 	r = scim_idmap_commit(m->idmap);
 	if (r < 0)
 		goto out;
+	/* The writer's tables are the publish's peak: the map's go first. */
+	scim_idmap_seal(m->idmap);
 	r = scim_cache_writer_new(cfg->cache_file, p->st->users, p->st->groups, &e.w);
 	if (r < 0) {
 		log_error("cannot start writing %s: %s", cfg->cache_file,
@@ -1948,16 +1943,8 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	r = flatten_groups(&p);
 	if (r < 0)
 		goto out;
-	r = select_host(&p);
-	if (r < 0)
-		goto out;
-	r = supplementary_gids(&p);
-	if (r < 0)
-		goto out;
-	/* Everything below reads the flattened lists: give back the raw ones,
-	 * and the id table, which only resolved them. */
-	scim_nummap_free(&p.claimed);
-	scim_strmap_free(&m->ids);
+	/* Everything below reads the flattened lists: give back the raw ones
+	 * before the gids are laid out, the peak of a first sync. */
 	for (size_t i = 0; i < m->ngroups; i++) {
 		struct group *g = &m->groups[i];
 		free(g->users);
@@ -1968,6 +1955,13 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		g->subgroups = NULL;
 		g->nusers = g->ucap = g->nrefs = g->rcap = g->nsub = 0;
 	}
+	malloc_trim(0); /* they are small blocks all over the heap */
+	r = select_host(&p);
+	if (r < 0)
+		goto out;
+	r = supplementary_gids(&p);
+	if (r < 0)
+		goto out;
 
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
@@ -2076,7 +2070,6 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 		scim_on_suspend_run(cfg, p.ended, p.ended_n);
 	}
 out:
-	scim_nummap_free(&p.claimed);
 	scim_nummap_free(&p.old_users);
 	scim_nummap_free(&p.old_groups);
 	scim_arena_free(&p.old_arena);

@@ -637,6 +637,10 @@ static void test_idmap(void **state)
 	assert_true(scim_idmap_number_taken(m, 10007)); /* a tombstone still holds its number */
 	assert_false(scim_idmap_number_taken(m, 9999));
 	assert_int_equal(scim_idmap_get(m, SCIM_IDMAP_USER, "nobody", &n, NULL), -ENOENT);
+	/* Sealed after its commit: no number can be handed out again blindly. */
+	scim_idmap_seal(m);
+	assert_int_equal(scim_idmap_add(m, SCIM_IDMAP_USER, "after-seal", 60000), -EROFS);
+	assert_int_equal(scim_idmap_count(m), 3 * SCIM_IDMAP_CHUNK + 5 + 2);
 	scim_idmap_close(m);
 
 	/* Garbage is refused, never treated as empty. */
