@@ -35,9 +35,11 @@
 #ifndef SCIM_CACHE_H
 #define SCIM_CACHE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define SCIM_CACHE_FORMAT_VERSION 1
@@ -237,6 +239,23 @@ int scim_cache_cursor_open(const char *path, struct scim_cursor *cur);
 void scim_cache_cursor_close(struct scim_cursor *cur);
 int scim_cache_user_next(struct scim_cursor *cur, scim_user_cb cb, void *ctx);
 int scim_cache_group_next(struct scim_cursor *cur, scim_group_cb cb, void *ctx);
+
+/* A reader's error in the words an admin reads: strerror's for -ENODATA
+ * ("No data available") would mislead.  Thread-safe (strerror_r into buf);
+ * inline, because pam_scim.so reaches the cache only through libnss_scim. */
+static inline const char *scim_cache_strerror(int err, char *buf, size_t len)
+{
+	switch (err) {
+	case -ENODATA:
+		return "no cache is published";
+	case -EBADMSG:
+		return "the cache is corrupt or of another format";
+	case -EPERM:
+		return "the cache has an unsafe owner or mode";
+	default:
+		return strerror_r(-err, buf, len);
+	}
+}
 
 /* The path the reader uses when path is NULL. */
 const char *scim_cache_default_path(void);

@@ -654,7 +654,32 @@ int scim_cache_header(const char *path, scim_header_cb cb, void *ctx)
 	return r;
 }
 
-/* A "D" record must be for the name it is filed under. */
+/* Records filed under a user's name outside the direct indexes ("D", "K"):
+ * found through libtdb's hash chains, since only the account stage (for a
+ * name that is not a user) and sshd's AuthorizedKeysCommand (once a login)
+ * ask.  parse gets the record under the lock. */
+static int named_record(const char *path, unsigned char tag, const char *name, size_t name_len,
+			int (*parse)(const unsigned char *data, size_t len, void *priv), void *priv)
+{
+	struct scim_snapshot *s;
+	int r;
+
+	if (name_len == 0 || name_len > SCIM_NAME_MAX)
+		return -ENOENT;
+	pthread_mutex_lock(&cache_lock);
+	r = current_snapshot(path, &s);
+	if (r == 0)
+		r = scim_tdb_parse_name(s->tdb, tag, name, name_len, parse, priv);
+	pthread_mutex_unlock(&cache_lock);
+	return r;
+}
+
+/* A record must be for the name it is filed under. */
+static bool filed_under(const char *name, size_t name_len, const char *want, size_t want_len)
+{
+	return name_len == want_len && memcmp(name, want, want_len) == 0;
+}
+
 struct removed_ctx {
 	scim_removed_cb cb;
 	void *ctx;
@@ -667,30 +692,17 @@ static int removed_record(const unsigned char *data, size_t len, void *priv)
 	struct removed_ctx *c = priv;
 	struct scim_removed d;
 	int r = scim_rec_decode_removed(data, len, &d);
-	if (r == 0 && (d.name_len != c->name_len || memcmp(d.name, c->name, c->name_len) != 0))
+	if (r == 0 && !filed_under(d.name, d.name_len, c->name, c->name_len))
 		r = -EBADMSG;
 	return r < 0 ? r : c->cb(&d, c->ctx);
 }
 
-/* Through libtdb's hash chains, not the direct indexes: only the account
- * stage asks, and only for a name that is not a user. */
 int scim_cache_removed_by_name(const char *path, const char *name, scim_removed_cb cb, void *ctx)
 {
 	struct removed_ctx c = { cb, ctx, name, strlen(name) };
-	struct scim_snapshot *s;
-	int r;
-
-	if (c.name_len == 0 || c.name_len > SCIM_NAME_MAX)
-		return -ENOENT;
-	pthread_mutex_lock(&cache_lock);
-	r = current_snapshot(path, &s);
-	if (r == 0)
-		r = scim_tdb_parse_name(s->tdb, SCIM_KEY_REMOVED, name, c.name_len, removed_record, &c);
-	pthread_mutex_unlock(&cache_lock);
-	return r;
+	return named_record(path, SCIM_KEY_REMOVED, name, c.name_len, removed_record, &c);
 }
 
-/* A "K" record must be for the name it is filed under. */
 struct keys_ctx {
 	scim_ssh_keys_cb cb;
 	void *ctx;
@@ -703,27 +715,15 @@ static int keys_record(const unsigned char *data, size_t len, void *priv)
 	struct keys_ctx *c = priv;
 	struct scim_ssh_keys k;
 	int r = scim_rec_decode_keys(data, len, &k);
-	if (r == 0 && (k.name_len != c->name_len || memcmp(k.name, c->name, c->name_len) != 0))
+	if (r == 0 && !filed_under(k.name, k.name_len, c->name, c->name_len))
 		r = -EBADMSG;
 	return r < 0 ? r : c->cb(&k, c->ctx);
 }
 
-/* Through libtdb's hash chains, like removed users: only sshd's
- * AuthorizedKeysCommand asks, once a login. */
 int scim_cache_keys_by_name(const char *path, const char *name, scim_ssh_keys_cb cb, void *ctx)
 {
 	struct keys_ctx c = { cb, ctx, name, strlen(name) };
-	struct scim_snapshot *s;
-	int r;
-
-	if (c.name_len == 0 || c.name_len > SCIM_NAME_MAX)
-		return -ENOENT;
-	pthread_mutex_lock(&cache_lock);
-	r = current_snapshot(path, &s);
-	if (r == 0)
-		r = scim_tdb_parse_name(s->tdb, SCIM_KEY_SSH_KEYS, name, c.name_len, keys_record, &c);
-	pthread_mutex_unlock(&cache_lock);
-	return r;
+	return named_record(path, SCIM_KEY_SSH_KEYS, name, c.name_len, keys_record, &c);
 }
 
 /* ---------------------------------------------------------------- enumeration */

@@ -357,21 +357,6 @@ static const char *scim_cache_name(const struct scim_pam_opts *o)
 	return o->cache_path ? o->cache_path : "the default cache";
 }
 
-/* strerror() is not thread-safe, and its wording for our codes ("No data
- * available") would mislead. */
-static const char *scim_cache_error(int err, char *buf, size_t len)
-{
-	switch (err) {
-	case -ENODATA:
-		return "no cache is published";
-	case -EBADMSG:
-		return "the cache is corrupt or of another format";
-	case -EPERM:
-		return "the cache has an unsafe owner or mode";
-	default:
-		return strerror_r(-err, buf, len);
-	}
-}
 
 /* UTC, as scimctl prints it; the number itself if the date cannot be. */
 static void scim_format_time(int64_t t, char *buf, size_t len)
@@ -449,11 +434,11 @@ static int scim_verdict_status(pam_handle_t *pamh, const struct scim_pam_opts *o
 	case SCIM_UNAVAIL:
 		if (o->ignore_authinfo_unavail) {
 			pam_syslog(pamh, LOG_ERR, "%s: %s (%s); ignored (ignore_authinfo_unavail)", c->user,
-				   scim_cache_error(c->err, ebuf, sizeof(ebuf)), scim_cache_name(o));
+				   scim_cache_strerror(c->err, ebuf, sizeof(ebuf)), scim_cache_name(o));
 			return PAM_IGNORE;
 		}
 		pam_syslog(pamh, LOG_ERR, "%s: %s (%s): access denied", c->user,
-			   scim_cache_error(c->err, ebuf, sizeof(ebuf)), scim_cache_name(o));
+			   scim_cache_strerror(c->err, ebuf, sizeof(ebuf)), scim_cache_name(o));
 		if (!o->silent)
 			pam_error(pamh, "Directory logins are refused: the account directory cache is unavailable.");
 		return PAM_AUTHINFO_UNAVAIL;

@@ -81,18 +81,10 @@ static int local_user(const char *name)
 
 static const char *why(int r)
 {
-	switch (r) {
-	case -ENOENT:
+	static char buf[128];
+	if (r == -ENOENT)
 		return "no such active directory user";
-	case -ENODATA:
-		return "no cache is published";
-	case -EBADMSG:
-		return "the cache is corrupt or of another format";
-	case -EPERM:
-		return "the cache has an unsafe owner or mode";
-	default:
-		return strerror(-r);
-	}
+	return scim_cache_strerror(r, buf, sizeof(buf));
 }
 
 static void usage(FILE *out)

@@ -61,16 +61,10 @@ static int scimctl_exit_code(int r)
 
 static const char *cache_error(int r)
 {
-	switch (r) {
-	case -ENODATA:
-		return "no cache is published";
-	case -EBADMSG:
-		return "the cache is corrupt or of another format";
-	case -EPERM:
+	static char buf[128];
+	if (r == -EPERM)
 		return "the cache has an unsafe owner or mode (the modules refuse it)";
-	default:
-		return strerror(-r);
-	}
+	return scim_cache_strerror(r, buf, sizeof(buf));
 }
 
 /* ---------------------------------------------------------------- output */

@@ -3,7 +3,7 @@
 # manifest in minisign's format.  scim-refreshd links it (relay and host);
 # the NSS and PAM modules never do.
 noinst_LTLIBRARIES += libscimsnap.la
-libscimsnap_la_SOURCES = snapshot/snapshot.h snapshot/stream.c snapshot/zst.c snapshot/manifest.c \
+libscimsnap_la_SOURCES = snapshot/snapshot.h snapshot/snap_err.h snapshot/stream.c snapshot/zst.c snapshot/manifest.c \
 	snapshot/minisig.c
 libscimsnap_la_CFLAGS = $(AM_CFLAGS) $(ZSTD_CFLAGS) $(SODIUM_CFLAGS)
 libscimsnap_la_LIBADD = $(ZSTD_LIBS) $(SODIUM_LIBS)

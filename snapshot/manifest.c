@@ -12,18 +12,8 @@
 #include <string.h>
 
 #include "snapshot/snapshot.h"
+#include "snapshot/snap_err.h"
 
-static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, SCIM_SNAP_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
 
 static bool fleet_ok(const char *s)
 {
@@ -70,42 +60,42 @@ static int parse_u64(const char *s, size_t n, uint64_t max, uint64_t *v)
 static bool sane_manifest(const struct scim_snap_manifest *m, char *err)
 {
 	if (!fleet_ok(m->fleet)) {
-		seterr(err, "fleet name must be 1 to %d of [A-Za-z0-9_.-]", SCIM_SNAP_FLEET_MAX);
+		scim_snap_seterr(err, "fleet name must be 1 to %d of [A-Za-z0-9_.-]", SCIM_SNAP_FLEET_MAX);
 		return false;
 	}
 	if (m->issued < 0 || (uint64_t)m->issued != m->serial / 1000) {
-		seterr(err, "issued is not the serial in seconds");
+		scim_snap_seterr(err, "issued is not the serial in seconds");
 		return false;
 	}
 	if (m->expires <= m->issued || m->synced < 0 || m->synced > m->issued) {
-		seterr(err, "expires must follow issued, and synced precede it");
+		scim_snap_seterr(err, "expires must follow issued, and synced precede it");
 		return false;
 	}
 	if (m->counts.suspended > m->counts.users) {
-		seterr(err, "more suspended users than users");
+		scim_snap_seterr(err, "more suspended users than users");
 		return false;
 	}
 	if (!hex_ok(m->sha256, 64)) {
-		seterr(err, "sha256 is not 64 lowercase hex digits");
+		scim_snap_seterr(err, "sha256 is not 64 lowercase hex digits");
 		return false;
 	}
 	if (m->size > SCIM_SNAP_RAW_MAX || m->zsize == 0 || m->zsize > SCIM_SNAP_RAW_MAX) {
-		seterr(err, "snapshot sizes out of range");
+		scim_snap_seterr(err, "snapshot sizes out of range");
 		return false;
 	}
 	if (m->ndeltas > SCIM_SNAP_DELTAS_MAX) {
-		seterr(err, "more than %d deltas", SCIM_SNAP_DELTAS_MAX);
+		scim_snap_seterr(err, "more than %d deltas", SCIM_SNAP_DELTAS_MAX);
 		return false;
 	}
 	for (size_t i = 0; i < m->ndeltas; i++) {
 		if (!hex_ok(m->deltas[i].from, 64) || !strcmp(m->deltas[i].from, m->sha256) ||
 		    m->deltas[i].zsize == 0 || m->deltas[i].zsize > SCIM_SNAP_RAW_MAX) {
-			seterr(err, "delta %zu: bad source hash or size", i + 1);
+			scim_snap_seterr(err, "delta %zu: bad source hash or size", i + 1);
 			return false;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(m->deltas[i].from, m->deltas[j].from)) {
-				seterr(err, "delta from %s is listed twice", m->deltas[i].from);
+				scim_snap_seterr(err, "delta from %s is listed twice", m->deltas[i].from);
 				return false;
 			}
 	}
@@ -145,7 +135,7 @@ int scim_snap_manifest_format(const struct scim_snap_manifest *m, char *out, siz
 		goto too_long;
 	return 0;
 too_long:
-	seterr(err, "the trusted comment does not fit in %zu bytes",
+	scim_snap_seterr(err, "the trusted comment does not fit in %zu bytes",
 	       outlen < SCIM_SNAP_COMMENT_MAX ? outlen : (size_t)SCIM_SNAP_COMMENT_MAX);
 	return -E2BIG;
 }
@@ -182,7 +172,7 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 
 	memset(m, 0, sizeof(*m));
 	if (strlen(comment) > SCIM_SNAP_COMMENT_MAX) {
-		seterr(err, "the trusted comment is longer than %d bytes", SCIM_SNAP_COMMENT_MAX);
+		scim_snap_seterr(err, "the trusted comment is longer than %d bytes", SCIM_SNAP_COMMENT_MAX);
 		return -EBADMSG;
 	}
 	for (; *p; i++) {
@@ -194,7 +184,7 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 			end = p + strlen(p);
 		eq = memchr(word, '=', (size_t)(end - word));
 		if (!eq) {
-			seterr(err, "'%.*s' is not key=value", (int)(end - word > 40 ? 40 : end - word), word);
+			scim_snap_seterr(err, "'%.*s' is not key=value", (int)(end - word > 40 ? 40 : end - word), word);
 			return -EBADMSG;
 		}
 		klen = (size_t)(eq - word);
@@ -205,18 +195,18 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 			for (size_t j = 0; j < nfields; j++)
 				known |= strlen(fields[j].key) == klen && !memcmp(fields[j].key, word, klen);
 			if (i == 0)
-				seterr(err, "not a fleet manifest (it must start with scim-fleet=)");
+				scim_snap_seterr(err, "not a fleet manifest (it must start with scim-fleet=)");
 			else if (!known)
-				seterr(err, "unknown field '%.*s'", (int)(klen > 40 ? 40 : klen), word);
+				scim_snap_seterr(err, "unknown field '%.*s'", (int)(klen > 40 ? 40 : klen), word);
 			else
-				seterr(err, "field '%.*s' is repeated or out of place (expected '%s')", (int)klen, word,
+				scim_snap_seterr(err, "field '%.*s' is repeated or out of place (expected '%s')", (int)klen, word,
 				       i < nfields ? fields[i].key : "the end");
 			return -EBADMSG;
 		}
 		switch (fields[i].kind) {
 		case K_VERSION:
 			if (parse_u64(val, vlen, UINT32_MAX, &v) < 0 || v != SCIM_SNAP_MANIFEST_VERSION) {
-				seterr(err, "manifest version '%.*s' is not supported (this build reads %d)",
+				scim_snap_seterr(err, "manifest version '%.*s' is not supported (this build reads %d)",
 				       (int)(vlen > 20 ? 20 : vlen), val, SCIM_SNAP_MANIFEST_VERSION);
 				return -EBADMSG;
 			}
@@ -224,7 +214,7 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 		case K_U64:
 		case K_I64:
 			if (parse_u64(val, vlen, fields[i].kind == K_I64 ? INT64_MAX : UINT64_MAX, &v) < 0) {
-				seterr(err, "%s: '%.*s' is not a canonical decimal number", fields[i].key,
+				scim_snap_seterr(err, "%s: '%.*s' is not a canonical decimal number", fields[i].key,
 				       (int)(vlen > 24 ? 24 : vlen), val);
 				return -EBADMSG;
 			}
@@ -236,7 +226,7 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 		case K_FLEET:
 		case K_HEX:
 			if (vlen > (fields[i].kind == K_FLEET ? SCIM_SNAP_FLEET_MAX : 64)) {
-				seterr(err, "%s is too long", fields[i].key);
+				scim_snap_seterr(err, "%s is too long", fields[i].key);
 				return -EBADMSG;
 			}
 			memcpy(fields[i].dst, val, vlen);
@@ -246,7 +236,7 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 			if (vlen == 1 && val[0] == '-')
 				break;
 			if (vlen == 0) {
-				seterr(err, "deltas is empty (write '-' for none)");
+				scim_snap_seterr(err, "deltas is empty (write '-' for none)");
 				return -EBADMSG;
 			}
 			for (const char *d = val; d < end;) {
@@ -255,13 +245,13 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 				if (!comma)
 					comma = end;
 				if (m->ndeltas == SCIM_SNAP_DELTAS_MAX) {
-					seterr(err, "more than %d deltas", SCIM_SNAP_DELTAS_MAX);
+					scim_snap_seterr(err, "more than %d deltas", SCIM_SNAP_DELTAS_MAX);
 					return -E2BIG;
 				}
 				colon = memchr(d, ':', (size_t)(comma - d));
 				if (!colon || colon - d != 64 ||
 				    parse_u64(colon + 1, (size_t)(comma - colon - 1), UINT64_MAX, &ref->zsize) < 0) {
-					seterr(err, "deltas: entry %zu is not FROMSHA256:SIZE", m->ndeltas + 1);
+					scim_snap_seterr(err, "deltas: entry %zu is not FROMSHA256:SIZE", m->ndeltas + 1);
 					return -EBADMSG;
 				}
 				memcpy(ref->from, d, 64);
@@ -269,7 +259,7 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 				m->ndeltas++;
 				d = comma + 1;
 				if (comma < end && d == end) {
-					seterr(err, "deltas: trailing comma");
+					scim_snap_seterr(err, "deltas: trailing comma");
 					return -EBADMSG;
 				}
 			}
@@ -278,13 +268,13 @@ int scim_snap_manifest_parse(const char *comment, struct scim_snap_manifest *m, 
 		if (!*end)
 			p = end;
 		else if (!end[1]) {
-			seterr(err, "the trusted comment ends with a space");
+			scim_snap_seterr(err, "the trusted comment ends with a space");
 			return -EBADMSG;
 		} else
 			p = end + 1;
 	}
 	if (i != nfields) {
-		seterr(err, "field '%s' is missing", i < nfields ? fields[i].key : "?");
+		scim_snap_seterr(err, "field '%s' is missing", i < nfields ? fields[i].key : "?");
 		return -EBADMSG;
 	}
 	if (!sane_manifest(m, err))
@@ -299,17 +289,17 @@ int scim_snap_manifest_check(const struct scim_snap_manifest *m, const char *com
 
 	*same = false;
 	if (m->serial > now_ms + SCIM_SNAP_FUTURE_MAX_MS) {
-		seterr(err, "manifest issued %" PRIu64 " ms in the future (clock skew, or a forged serial)",
+		scim_snap_seterr(err, "manifest issued %" PRIu64 " ms in the future (clock skew, or a forged serial)",
 		       m->serial - now_ms);
 		return -EBADMSG;
 	}
 	if ((uint64_t)m->expires <= now_ms / 1000) {
-		seterr(err, "manifest expired at %" PRId64 " (the relay stopped publishing, or a replay)", m->expires);
+		scim_snap_seterr(err, "manifest expired at %" PRId64 " (the relay stopped publishing, or a replay)", m->expires);
 		return -EBADMSG;
 	}
 	if (last && last->serial) {
 		if (m->serial < last->serial) {
-			seterr(err,
+			scim_snap_seterr(err,
 			       "manifest serial %" PRIu64 " is older than the last accepted %" PRIu64 " (rollback)",
 			       m->serial, last->serial);
 			return -EBADMSG;
@@ -317,7 +307,7 @@ int scim_snap_manifest_check(const struct scim_snap_manifest *m, const char *com
 		if (m->serial == last->serial) {
 			scim_snap_sha256_hex(comment, strlen(comment), h);
 			if (strcmp(h, last->comment_sha256)) {
-				seterr(err, "manifest serial %" PRIu64 " was accepted before with other content",
+				scim_snap_seterr(err, "manifest serial %" PRIu64 " was accepted before with other content",
 				       m->serial);
 				return -EBADMSG;
 			}

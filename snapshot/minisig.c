@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "snapshot/snapshot.h"
+#include "snapshot/snap_err.h"
 
 #define COMMENT_PREFIX "untrusted comment: "
 #define TRUSTED_PREFIX "trusted comment: "
@@ -51,22 +52,11 @@ _Static_assert(sizeof(struct pub_raw) == 42, "minisign public key is 42 bytes");
 _Static_assert(sizeof(struct sec_raw) == 158, "minisign secret key is 158 bytes");
 _Static_assert(sizeof(struct sig_raw) == 74, "minisign signature is 74 bytes");
 
-static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, SCIM_SNAP_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
 
 static int init(char *err)
 {
 	if (sodium_init() < 0) {
-		seterr(err, "libsodium failed to initialise");
+		scim_snap_seterr(err, "libsodium failed to initialise");
 		return -EIO;
 	}
 	return 0;
@@ -118,34 +108,34 @@ static int read_small(const char *path, bool secret, char *buf, size_t cap, size
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
-		seterr(err, "%s: %s", path, strerror(errno));
+		scim_snap_seterr(err, "%s: %s", path, strerror(errno));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		seterr(err, "%s: %s", path, strerror(errno));
+		scim_snap_seterr(err, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = -EBADMSG;
-		seterr(err, "%s: not a regular file", path);
+		scim_snap_seterr(err, "%s: not a regular file", path);
 		goto out;
 	}
 	if (secret && (st.st_mode & 077)) {
 		r = -EPERM;
-		seterr(err, "%s: a secret key must not be readable by group or others (chmod 600)", path);
+		scim_snap_seterr(err, "%s: a secret key must not be readable by group or others (chmod 600)", path);
 		goto out;
 	}
 	while ((n = read(fd, buf + got, cap - 1 - got)) > 0)
 		got += (size_t)n;
 	if (n < 0) {
 		r = -errno;
-		seterr(err, "%s: %s", path, strerror(errno));
+		scim_snap_seterr(err, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (got == cap - 1) {
 		r = -EBADMSG;
-		seterr(err, "%s: too large for a key file", path);
+		scim_snap_seterr(err, "%s: too large for a key file", path);
 		goto out;
 	}
 	buf[got] = '\0';
@@ -162,12 +152,12 @@ static int second_line(const char *path, const char *buf, size_t len, const char
 
 	if (len < strlen(COMMENT_PREFIX) || memcmp(buf, COMMENT_PREFIX, strlen(COMMENT_PREFIX)) ||
 	    !(nl = memchr(buf, '\n', len))) {
-		seterr(err, "%s: not a minisign key file (no untrusted comment line)", path);
+		scim_snap_seterr(err, "%s: not a minisign key file (no untrusted comment line)", path);
 		return -EBADMSG;
 	}
 	*line = trim(nl + 1, len - (size_t)(nl + 1 - buf), n);
 	if (memchr(*line, '\n', *n)) {
-		seterr(err, "%s: more than two lines", path);
+		scim_snap_seterr(err, "%s: more than two lines", path);
 		return -EBADMSG;
 	}
 	return 0;
@@ -181,11 +171,11 @@ int scim_snap_pubkey_parse(const char *b64, struct scim_snap_pubkey *pk, char *e
 
 	s = trim(b64, strlen(b64), &n);
 	if (b64_exact(s, n, &raw, sizeof(raw)) < 0) {
-		seterr(err, "public key: not the base64 of a minisign public key");
+		scim_snap_seterr(err, "public key: not the base64 of a minisign public key");
 		return -EBADMSG;
 	}
 	if (memcmp(raw.alg, "Ed", 2)) {
-		seterr(err, "public key: unsupported algorithm");
+		scim_snap_seterr(err, "public key: unsupported algorithm");
 		return -EBADMSG;
 	}
 	memcpy(pk->keyid, raw.keyid, sizeof(pk->keyid));
@@ -208,7 +198,7 @@ int scim_snap_pubkey_load(const char *path, struct scim_snap_pubkey *pk, char *e
 	if ((r = scim_snap_pubkey_parse(line, pk, err)) < 0 && err) {
 		char why[SCIM_SNAP_ERR_MAX];
 		snprintf(why, sizeof(why), "%s", err);
-		seterr(err, "%s: %s", path, why);
+		scim_snap_seterr(err, "%s: %s", path, why);
 	}
 	return r;
 }
@@ -239,34 +229,34 @@ int scim_snap_seckey_load(const char *path, struct scim_snap_seckey *sk, char *e
 		goto out;
 	r = -EBADMSG;
 	if (b64_exact(s, n, &raw, sizeof(raw)) < 0) {
-		seterr(err, "%s: not a minisign secret key", path);
+		scim_snap_seterr(err, "%s: not a minisign secret key", path);
 		goto out;
 	}
 	if (memcmp(raw.alg, "Ed", 2) || memcmp(raw.chk_alg, "B2", 2)) {
-		seterr(err, "%s: unsupported key algorithm", path);
+		scim_snap_seterr(err, "%s: unsupported key algorithm", path);
 		goto out;
 	}
 	if (!memcmp(raw.kdf, "Sc", 2)) {
-		seterr(err,
+		scim_snap_seterr(err,
 		       "%s: the secret key is encrypted with a password; make one without (minisign -G -W, "
 		       "or scim-refreshd --keygen)",
 		       path);
 		goto out;
 	}
 	if (memcmp(raw.kdf, "\0\0", 2)) {
-		seterr(err, "%s: unsupported key derivation", path);
+		scim_snap_seterr(err, "%s: unsupported key derivation", path);
 		goto out;
 	}
 	/* minisign -W leaves the checksum zero; ours fills it in. */
 	sec_chk(&raw, chk);
 	if (sodium_memcmp(raw.chk, zero, sizeof(zero)) && sodium_memcmp(raw.chk, chk, sizeof(chk))) {
-		seterr(err, "%s: the secret key's checksum does not match (damaged file)", path);
+		scim_snap_seterr(err, "%s: the secret key's checksum does not match (damaged file)", path);
 		goto out;
 	}
 	/* The key's second half is its public key: a damaged seed shows here. */
 	crypto_sign_seed_keypair(pk, sk2, raw.sk);
 	if (sodium_memcmp(sk2, raw.sk, sizeof(sk2))) {
-		seterr(err, "%s: the secret key is inconsistent (damaged file)", path);
+		scim_snap_seterr(err, "%s: the secret key is inconsistent (damaged file)", path);
 		goto out;
 	}
 	memcpy(sk->keyid, raw.keyid, sizeof(sk->keyid));
@@ -292,7 +282,7 @@ static int write_new(const char *path, mode_t mode, const char *text, char *err)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		r = -errno;
-		seterr(err, "%s: %s", path, strerror(errno));
+		scim_snap_seterr(err, "%s: %s", path, strerror(errno));
 		return r;
 	}
 	while (done < len) {
@@ -311,7 +301,7 @@ out:
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r < 0) {
-		seterr(err, "%s: %s", path, strerror(-r));
+		scim_snap_seterr(err, "%s: %s", path, strerror(-r));
 		unlink(path);
 	}
 	return r;
@@ -331,11 +321,11 @@ int scim_snap_keygen(const char *prefix, char *err)
 		return r;
 	if ((size_t)snprintf(keypath, sizeof(keypath), "%s.key", prefix) >= sizeof(keypath) ||
 	    (size_t)snprintf(pubpath, sizeof(pubpath), "%s.pub", prefix) >= sizeof(pubpath)) {
-		seterr(err, "key prefix too long");
+		scim_snap_seterr(err, "key prefix too long");
 		return -ENAMETOOLONG;
 	}
 	if (access(pubpath, F_OK) == 0) {
-		seterr(err, "%s exists: not overwriting a key", pubpath);
+		scim_snap_seterr(err, "%s exists: not overwriting a key", pubpath);
 		return -EEXIST;
 	}
 	memcpy(raw.alg, "Ed", 2);
@@ -358,7 +348,7 @@ int scim_snap_keygen(const char *prefix, char *err)
 	sodium_memzero(&raw, sizeof(raw));
 	if (r < 0) {
 		if (r == -EEXIST)
-			seterr(err, "%s exists: not overwriting a key", keypath);
+			scim_snap_seterr(err, "%s exists: not overwriting a key", keypath);
 		return r;
 	}
 	sodium_bin2base64(b64pub, sizeof(b64pub), (const unsigned char *)&pub, sizeof(pub),
@@ -403,7 +393,7 @@ int scim_snap_sign(const struct scim_snap_seckey *sk, const void *data, size_t l
 	 * needs it, and a line that is the same in every locale is easier to
 	 * check by hand. */
 	if (!comment_ok(trusted_comment)) {
-		seterr(err, "the trusted comment must be 1 to %d printable ASCII characters", SCIM_SNAP_COMMENT_MAX);
+		scim_snap_seterr(err, "the trusted comment must be 1 to %d printable ASCII characters", SCIM_SNAP_COMMENT_MAX);
 		return -EINVAL;
 	}
 	clen = strlen(trusted_comment);
@@ -413,7 +403,7 @@ int scim_snap_sign(const struct scim_snap_seckey *sk, const void *data, size_t l
 	crypto_sign_detached(sig.sig, NULL, h, sizeof(h), sk->sk);
 	both = malloc(sizeof(sig.sig) + clen);
 	if (!both) {
-		seterr(err, "out of memory");
+		scim_snap_seterr(err, "out of memory");
 		return -ENOMEM;
 	}
 	memcpy(both, sig.sig, sizeof(sig.sig));
@@ -426,7 +416,7 @@ int scim_snap_sign(const struct scim_snap_seckey *sk, const void *data, size_t l
 	tlen = strlen(COMMENT_PREFIX) + 64 + strlen(b64sig) + strlen(TRUSTED_PREFIX) + clen + strlen(b64glob) + 8;
 	text = malloc(tlen);
 	if (!text) {
-		seterr(err, "out of memory");
+		scim_snap_seterr(err, "out of memory");
 		return -ENOMEM;
 	}
 	snprintf(text, tlen, COMMENT_PREFIX "scim-refreshd fleet manifest\n%s\n" TRUSTED_PREFIX "%s\n%s\n", b64sig,
@@ -459,41 +449,41 @@ int scim_snap_sig_parse(const char *text, size_t len, struct scim_snap_sig *sig,
 
 	memset(sig, 0, sizeof(*sig));
 	if (memchr(text, '\0', len)) {
-		seterr(err, "signature file: holds a NUL byte");
+		scim_snap_seterr(err, "signature file: holds a NUL byte");
 		return -EBADMSG;
 	}
 	if (take_line(&p, end, &l, &n) < 0 || n < strlen(COMMENT_PREFIX) ||
 	    memcmp(l, COMMENT_PREFIX, strlen(COMMENT_PREFIX))) {
-		seterr(err, "signature file: no untrusted comment line");
+		scim_snap_seterr(err, "signature file: no untrusted comment line");
 		return -EBADMSG;
 	}
 	if (take_line(&p, end, &l, &n) < 0 || b64_exact(l, n, &raw, sizeof(raw)) < 0) {
-		seterr(err, "signature file: line 2 is not a minisign signature");
+		scim_snap_seterr(err, "signature file: line 2 is not a minisign signature");
 		return -EBADMSG;
 	}
 	if (memcmp(raw.alg, "ED", 2)) {
-		seterr(err, "signature file: not a prehashed (ED) signature");
+		scim_snap_seterr(err, "signature file: not a prehashed (ED) signature");
 		return -EBADMSG;
 	}
 	if (take_line(&p, end, &l, &n) < 0 || n < strlen(TRUSTED_PREFIX) ||
 	    memcmp(l, TRUSTED_PREFIX, strlen(TRUSTED_PREFIX))) {
-		seterr(err, "signature file: no trusted comment line");
+		scim_snap_seterr(err, "signature file: no trusted comment line");
 		return -EBADMSG;
 	}
 	l += strlen(TRUSTED_PREFIX);
 	n -= strlen(TRUSTED_PREFIX);
 	if (n > SCIM_SNAP_COMMENT_MAX) {
-		seterr(err, "signature file: trusted comment longer than %d bytes", SCIM_SNAP_COMMENT_MAX);
+		scim_snap_seterr(err, "signature file: trusted comment longer than %d bytes", SCIM_SNAP_COMMENT_MAX);
 		return -EBADMSG;
 	}
 	memcpy(sig->comment, l, n);
 	sig->comment[n] = '\0';
 	if (take_line(&p, end, &l, &n) < 0 || b64_exact(l, n, sig->global_sig, sizeof(sig->global_sig)) < 0) {
-		seterr(err, "signature file: line 4 is not a global signature");
+		scim_snap_seterr(err, "signature file: line 4 is not a global signature");
 		return -EBADMSG;
 	}
 	if (p != end) {
-		seterr(err, "signature file: data after the global signature");
+		scim_snap_seterr(err, "signature file: data after the global signature");
 		return -EBADMSG;
 	}
 	memcpy(sig->keyid, raw.keyid, sizeof(sig->keyid));
@@ -512,7 +502,7 @@ int scim_snap_sig_verify_comment(struct scim_snap_sig *sig, const struct scim_sn
 	if ((r = init(err)) < 0)
 		return r;
 	if (npk > 2) {
-		seterr(err, "at most two public keys can be pinned (the current one and the next)");
+		scim_snap_seterr(err, "at most two public keys can be pinned (the current one and the next)");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < npk; i++)
@@ -522,12 +512,12 @@ int scim_snap_sig_verify_comment(struct scim_snap_sig *sig, const struct scim_sn
 		unsigned long long id = 0;
 		for (int i = SCIM_SNAP_KEYID_BYTES - 1; i >= 0; i--)
 			id = id << 8 | sig->keyid[i];
-		seterr(err, "signed by key %016llX, which is not pinned", id);
+		scim_snap_seterr(err, "signed by key %016llX, which is not pinned", id);
 		return -EPERM;
 	}
 	both = malloc(sizeof(sig->sig) + clen);
 	if (!both) {
-		seterr(err, "out of memory");
+		scim_snap_seterr(err, "out of memory");
 		return -ENOMEM;
 	}
 	memcpy(both, sig->sig, sizeof(sig->sig));
@@ -535,7 +525,7 @@ int scim_snap_sig_verify_comment(struct scim_snap_sig *sig, const struct scim_sn
 	r = crypto_sign_verify_detached(sig->global_sig, both, sizeof(sig->sig) + clen, key->pk);
 	free(both);
 	if (r != 0) {
-		seterr(err, "the trusted comment's signature does not verify");
+		scim_snap_seterr(err, "the trusted comment's signature does not verify");
 		return -EPERM;
 	}
 	sig->key = key;
@@ -550,12 +540,12 @@ int scim_snap_sig_verify_data(const struct scim_snap_sig *sig, const void *data,
 	if ((r = init(err)) < 0)
 		return r;
 	if (!sig->key) {
-		seterr(err, "the trusted comment was not verified first");
+		scim_snap_seterr(err, "the trusted comment was not verified first");
 		return -EPERM;
 	}
 	prehash(data, len, h);
 	if (crypto_sign_verify_detached(sig->sig, h, sizeof(h), sig->key->pk) != 0) {
-		seterr(err, "the snapshot's signature does not verify");
+		scim_snap_seterr(err, "the snapshot's signature does not verify");
 		return -EPERM;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "snapshot/snapshot.h"
+#include "snapshot/snap_err.h"
 
 #define STREAM_MAGIC "scim-snapshot"
 
@@ -27,8 +28,8 @@ struct storage {
 	const char **members;
 };
 
-static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char *err, const char *fmt, ...)
+/* The one writer of the err buffer every snapshot call takes. */
+void scim_snap_seterr(char *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -140,7 +141,7 @@ static int unique_names(const char **names, size_t n, const char *what, char *er
 	qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 1; i < n; i++)
 		if (!strcmp(names[i - 1], names[i])) {
-			seterr(err, "%s name '%s' is used twice", what, names[i]);
+			scim_snap_seterr(err, "%s name '%s' is used twice", what, names[i]);
 			return -EBADMSG;
 		}
 	return 0;
@@ -157,47 +158,47 @@ static int validate(const struct scim_snap_dir *d, const struct scim_snap_limits
 	int r = -EBADMSG;
 
 	if (!d->source || strlen(d->source) > SCIM_SNAP_SOURCE_MAX) {
-		seterr(err, "source is missing or longer than %d bytes", SCIM_SNAP_SOURCE_MAX);
+		scim_snap_seterr(err, "source is missing or longer than %d bytes", SCIM_SNAP_SOURCE_MAX);
 		goto out;
 	}
 	if (lim->uid_min == 0 || lim->uid_min > lim->uid_max) {
-		seterr(err, "number window [%u, %u] is empty or holds 0", lim->uid_min, lim->uid_max);
+		scim_snap_seterr(err, "number window [%u, %u] is empty or holds 0", lim->uid_min, lim->uid_max);
 		r = -EINVAL;
 		goto out;
 	}
 	for (size_t i = 0; i < d->nusers; i++) {
 		const struct scim_snap_user *u = &d->users[i];
 		if (!u->id || !id_ok(u->id)) {
-			seterr(err, "user #%zu: empty id, or longer than %d bytes", i + 1, SCIM_SNAP_ID_MAX);
+			scim_snap_seterr(err, "user #%zu: empty id, or longer than %d bytes", i + 1, SCIM_SNAP_ID_MAX);
 			goto out;
 		}
 		if (i > 0 && strcmp(d->users[i - 1].id, u->id) >= 0) {
-			seterr(err, "user id=%s: %s", u->id,
+			scim_snap_seterr(err, "user id=%s: %s", u->id,
 			       strcmp(d->users[i - 1].id, u->id) ? "users are not sorted by id"
 								 : "user id is used twice");
 			goto out;
 		}
 		if (!u->name || !name_ok(u->name)) {
-			seterr(err, "user id=%s: invalid name", u->id);
+			scim_snap_seterr(err, "user id=%s: invalid name", u->id);
 			goto out;
 		}
 		if (!number_ok(u->uid, lim)) {
-			seterr(err, "user id=%s: uid %u is outside [%u, %u] or 0", u->id, u->uid, lim->uid_min,
+			scim_snap_seterr(err, "user id=%s: uid %u is outside [%u, %u] or 0", u->id, u->uid, lim->uid_min,
 			       lim->uid_max);
 			goto out;
 		}
 		if (u->gid == 0 || (!number_ok(u->gid, lim) && u->gid != lim->primary_gid)) {
-			seterr(err, "user id=%s: gid %u is 0, or outside [%u, %u] and not the primary gid", u->id,
+			scim_snap_seterr(err, "user id=%s: gid %u is 0, or outside [%u, %u] and not the primary gid", u->id,
 			       u->gid, lim->uid_min, lim->uid_max);
 			goto out;
 		}
 		if (!u->gecos || !passwd_field_ok(u->gecos, SCIM_SNAP_GECOS_MAX, true, false)) {
-			seterr(err, "user id=%s: gecos has ':' ',' or control characters, or is too long", u->id);
+			scim_snap_seterr(err, "user id=%s: gecos has ':' ',' or control characters, or is too long", u->id);
 			goto out;
 		}
 		if (!u->home || !passwd_field_ok(u->home, SCIM_SNAP_PATH_MAX, false, true) || !u->shell ||
 		    !passwd_field_ok(u->shell, SCIM_SNAP_PATH_MAX, false, true)) {
-			seterr(err,
+			scim_snap_seterr(err,
 			       "user id=%s: home or shell is not an absolute path without ':' or control characters",
 			       u->id);
 			goto out;
@@ -207,51 +208,51 @@ static int validate(const struct scim_snap_dir *d, const struct scim_snap_limits
 	for (size_t i = 0; i < d->nremoved; i++) {
 		const struct scim_snap_removed *x = &d->removed[i];
 		if (!x->id || !id_ok(x->id)) {
-			seterr(err, "removed user #%zu: empty id, or longer than %d bytes", i + 1, SCIM_SNAP_ID_MAX);
+			scim_snap_seterr(err, "removed user #%zu: empty id, or longer than %d bytes", i + 1, SCIM_SNAP_ID_MAX);
 			goto out;
 		}
 		if (i > 0 && strcmp(d->removed[i - 1].id, x->id) >= 0) {
-			seterr(err, "removed user id=%s: %s", x->id,
+			scim_snap_seterr(err, "removed user id=%s: %s", x->id,
 			       strcmp(d->removed[i - 1].id, x->id) ? "removed users are not sorted by id"
 								   : "removed user id is used twice");
 			goto out;
 		}
 		if (find_user(d, x->id)) {
-			seterr(err, "removed user id=%s is also a user", x->id);
+			scim_snap_seterr(err, "removed user id=%s is also a user", x->id);
 			goto out;
 		}
 		if (!x->name || !name_ok(x->name)) {
-			seterr(err, "removed user id=%s: invalid name", x->id);
+			scim_snap_seterr(err, "removed user id=%s: invalid name", x->id);
 			goto out;
 		}
 		if (!number_ok(x->uid, lim)) {
-			seterr(err, "removed user id=%s: uid %u is outside [%u, %u] or 0", x->id, x->uid, lim->uid_min,
+			scim_snap_seterr(err, "removed user id=%s: uid %u is outside [%u, %u] or 0", x->id, x->uid, lim->uid_min,
 			       lim->uid_max);
 			goto out;
 		}
 		if (x->since < 0) {
-			seterr(err, "removed user id=%s: negative removal time", x->id);
+			scim_snap_seterr(err, "removed user id=%s: negative removal time", x->id);
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < d->ngroups; i++) {
 		const struct scim_snap_group *g = &d->groups[i];
 		if (!g->id || !id_ok(g->id)) {
-			seterr(err, "group #%zu: empty id, or longer than %d bytes", i + 1, SCIM_SNAP_ID_MAX);
+			scim_snap_seterr(err, "group #%zu: empty id, or longer than %d bytes", i + 1, SCIM_SNAP_ID_MAX);
 			goto out;
 		}
 		if (i > 0 && strcmp(d->groups[i - 1].id, g->id) >= 0) {
-			seterr(err, "group id=%s: %s", g->id,
+			scim_snap_seterr(err, "group id=%s: %s", g->id,
 			       strcmp(d->groups[i - 1].id, g->id) ? "groups are not sorted by id"
 								  : "group id is used twice");
 			goto out;
 		}
 		if (!g->name || !name_ok(g->name)) {
-			seterr(err, "group id=%s: invalid name", g->id);
+			scim_snap_seterr(err, "group id=%s: invalid name", g->id);
 			goto out;
 		}
 		if (!number_ok(g->gid, lim)) {
-			seterr(err, "group id=%s: gid %u is outside [%u, %u] or 0", g->id, g->gid, lim->uid_min,
+			scim_snap_seterr(err, "group id=%s: gid %u is outside [%u, %u] or 0", g->id, g->gid, lim->uid_min,
 			       lim->uid_max);
 			goto out;
 		}
@@ -291,7 +292,7 @@ static int validate(const struct scim_snap_dir *d, const struct scim_snap_limits
 	qsort(nums, nnums, sizeof(*nums), cmp_u32);
 	for (size_t i = 1; i < nnums; i++)
 		if (nums[i - 1] == nums[i]) {
-			seterr(err, "number %u is used twice", nums[i]);
+			scim_snap_seterr(err, "number %u is used twice", nums[i]);
 			goto out;
 		}
 
@@ -299,7 +300,7 @@ static int validate(const struct scim_snap_dir *d, const struct scim_snap_limits
 		const struct scim_snap_counts *e = lim->expect;
 		if (e->users != d->nusers || e->suspended != nsusp || e->removed != d->nremoved ||
 		    e->groups != d->ngroups || e->members != nmembers) {
-			seterr(err,
+			scim_snap_seterr(err,
 			       "counts differ from the signed counts: users %zu/%llu suspended %zu/%llu removed "
 			       "%zu/%llu groups %zu/%llu members %zu/%llu",
 			       d->nusers, (unsigned long long)e->users, nsusp, (unsigned long long)e->suspended,
@@ -431,22 +432,22 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 
 	for (size_t i = 0; i < dir->nusers; i++)
 		if (!dir->users[i].id) {
-			seterr(err, "user #%zu has no id", i + 1);
+			scim_snap_seterr(err, "user #%zu has no id", i + 1);
 			return -EINVAL;
 		}
 	for (size_t i = 0; i < dir->nremoved; i++)
 		if (!dir->removed[i].id) {
-			seterr(err, "removed user #%zu has no id", i + 1);
+			scim_snap_seterr(err, "removed user #%zu has no id", i + 1);
 			return -EINVAL;
 		}
 	for (size_t i = 0; i < dir->ngroups; i++) {
 		if (!dir->groups[i].id) {
-			seterr(err, "group #%zu has no id", i + 1);
+			scim_snap_seterr(err, "group #%zu has no id", i + 1);
 			return -EINVAL;
 		}
 		for (uint32_t j = 0; j < dir->groups[i].nmembers; j++)
 			if (!dir->groups[i].members[j]) {
-				seterr(err, "group id=%s: member #%u is NULL", dir->groups[i].id, j + 1);
+				scim_snap_seterr(err, "group id=%s: member #%u is NULL", dir->groups[i].id, j + 1);
 				return -EINVAL;
 			}
 		nmembers += dir->groups[i].nmembers;
@@ -523,7 +524,7 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 		for (uint32_t j = 0; j < g->nmembers; j++) {
 			const struct scim_snap_user *u = find_user(&d, g->members[j]);
 			if (!u) {
-				seterr(err, "group id=%s: member %s is not a user", g->id, g->members[j]);
+				scim_snap_seterr(err, "group id=%s: member %s is not a user", g->id, g->members[j]);
 				r = -EINVAL;
 				goto out;
 			}
@@ -533,7 +534,7 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 		for (uint32_t j = 0; j < g->nmembers; j++) {
 			/* uids are unique among users: a repeat is a member listed twice */
 			if (j > 0 && uids[j - 1] == uids[j]) {
-				seterr(err, "group id=%s: a member is listed twice", g->id);
+				scim_snap_seterr(err, "group id=%s: a member is listed twice", g->id);
 				r = -EINVAL;
 				goto out;
 			}
@@ -553,7 +554,7 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 	r = 0;
 out:
 	if (r == -ENOMEM)
-		seterr(err, "out of memory");
+		scim_snap_seterr(err, "out of memory");
 	free(b.p);
 	free(users);
 	free(removed);
@@ -578,12 +579,12 @@ static int next_line(struct reader *rd)
 	char *nl;
 
 	if (rd->p >= rd->end) {
-		seterr(rd->err, "line %zu: the stream ends early (truncated?)", rd->line + 1);
+		scim_snap_seterr(rd->err, "line %zu: the stream ends early (truncated?)", rd->line + 1);
 		return -EBADMSG;
 	}
 	nl = memchr(rd->p, '\n', (size_t)(rd->end - rd->p));
 	if (!nl) {
-		seterr(rd->err, "line %zu: the last line has no newline (truncated?)", rd->line + 1);
+		scim_snap_seterr(rd->err, "line %zu: the last line has no newline (truncated?)", rd->line + 1);
 		return -EBADMSG;
 	}
 	rd->line++;
@@ -609,14 +610,14 @@ static int field(struct reader *rd, const char *what, char **out)
 	char *r, *w, *start;
 
 	if (!rd->f) {
-		seterr(rd->err, "line %zu: %s is missing", rd->line, what);
+		scim_snap_seterr(rd->err, "line %zu: %s is missing", rd->line, what);
 		return -EBADMSG;
 	}
 	start = w = r = rd->f;
 	while (r < rd->line_end && *r != '\t') {
 		unsigned char c = (unsigned char)*r;
 		if (c < 0x20 || c == 0x7f) {
-			seterr(rd->err, "line %zu: %s holds a raw control character", rd->line, what);
+			scim_snap_seterr(rd->err, "line %zu: %s holds a raw control character", rd->line, what);
 			return -EBADMSG;
 		}
 		if (c != '\\') {
@@ -624,7 +625,7 @@ static int field(struct reader *rd, const char *what, char **out)
 			continue;
 		}
 		if (r + 1 >= rd->line_end) {
-			seterr(rd->err, "line %zu: %s ends in a lone backslash", rd->line, what);
+			scim_snap_seterr(rd->err, "line %zu: %s ends in a lone backslash", rd->line, what);
 			return -EBADMSG;
 		}
 		switch (r[1]) {
@@ -650,7 +651,7 @@ static int field(struct reader *rd, const char *what, char **out)
 			/* Only the bytes without a short form, and never NUL. */
 			if (hi < 0 || lo < 0 || v == 0 || (v >= 0x20 && v != 0x7f) || v == '\t' || v == '\n' ||
 			    v == '\r') {
-				seterr(rd->err, "line %zu: %s has a bad \\x escape", rd->line, what);
+				scim_snap_seterr(rd->err, "line %zu: %s has a bad \\x escape", rd->line, what);
 				return -EBADMSG;
 			}
 			*w++ = (char)v;
@@ -658,7 +659,7 @@ static int field(struct reader *rd, const char *what, char **out)
 			continue;
 		}
 		default:
-			seterr(rd->err, "line %zu: %s has an unknown escape \\%c", rd->line, what,
+			scim_snap_seterr(rd->err, "line %zu: %s has an unknown escape \\%c", rd->line, what,
 			       (unsigned char)r[1] >= 0x20 && r[1] != 0x7f ? r[1] : '?');
 			return -EBADMSG;
 		}
@@ -672,7 +673,7 @@ static int field(struct reader *rd, const char *what, char **out)
 static int no_more_fields(struct reader *rd)
 {
 	if (rd->f) {
-		seterr(rd->err, "line %zu: too many fields", rd->line);
+		scim_snap_seterr(rd->err, "line %zu: too many fields", rd->line);
 		return -EBADMSG;
 	}
 	return 0;
@@ -703,7 +704,7 @@ static int num_field(struct reader *rd, const char *what, uint64_t max, uint64_t
 	if (r < 0)
 		return r;
 	if (parse_u64(s, max, v) < 0) {
-		seterr(rd->err, "line %zu: %s is not a canonical decimal number up to %llu", rd->line, what,
+		scim_snap_seterr(rd->err, "line %zu: %s is not a canonical decimal number up to %llu", rd->line, what,
 		       (unsigned long long)max);
 		return -EBADMSG;
 	}
@@ -751,14 +752,14 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 	if ((r = next_line(&rd)) < 0 || (r = tag(&rd, &t)) < 0)
 		goto out;
 	if (strcmp(t, STREAM_MAGIC)) {
-		seterr(err, "not a snapshot stream (no '" STREAM_MAGIC "' header)");
+		scim_snap_seterr(err, "not a snapshot stream (no '" STREAM_MAGIC "' header)");
 		r = -EBADMSG;
 		goto out;
 	}
 	if ((r = num_field(&rd, "format version", UINT32_MAX, &v)) < 0 || (r = no_more_fields(&rd)) < 0)
 		goto out;
 	if (v != SCIM_SNAP_FORMAT_VERSION) {
-		seterr(err, "snapshot format version %llu is not supported (this build reads %d)",
+		scim_snap_seterr(err, "snapshot format version %llu is not supported (this build reads %d)",
 		       (unsigned long long)v, SCIM_SNAP_FORMAT_VERSION);
 		r = -EBADMSG;
 		goto out;
@@ -766,7 +767,7 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 	if ((r = next_line(&rd)) < 0 || (r = tag(&rd, &t)) < 0)
 		goto out;
 	if (strcmp(t, "source")) {
-		seterr(err, "line 2: expected the source");
+		scim_snap_seterr(err, "line 2: expected the source");
 		r = -EBADMSG;
 		goto out;
 	}
@@ -775,7 +776,7 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 	if ((r = next_line(&rd)) < 0 || (r = tag(&rd, &t)) < 0)
 		goto out;
 	if (strcmp(t, "counts")) {
-		seterr(err, "line 3: expected the counts");
+		scim_snap_seterr(err, "line 3: expected the counts");
 		r = -EBADMSG;
 		goto out;
 	}
@@ -792,13 +793,13 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 	if (lim->expect &&
 	    (c[0] != lim->expect->users || c[1] != lim->expect->suspended || c[2] != lim->expect->removed ||
 	     c[3] != lim->expect->groups || c[4] != lim->expect->members)) {
-		seterr(err, "the header's counts differ from the signed counts");
+		scim_snap_seterr(err, "the header's counts differ from the signed counts");
 		goto out;
 	}
 	/* Untrusted counts size the arrays: each record has a minimum size. */
 	if (c[1] > c[0] ||
 	    c[0] * MIN_USER_LINE + c[2] * MIN_REMOVED_LINE + c[3] * MIN_GROUP_LINE + c[4] * MIN_MEMBER > len) {
-		seterr(err, "the header's counts cannot fit in a stream of %zu bytes", len);
+		scim_snap_seterr(err, "the header's counts cannot fit in a stream of %zu bytes", len);
 		goto out;
 	}
 	r = -ENOMEM;
@@ -820,11 +821,11 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 			struct scim_snap_user *u = &st->users[nu];
 			char *id, *name, *state;
 			if (nr || ng) {
-				seterr(err, "line %zu: a user after removed users or groups", rd.line);
+				scim_snap_seterr(err, "line %zu: a user after removed users or groups", rd.line);
 				goto out;
 			}
 			if (nu == c[0]) {
-				seterr(err, "line %zu: more users than the header counts", rd.line);
+				scim_snap_seterr(err, "line %zu: more users than the header counts", rd.line);
 				goto out;
 			}
 			if ((r = field(&rd, "user id", &id)) < 0 || (r = field(&rd, "user name", &name)) < 0 ||
@@ -849,7 +850,7 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 			if (!strcmp(state, "suspended"))
 				u->suspended = true;
 			else if (strcmp(state, "active")) {
-				seterr(err, "line %zu: state is neither active nor suspended", rd.line);
+				scim_snap_seterr(err, "line %zu: state is neither active nor suspended", rd.line);
 				goto out;
 			}
 			nu++;
@@ -857,11 +858,11 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 			struct scim_snap_removed *x = &st->removed[nr];
 			char *id, *name;
 			if (ng) {
-				seterr(err, "line %zu: a removed user after groups", rd.line);
+				scim_snap_seterr(err, "line %zu: a removed user after groups", rd.line);
 				goto out;
 			}
 			if (nr == c[2]) {
-				seterr(err, "line %zu: more removed users than the header counts", rd.line);
+				scim_snap_seterr(err, "line %zu: more removed users than the header counts", rd.line);
 				goto out;
 			}
 			if ((r = field(&rd, "removed id", &id)) < 0 || (r = field(&rd, "removed name", &name)) < 0 ||
@@ -878,7 +879,7 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 			struct scim_snap_group *g = &st->groups[ng];
 			char *id, *name;
 			if (ng == c[3]) {
-				seterr(err, "line %zu: more groups than the header counts", rd.line);
+				scim_snap_seterr(err, "line %zu: more groups than the header counts", rd.line);
 				goto out;
 			}
 			/* Members are users by uid; every user came before. */
@@ -900,7 +901,7 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 			g->members = st->members + nm;
 			while (rd.f) {
 				if (nm == c[4]) {
-					seterr(err, "line %zu: more members than the header counts", rd.line);
+					scim_snap_seterr(err, "line %zu: more members than the header counts", rd.line);
 					r = -EBADMSG;
 					goto out;
 				}
@@ -910,12 +911,12 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 					goto out;
 				r = -EBADMSG;
 				if (g->nmembers && v <= prev) {
-					seterr(err, "line %zu: members are not sorted by uid, or one is listed twice",
+					scim_snap_seterr(err, "line %zu: members are not sorted by uid, or one is listed twice",
 					       rd.line);
 					goto out;
 				}
 				if (!(hit = find_uid(ix, nu, (uint32_t)v))) {
-					seterr(err, "line %zu: member uid %llu is not a user", rd.line,
+					scim_snap_seterr(err, "line %zu: member uid %llu is not a user", rd.line,
 					       (unsigned long long)v);
 					goto out;
 				}
@@ -929,16 +930,16 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 			r = -EBADMSG;
 			break;
 		} else {
-			seterr(err, "line %zu: unknown record type", rd.line);
+			scim_snap_seterr(err, "line %zu: unknown record type", rd.line);
 			goto out;
 		}
 	}
 	if (rd.p != rd.end) {
-		seterr(err, "line %zu: data after the end record", rd.line + 1);
+		scim_snap_seterr(err, "line %zu: data after the end record", rd.line + 1);
 		goto out;
 	}
 	if (nu != c[0] || nr != c[2] || ng != c[3] || nm != c[4]) {
-		seterr(err,
+		scim_snap_seterr(err,
 		       "fewer records than the header counts (users %zu/%llu removed %zu/%llu groups %zu/%llu "
 		       "members %zu/%llu)",
 		       nu, (unsigned long long)c[0], nr, (unsigned long long)c[2], ng, (unsigned long long)c[3], nm,
@@ -956,7 +957,7 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 	for (size_t i = 0; i < nu; i++)
 		d.nsuspended += st->users[i].suspended;
 	if (d.nsuspended != c[1]) {
-		seterr(err, "%zu users are suspended, the header counts %llu", d.nsuspended, (unsigned long long)c[1]);
+		scim_snap_seterr(err, "%zu users are suspended, the header counts %llu", d.nsuspended, (unsigned long long)c[1]);
 		goto out;
 	}
 	if ((r = validate(&d, lim, err)) < 0)
@@ -969,7 +970,7 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 	r = 0;
 out:
 	if (r == -ENOMEM)
-		seterr(err, "out of memory");
+		scim_snap_seterr(err, "out of memory");
 	if (st) {
 		struct scim_snap_dir tmp = { .owned = st };
 		scim_snap_dir_free(&tmp);

@@ -15,22 +15,12 @@
 #include <zstd_errors.h>
 
 #include "snapshot/snapshot.h"
+#include "snapshot/snap_err.h"
 
-static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, SCIM_SNAP_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
 
 static int zerr(size_t rc, const char *what, char *err)
 {
-	seterr(err, "%s: %s", what, ZSTD_getErrorName(rc));
+	scim_snap_seterr(err, "%s: %s", what, ZSTD_getErrorName(rc));
 	return ZSTD_getErrorCode(rc) == ZSTD_error_memory_allocation ? -ENOMEM : -EBADMSG;
 }
 
@@ -55,7 +45,7 @@ static int compress_with(const void *prefix, size_t prefixlen, const void *src, 
 	int r = -ENOMEM;
 
 	if (len > SCIM_SNAP_RAW_MAX || prefixlen > SCIM_SNAP_RAW_MAX) {
-		seterr(err, "input of %zu bytes is over the %zu byte limit", len > prefixlen ? len : prefixlen,
+		scim_snap_seterr(err, "input of %zu bytes is over the %zu byte limit", len > prefixlen ? len : prefixlen,
 		       SCIM_SNAP_RAW_MAX);
 		return -E2BIG;
 	}
@@ -63,7 +53,7 @@ static int compress_with(const void *prefix, size_t prefixlen, const void *src, 
 	cap = ZSTD_compressBound(len);
 	dst = malloc(cap);
 	if (!cctx || !dst) {
-		seterr(err, "out of memory");
+		scim_snap_seterr(err, "out of memory");
 		goto out;
 	}
 	r = -EINVAL;
@@ -106,33 +96,33 @@ static int decompress_with(const void *prefix, size_t prefixlen, const void *src
 	int r = -EBADMSG;
 
 	if (expected_size > SCIM_SNAP_RAW_MAX) {
-		seterr(err, "signed size %zu is over the %zu byte limit", expected_size, SCIM_SNAP_RAW_MAX);
+		scim_snap_seterr(err, "signed size %zu is over the %zu byte limit", expected_size, SCIM_SNAP_RAW_MAX);
 		return -E2BIG;
 	}
 	declared = ZSTD_getFrameContentSize(src, len);
 	if (declared == ZSTD_CONTENTSIZE_ERROR) {
-		seterr(err, "not a zstd frame");
+		scim_snap_seterr(err, "not a zstd frame");
 		return -EBADMSG;
 	}
 	if (declared == ZSTD_CONTENTSIZE_UNKNOWN) {
-		seterr(err, "the zstd frame does not declare its size");
+		scim_snap_seterr(err, "the zstd frame does not declare its size");
 		return -EBADMSG;
 	}
 	if (declared != expected_size) {
-		seterr(err, "the zstd frame declares %llu bytes, the manifest signed %zu", declared, expected_size);
+		scim_snap_seterr(err, "the zstd frame declares %llu bytes, the manifest signed %zu", declared, expected_size);
 		return declared > expected_size ? -E2BIG : -EBADMSG;
 	}
 	/* One frame and nothing after it: a second frame would be output the
 	 * size check never saw. */
 	rc = ZSTD_findFrameCompressedSize(src, len);
 	if (ZSTD_isError(rc) || rc != len) {
-		seterr(err, "the blob is not exactly one zstd frame");
+		scim_snap_seterr(err, "the blob is not exactly one zstd frame");
 		return -EBADMSG;
 	}
 	dctx = ZSTD_createDCtx();
 	dst = malloc(expected_size ? expected_size : 1);
 	if (!dctx || !dst) {
-		seterr(err, "out of memory");
+		scim_snap_seterr(err, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -147,7 +137,7 @@ static int decompress_with(const void *prefix, size_t prefixlen, const void *src
 		goto out;
 	}
 	if (rc != expected_size) {
-		seterr(err, "the zstd frame gave %zu bytes, the manifest signed %zu", rc, expected_size);
+		scim_snap_seterr(err, "the zstd frame gave %zu bytes, the manifest signed %zu", rc, expected_size);
 		goto out;
 	}
 	*out = dst;
@@ -183,7 +173,7 @@ int scim_snap_delta_make(const void *old, size_t oldlen, const void *new_, size_
 	if (oldlen && newlen && o < n + newlen && n < o + oldlen) {
 		copy = malloc(oldlen);
 		if (!copy) {
-			seterr(err, "out of memory");
+			scim_snap_seterr(err, "out of memory");
 			return -ENOMEM;
 		}
 		memcpy(copy, old, oldlen);
