@@ -3,7 +3,8 @@
 # unit tests link the same code; main.c only parses options and dispatches.
 noinst_LTLIBRARIES += libscimrefresh.la
 libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c refreshd/log.h \
-	refreshd/idmap.c refreshd/idmap.h refreshd/model.c refreshd/model.h refreshd/names.c \
+	refreshd/idmap.c refreshd/idmap.h refreshd/model.c refreshd/model.h refreshd/publish.c \
+	refreshd/publish.h refreshd/names.c \
 	refreshd/names.h refreshd/import.c refreshd/import.h refreshd/local.c refreshd/local.h \
 	refreshd/table.c refreshd/table.h refreshd/scan.c refreshd/scan.h refreshd/hook.c refreshd/hook.h
 libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
