@@ -43,6 +43,8 @@ struct scim_http {
 	char rl_remaining[32];
 	char rl_reset[32];
 	char location[256];
+	char etag[256];
+	bool allow_304; /* scim_http_get_cond(): a 304 is an answer, not a redirect */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -345,12 +347,13 @@ static size_t scim_header_cb(char *line, size_t size, size_t nmemb, void *ud)
 		{ "x-ratelimit-remaining:", offsetof(struct scim_http, rl_remaining), sizeof(((struct scim_http *)0)->rl_remaining) },
 		{ "x-ratelimit-reset:", offsetof(struct scim_http, rl_reset), sizeof(((struct scim_http *)0)->rl_reset) },
 		{ "location:", offsetof(struct scim_http, location), sizeof(((struct scim_http *)0)->location) },
+		{ "etag:", offsetof(struct scim_http, etag), sizeof(((struct scim_http *)0)->etag) },
 	};
 
 	/* A new status line (after a proxy's CONNECT or a 100): forget what the
 	 * previous response said. */
 	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = '\0';
+		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = h->etag[0] = '\0';
 		return n;
 	}
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -400,9 +403,12 @@ int scim_http_new(const struct scim_http_opts *o, struct scim_http **out)
 	h->o = *o;
 	h->body.max = o->max_response_bytes ? o->max_response_bytes : (size_t)64 << 20;
 
-	r = scim_token_read(o->token_file, geteuid(), &tok);
-	if (r < 0)
-		goto out;
+	/* No token_file: a fleet host fetching public, signed blobs. */
+	if (o->token_file) {
+		r = scim_token_read(o->token_file, geteuid(), &tok);
+		if (r < 0)
+			goto out;
+	}
 
 	for (size_t i = 0; i < o->nheaders; i++) {
 		const char *hd = o->headers[i], *colon = strchr(hd, ':');
@@ -431,19 +437,21 @@ int scim_http_new(const struct scim_http_opts *o, struct scim_http **out)
 		goto out;
 	}
 	h->hdrs = l;
-	size_t ll = strlen(tok) + sizeof("Authorization: Bearer ");
-	line = malloc(ll);
-	if (!line) {
-		r = -ENOMEM;
-		goto out;
+	if (tok) {
+		size_t ll = strlen(tok) + sizeof("Authorization: Bearer ");
+		line = malloc(ll);
+		if (!line) {
+			r = -ENOMEM;
+			goto out;
+		}
+		snprintf(line, ll, "Authorization: Bearer %s", tok);
+		l = curl_slist_append(h->hdrs, line);
+		if (!l) {
+			r = -ENOMEM;
+			goto out;
+		}
+		h->hdrs = l;
 	}
-	snprintf(line, ll, "Authorization: Bearer %s", tok);
-	l = curl_slist_append(h->hdrs, line);
-	if (!l) {
-		r = -ENOMEM;
-		goto out;
-	}
-	h->hdrs = l;
 
 	h->curl = curl_easy_init();
 	if (!h->curl) {
@@ -621,7 +629,7 @@ int scim_http_get(struct scim_http *h, const char *url, const char **body, size_
 		h->body.len = 0;
 		h->body.too_big = false;
 		h->errbuf[0] = '\0';
-		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = '\0';
+		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = h->etag[0] = '\0';
 		curl_easy_setopt(h->curl, CURLOPT_URL, url);
 		h->stats.requests++;
 		cc = curl_easy_perform(h->curl);
@@ -723,6 +731,8 @@ int scim_http_get(struct scim_http *h, const char *url, const char **body, size_
 					v = V_RETRY;
 				}
 				counted = true;
+			} else if (status == 304 && h->allow_304) {
+				return -EALREADY;
 			} else if (status >= 300 && status < 400) {
 				char loc[256];
 				scim_url_for_log(loc, sizeof(loc), h->location);
@@ -749,4 +759,52 @@ int scim_http_get(struct scim_http *h, const char *url, const char **body, size_
 		if (r < 0)
 			return r;
 	}
+}
+
+int scim_http_get_cond(struct scim_http *h, const char *url, const char *if_none_match, char *etag,
+		       size_t etag_len, const char **body, size_t *len)
+{
+	struct curl_slist *l = NULL;
+	char *line = NULL;
+	int r = 0;
+
+	if (if_none_match && *if_none_match) {
+		if (strpbrk(if_none_match, "\r\n"))
+			return -EINVAL;
+		if (asprintf(&line, "If-None-Match: %s", if_none_match) < 0)
+			return -ENOMEM;
+		for (struct curl_slist *s = h->hdrs; s && r == 0; s = s->next) {
+			struct curl_slist *n = curl_slist_append(l, s->data);
+			if (!n)
+				r = -ENOMEM;
+			else
+				l = n;
+		}
+		if (r == 0) {
+			struct curl_slist *n = curl_slist_append(l, line);
+			if (!n)
+				r = -ENOMEM;
+			else
+				l = n;
+		}
+		if (r < 0)
+			goto out;
+		curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, l);
+	}
+	h->allow_304 = true;
+	r = scim_http_get(h, url, body, len);
+	h->allow_304 = false;
+	if (etag)
+		snprintf(etag, etag_len, "%s", r == 0 || r == -EALREADY ? h->etag : "");
+out:
+	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->hdrs);
+	curl_slist_free_all(l);
+	free(line);
+	return r;
+}
+
+void scim_http_set_max_response(struct scim_http *h, size_t max)
+{
+	h->body.max = max;
+	curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
 }

@@ -20,7 +20,7 @@
 #include <json-c/json.h>
 
 struct scim_http_opts {
-	const char *token_file;        /* required */
+	const char *token_file;        /* NULL: no Authorization (a fleet host) */
 	const char *ca_file;           /* NULL: the system's CA bundle */
 	long timeout;                  /* seconds for a whole request */
 	size_t max_response_bytes;     /* cap on one decoded body */
@@ -75,6 +75,14 @@ int scim_http_get_json(struct scim_http *h, const char *url, json_object **out);
  * back as it arrived (decoded, not parsed): *body (*len bytes, followed by a
  * NUL) stays in h's buffer until the next request or scim_http_free(). */
 int scim_http_get(struct scim_http *h, const char *url, const char **body, size_t *len);
+
+/* The same GET for a fleet host: with If-None-Match when if_none_match is
+ * non-empty, and -EALREADY for a 304 Not Modified.  etag (etag_len bytes, may
+ * be NULL) gets the response's ETag ("" if none). */
+int scim_http_get_cond(struct scim_http *h, const char *url, const char *if_none_match, char *etag,
+		       size_t etag_len, const char **body, size_t *len);
+/* Changes the cap on the next bodies (a blob's signed size). */
+void scim_http_set_max_response(struct scim_http *h, size_t max);
 
 /* Status of the last response (0 if none arrived). */
 long scim_http_last_status(const struct scim_http *h);
