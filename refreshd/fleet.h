@@ -57,24 +57,22 @@ int scim_fleet_keygen(const char *prefix);
 /* --seed-idmap SNAPSHOT: records every number of a snapshot stream (a
  * snapshots/SHA.zst blob or its uncompressed stream) in cfg's id map, for a
  * standby relay that must hand out the same numbers. */
-int scim_fleet_seed_idmap(const struct scim_config *cfg,
-                          const char *snapshot_path);
+int scim_fleet_seed_idmap(const struct scim_config *cfg, const char *snapshot_path);
 
 /* ---- host ------------------------------------------------------------ */
 
 struct scim_fleet_result {
-  bool published; /* a new snapshot was installed */
-  bool fresh;     /* the manifest was fetched and accepted (new or the same) */
-  unsigned retry_hint; /* seconds the server asked us to wait (0: none) */
+	bool published; /* a new snapshot was installed */
+	bool fresh; /* the manifest was fetched and accepted (new or the same) */
+	unsigned retry_hint; /* seconds the server asked us to wait (0: none) */
 };
 
 /* One poll: manifest, blob, verification, install.  Returns 0 when the
  * host's cache is current (installed now, or the manifest did not change),
  * -ECANCELED for a guard, -EPERM/-EBADMSG/-ESTALE for a refused manifest or
  * blob (logged with the reason), other negative errno values otherwise. */
-int scim_fleet_host_run(const struct scim_config *cfg, bool force,
-                        volatile sig_atomic_t *stop,
-                        struct scim_fleet_result *res);
+int scim_fleet_host_run(const struct scim_config *cfg, bool force, volatile sig_atomic_t *stop,
+			struct scim_fleet_result *res);
 
 /* The per-host splay in [0, interval): from /etc/machine-id, so hosts
  * started together never poll in step, and a host keeps its slot. */
@@ -84,8 +82,7 @@ unsigned scim_fleet_splay(unsigned interval);
 
 /* Writes len bytes to dir/name by a temp file in dir, fsync and rename
  * (mode, and mtime when mtime > 0). */
-int scim_fleet_write_file(const char *dir, const char *name, const void *buf,
-                          size_t len, mode_t mode, int64_t mtime);
+int scim_fleet_write_file(const char *dir, const char *name, const void *buf, size_t len, mode_t mode, int64_t mtime);
 /* Reads a whole file of at most max bytes into a malloc'd buffer (NUL
  * after it, not counted); -EFBIG when bigger. */
 int scim_fleet_read_file(const char *path, size_t max, char **out, size_t *len);

@@ -187,7 +187,7 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 	double t0 = scim_now();
 	bool publishing = false;
 	char line[1024];
-	int r;
+	int r, relay_r = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&st, 0, sizeof(st));
@@ -240,7 +240,7 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 	scim_nscd_invalidate();
 	/* A relay: the hosts get what was just published.  A failure there
 	 * counts as a failed sync, so the daemon retries with backoff. */
-	if (cfg->publish_dir && scim_fleet_relay_publish(cfg, 0) < 0)
+	if (cfg->publish_dir && (relay_r = scim_fleet_relay_publish(cfg, 0)) < 0)
 		res->published = false;
 out:
 	/* An interrupted transfer reports -ECANCELED, which to callers means a
@@ -267,7 +267,7 @@ out:
 	}
 	scim_model_free(m);
 	scim_http_free(h);
-	return r;
+	return r ? r : relay_r;
 }
 
 int scim_sync_once(const struct scim_config *cfg, bool force)

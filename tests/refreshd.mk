@@ -66,3 +66,12 @@ dist_check_SCRIPTS += tests/net_nscd.sh
 TESTS += tests/net_nscd.sh
 dist_check_SCRIPTS += tests/net_no_nss.sh
 TESTS += tests/net_no_nss.sh
+
+# ---- fleet mode (issue 11) ------------------------------------------------
+# fleet.sh: a relay publishing to a real nginx (origin, and the edge cache of
+# data/nginx-edge.conf.example), hosts installing from the edge: deltas,
+# every refusal, 200 hosts at once, relay down, --seed-idmap.  Root and nginx
+# (exit 77 otherwise); FLEET_HOSTS=N for fewer hosts.
+dist_check_SCRIPTS += tests/fleet.sh
+TESTS += tests/fleet.sh
+dist_check_DATA += tests/fleet_nginx.conf.in
