@@ -239,6 +239,64 @@ static int record_number(struct host_dir *h, char kind, const char *id, uint32_t
 	return r;
 }
 
+/* host_groups on a host: as for a SCIM sync, only the members of those
+ * groups (the relay's groups are already flattened) are published, and only
+ * the groups that keep a member; the others are hidden, which the publish
+ * compares as removed from this host. */
+static int select_host(const struct scim_config *cfg, struct host_dir *h, struct scim_sync_stats *st)
+{
+	uint32_t primary = 0, left = 0;
+	bool *sel;
+	size_t ng = 0;
+
+	st->host_groups = cfg->host_groups != NULL;
+	if (!cfg->host_groups)
+		return 0;
+	sel = calloc(h->nusers ? h->nusers : 1, sizeof(*sel));
+	if (!sel)
+		return -ENOMEM;
+	for (size_t k = 0; k < cfg->nhost_groups; k++) {
+		bool found = false;
+		for (size_t i = 0; i < h->ngroups; i++) {
+			if (strcmp(h->groups[i].name, cfg->host_groups[k]))
+				continue;
+			found = true;
+			for (uint32_t m = 0; m < h->groups[i].nmembers; m++)
+				sel[h->groups[i].members[m]] = true;
+		}
+		if (!found)
+			log_warning("host_groups: '%s' is not a group of the snapshot; it selects nobody",
+				    cfg->host_groups[k]);
+	}
+	for (size_t i = 0; i < h->nusers; i++) {
+		if (h->users[i].gid != h->users[i].uid)
+			primary = h->users[i].gid;
+		if (!sel[i]) {
+			h->users[i].hidden = true;
+			st->not_selected++;
+		}
+	}
+	for (size_t i = 0; i < h->ngroups; i++) {
+		struct scim_pub_group *g = &h->groups[i];
+		uint32_t *mem = (uint32_t *)g->members, n = 0;
+		for (uint32_t k = 0; k < g->nmembers; k++)
+			if (sel[mem[k]])
+				mem[n++] = mem[k];
+		g->nmembers = n;
+		/* A directory primary group is every user's group: it stays. */
+		if (n == 0 && g->gid != primary) {
+			left++;
+			continue;
+		}
+		h->groups[ng++] = *g;
+	}
+	h->ngroups = ng;
+	if (left)
+		log_info("host_groups: %u groups of the snapshot have no member on this host; left out", left);
+	free(sel);
+	return 0;
+}
+
 static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir *s, struct host_dir *h,
 		      struct scim_sync_stats *st, char *why, size_t wlen)
 {
@@ -347,9 +405,14 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 			}
 			h->members[nm++] = u;
 			pg->nmembers++;
-			ngids[u]++;
 		}
 	}
+	r = select_host(cfg, h, st);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < h->ngroups; i++)
+		for (uint32_t k = 0; k < h->groups[i].nmembers; k++)
+			ngids[h->groups[i].members[k]]++;
 	for (size_t i = 0; i < h->nusers; i++)
 		ngid += ngids[i];
 	h->gids = malloc((ngid ? ngid : 1) * sizeof(*h->gids));

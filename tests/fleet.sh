@@ -175,6 +175,18 @@ DBYTES=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' "$H/out")
 FULL=$(stat -c %s "$PD/snapshots/$SHA2.zst")
 ok "suspend + rename + delete reached the host through a delta: fetched $DBYTES bytes (manifest and delta; the full blob is $FULL)"
 
+# ---- host_groups on a host -------------------------------------------------
+G=$(grep '^G g-' "$T/relay.dump" | head -n 1)
+GNAME=$(echo "$G" | cut -d' ' -f4)
+GN=$(echo "$G" | cut -d' ' -f5)
+host_conf "$T/hg" "$EDGE" "host_groups = $GNAME"
+host_once "$T/hg"
+[ "$HRC" = 0 ] || fail "host_groups host: $(cat "$T/hg/out")"
+dump "$T/hg/cache/cache.tdb" >"$T/hg/dump"
+[ "$(grep -c '^U' "$T/hg/dump")" = "$GN" ] || fail "host_groups = $GNAME: not its $GN members: $(cat "$T/hg/dump")"
+grep -q 'not_selected=[1-9]' "$T/hg/out" || fail "no not_selected in the summary: $(cat "$T/hg/out")"
+ok "host_groups = $GNAME on a host: its $GN members only"
+
 # ---- refusals -------------------------------------------------------------
 # Each case serves a directory of its own at the origin, and polls from a
 # copy of a host at snapshot 2 (or 1); the cache must stay byte for byte.
