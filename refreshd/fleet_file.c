@@ -1,14 +1,16 @@
 /* fleet_file.c - whole-file reads and atomic writes for the relay's
- * publish_dir and a host's state_dir. */
+ * publish_dir and a host's state_dir, and a host's polling slot. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "refreshd/fleet.h"
+#include "refreshd/table.h"
 
 int scim_fleet_write_file(const char *dir, const char *name, const void *buf, size_t len, mode_t mode, int64_t mtime)
 {
@@ -124,4 +126,28 @@ out:
 	free(buf);
 	close(fd);
 	return r;
+}
+
+unsigned scim_fleet_splay(unsigned interval)
+{
+	char buf[64] = "";
+	int fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0;
+	uint32_t rnd = 0;
+
+	if (interval == 0)
+		return 0;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0) {
+		/* No machine-id: a random slot is still a spread. */
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+			rnd = (uint32_t)getpid() * 2654435761u;
+		return rnd % interval;
+	}
+	buf[n] = 0;
+	/* FNV-1a: stable across runs and versions, so a host keeps its slot. */
+	return (unsigned)(scim_fnv1a(buf, strlen(buf), SCIM_FNV_SEED) % interval);
 }

@@ -130,29 +130,6 @@ static int installed_load(const struct scim_config *cfg, const struct accepted *
 	return 0;
 }
 
-/* ------------------------------------------------------------- splay */
-
-unsigned scim_fleet_splay(unsigned interval)
-{
-	char buf[64] = "";
-	int fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC);
-	ssize_t n = 0;
-
-	if (interval == 0)
-		return 0;
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0) {
-		/* No machine-id: a random slot is still a spread. */
-		return scim_random32() % interval;
-	}
-	buf[n] = 0;
-	/* FNV-1a: stable across runs and versions, so a host keeps its slot. */
-	return (unsigned)(scim_fnv1a(buf, strlen(buf), SCIM_FNV_SEED) % interval);
-}
-
 /* ---------------------------------------------------------- host rules */
 
 /* The snapshot as this host publishes it. */

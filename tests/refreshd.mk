@@ -72,6 +72,13 @@ TESTS += tests/net_no_nss.sh
 # data/nginx-edge.conf.example), hosts installing from the edge: deltas,
 # every refusal, 200 hosts at once, relay down, --seed-idmap.  Root and nginx
 # (exit 77 otherwise); FLEET_HOSTS=N for fewer hosts.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_fleet
+TESTS += tests/test_fleet
+endif
+tests_test_fleet_SOURCES = tests/test_fleet.c
+tests_test_fleet_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_fleet_LDADD = libscimrefresh.la libscimcache.la $(CMOCKA_LIBS) $(TDB_LIBS) $(JSONC_LIBS)
 dist_check_SCRIPTS += tests/fleet.sh
 TESTS += tests/fleet.sh
 dist_check_DATA += tests/fleet_nginx.conf.in
