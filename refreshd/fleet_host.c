@@ -581,7 +581,8 @@ int scim_fleet_host_run(const struct scim_config *cfg, bool force, volatile sig_
 	const char *body, *via = "none", *stage = "manifest";
 	size_t npk = 0, len, oldlen = 0;
 	double t0 = mono();
-	bool same = false, decoded = false, manifest_304 = false, have_cache;
+	bool same = false, decoded = false, manifest_304 = false, have_cache, fresh_stream = false;
+	bool keep_installed = true;
 	struct stat cst;
 	int r;
 
@@ -650,6 +651,8 @@ int scim_fleet_host_run(const struct scim_config *cfg, bool force, volatile sig_
 		via = "installed";
 	} else {
 		r = fetch_snapshot(cfg, h, &m, old, oldlen, acc.installed, &stream, &via, why, sizeof(why));
+		free(old);
+		old = NULL;
 		if (r < 0)
 			goto out;
 	}
@@ -667,17 +670,21 @@ int scim_fleet_host_run(const struct scim_config *cfg, bool force, volatile sig_
 		scim_local_free(l);
 	}
 	lim.expect = &m.counts;
-	/* The installed copy is written from this buffer after the publish;
-	 * decode takes it, so keep a copy. */
-	{
-		char *copy = malloc((size_t)m.size + 1);
-		if (!copy) {
-			r = -ENOMEM;
-			goto out;
+	/* The stream goes to snapshot.new now, and becomes snapshot.current
+	 * (what deltas apply to) only once published: decode takes the buffer,
+	 * and one copy of a 40 MB stream in memory is enough. */
+	fresh_stream = strcmp(via, "installed") != 0;
+	if (fresh_stream) {
+		r = scim_fleet_write_file(cfg->state_dir, SCIM_HOST_SNAPSHOT ".new", stream, (size_t)m.size, 0600, 0);
+		if (r < 0) {
+			log_warning("cannot keep the new snapshot in %s: %s (the next change is a full download)",
+				    cfg->state_dir, strerror(-r));
+			fresh_stream = false;
+			keep_installed = false;
 		}
-		memcpy(copy, stream, (size_t)m.size);
-		r = scim_snap_decode(copy, (size_t)m.size, &lim, &sdir, err);
 	}
+	r = scim_snap_decode(stream, (size_t)m.size, &lim, &sdir, err);
+	stream = NULL; /* taken by decode, freed with sdir (or on failure) */
 	if (r < 0) {
 		snprintf(why, sizeof(why), "snapshot %.12s: %s", m.sha256, err);
 		goto out;
@@ -707,15 +714,20 @@ int scim_fleet_host_run(const struct scim_config *cfg, bool force, volatile sig_
 	scim_nscd_invalidate();
 	/* Now the installed copy and the accepted manifest: a crash before
 	 * this leaves the old ones, and the next poll fetches again. */
-	r = scim_fleet_write_file(cfg->state_dir, SCIM_HOST_SNAPSHOT, stream, (size_t)m.size, 0600, 0);
 	next = acc;
-	if (r == 0) {
+	if (fresh_stream) {
+		char from[4200], to[4200];
+		state_path(cfg, SCIM_HOST_SNAPSHOT ".new", from, sizeof(from));
+		state_path(cfg, SCIM_HOST_SNAPSHOT, to, sizeof(to));
+		if (rename(from, to) < 0) {
+			log_warning("cannot rename %s: %s (the next change is a full download)", from, strerror(errno));
+			keep_installed = false;
+		}
+	}
+	if (keep_installed) {
 		memcpy(next.installed, m.sha256, sizeof(m.sha256));
 		next.installed_size = m.size;
 	} else {
-		log_warning("cannot keep the installed snapshot in %s: %s (the next change "
-			    "is a full download)",
-			    cfg->state_dir, strerror(-r));
 		next.installed[0] = 0;
 	}
 	next.last.serial = m.serial;
