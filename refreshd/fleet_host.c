@@ -278,7 +278,7 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 		      struct scim_sync_stats *st, char *why, size_t wlen)
 {
 	struct scim_strmap uids = { 0 };
-	struct scim_nummap byuid = { 0 };
+	struct scim_strmap private_names = { 0 }; /* users with a private group */
 	uint32_t *map = NULL, *ngids = NULL;
 	size_t nm = 0, ngid = 0;
 	int r;
@@ -351,11 +351,13 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 	nm = 0;
 	for (size_t i = 0; i < h->nusers; i++)
 		if (h->users[i].gid == h->users[i].uid)
-			(void)scim_nummap_put(&byuid, h->users[i].uid, (uint32_t)i);
+			if ((r = scim_strmap_set(&private_names, 'u', h->users[i].name, (uint32_t)i)) < 0)
+				goto out;
 	for (size_t i = 0; i < s->ngroups; i++) {
 		const struct scim_snap_group *g = &s->groups[i];
 		struct scim_pub_group *pg;
-		bool clash = false;
+		uint32_t dummy;
+		bool clash;
 		if (name_refused(cfg, h->local, "group", g->id, g->name, st, true))
 			continue;
 		if (scim_local_has_number(h->local, g->gid)) {
@@ -363,8 +365,7 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 			st->skipped_groups[SCIM_SKIP_LOCAL]++;
 			continue;
 		}
-		for (size_t k = 0; k < h->nusers && !clash; k++)
-			clash = h->users[k].gid == h->users[k].uid && !strcmp(h->users[k].name, g->name);
+		clash = scim_strmap_get(&private_names, 'u', g->name, &dummy) == 0;
 		if (clash) {
 			log_warning("skipping group id=%s: name '%s' is the private group of a user", g->id, g->name);
 			st->skipped_groups[SCIM_SKIP_DUPLICATE]++;
@@ -422,7 +423,7 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 	}
 out:
 	scim_strmap_free(&uids);
-	scim_nummap_free(&byuid);
+	scim_strmap_free(&private_names);
 	free(map);
 	free(ngids);
 	return r;
