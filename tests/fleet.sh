@@ -135,6 +135,19 @@ host_once "$H"
 grep -q 'installed' "$H/out" && fail "an unchanged manifest was installed again: $(cat "$H/out")"
 ok "an unchanged manifest only records freshness"
 
+# The daemon: a host polls at start, then in its slot; SIGUSR1 polls now.
+host_conf "$T/hd" "$EDGE" "refresh_interval = 600"
+"$REFRESHD" --config "$T/hd/conf" >"$T/hd/daemon.log" 2>&1 &
+dpid=$!
+NET_PIDS="$NET_PIDS $dpid"
+net_wait_for "$T/hd/daemon.log" 'installed:' 20 || fail "the host daemon did not install: $(cat "$T/hd/daemon.log")"
+grep -q 'fleet host, polling .* in slot [0-9]*' "$T/hd/daemon.log" || fail "no slot in the start line"
+kill -USR1 "$dpid"
+net_wait_for "$T/hd/daemon.log" 'unchanged: serial=' 20 || fail "SIGUSR1 did not poll: $(cat "$T/hd/daemon.log")"
+kill "$dpid"
+wait "$dpid" 2>/dev/null || true
+ok "a host daemon installs at start, polls again on SIGUSR1 ($(grep -o 'in slot [0-9]*' "$T/hd/daemon.log") of 600 s)"
+
 # ---- a change through a delta --------------------------------------------
 cp -a "$H" "$T/h1-v1" # a host still at the first snapshot, for the refusals
 cp "$PD/manifest.minisig" "$T/manifest.v1"
