@@ -583,7 +583,8 @@ int scim_fleet_host_run(const struct scim_config *cfg, bool force, volatile sig_
 	size_t npk = 0, len, oldlen = 0;
 	double t0 = mono();
 	bool same = false, decoded = false, manifest_304 = false, have_cache, fresh_stream = false;
-	bool keep_installed = true;
+	bool keep_installed = true, http_done = false;
+	struct scim_http_stats hs = { 0 };
 	struct stat cst;
 	int r;
 
@@ -659,6 +660,13 @@ int scim_fleet_host_run(const struct scim_config *cfg, bool force, volatile sig_
 	}
 	/* The hash in the signed comment already binds the stream; the file
 	 * signature is what minisign -V checks by hand, so check it too. */
+	/* The network part is over: give back the body buffer (a whole blob)
+	 * before the decode and the publish need their memory. */
+	hs = *scim_http_get_stats(h);
+	res->retry_hint = scim_http_retry_hint(h);
+	scim_http_free(h);
+	h = NULL;
+	http_done = true;
 	r = scim_snap_sig_verify_data(&sig, stream, (size_t)m.size, err);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "snapshot %.12s: %s", m.sha256, err);
@@ -760,21 +768,22 @@ unchanged:
 		 acc.last.serial, acc.comment[0] ? m.synced : (int64_t)0, manifest_304 ? " (304)" : "");
 out:
 	if (h) {
-		const struct scim_http_stats *hs = scim_http_get_stats(h);
-		double dt = mono() - t0;
+		hs = *scim_http_get_stats(h);
 		res->retry_hint = scim_http_retry_hint(h);
+	}
+	if (h || http_done) {
+		double dt = mono() - t0;
 		if (r == 0 && res->published) {
 			scim_sync_stats_format(&st, line, sizeof(line));
 			log_info("snapshot from %s installed: %s serial=%" PRIu64 " sha256=%.12s via=%s requests=%lu "
 				 "bytes=%llu duration=%.2fs generation=%llu",
-				 cfg->snapshot_url, line, m.serial, m.sha256, via, hs->requests,
-				 (unsigned long long)hs->bytes, dt, (unsigned long long)st.generation);
+				 cfg->snapshot_url, line, m.serial, m.sha256, via, hs.requests,
+				 (unsigned long long)hs.bytes, dt, (unsigned long long)st.generation);
 		} else if (r < 0) {
-			log_error("snapshot sync from %s failed at the %s (%s): nothing "
-				  "published; requests=%lu "
+			log_error("snapshot sync from %s failed at the %s (%s): nothing published; requests=%lu "
 				  "bytes=%llu duration=%.2fs",
-				  cfg->snapshot_url, stage, why[0] ? why : strerror(-r), hs->requests,
-				  (unsigned long long)hs->bytes, dt);
+				  cfg->snapshot_url, stage, why[0] ? why : strerror(-r), hs.requests,
+				  (unsigned long long)hs.bytes, dt);
 		}
 	} else if (r < 0) {
 		log_error("snapshot sync from %s failed (%s): nothing published", cfg->snapshot_url, strerror(-r));
