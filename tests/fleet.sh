@@ -441,11 +441,38 @@ grep -q stale "$T/stale.out" || fail "scimctl status: $(cat "$T/stale.out")"
 ok "relay down: poll $( [ "$HRC" = 0 ] && echo 'served stale by the edge' || echo failed), the host still answers, max_age 5 s denies (synced $AGE s ago)"
 mv "$T/www/gone" "$PD"
 
+# ---- blobs no manifest offers any more ------------------------------------
+# After manifest_expires (1h here) without an offer, a blob goes; the
+# snapshots of the history stay (deltas are made from them).  The wait is
+# simulated by moving the offer times in relay.state back two hours.
+ls "$PD/deltas/$SHA1-$SHA2.zst" >/dev/null || fail "the old delta is already gone"
+sed -i 's/^\(blob [^ ]*\) [0-9]*$/\1 1/' "$T/state/relay.state"
+sleep 1
+relay_once
+[ -e "$PD/deltas/$SHA1-$SHA2.zst" ] && fail "a delta no manifest offers survived its grace period"
+[ -s "$PD/deltas/$SHA2-$SHA3.zst" ] || fail "the offered delta $SHA2-$SHA3 was removed"
+[ -s "$PD/snapshots/$SHA1.zst" ] || fail "a snapshot of the history was removed"
+grep -q "removed deltas/$SHA1-$SHA2.zst" "$T/relay.out" || fail "no log line for the removal: $(cat "$T/relay.out")"
+# Fresh offers start a new grace period: nothing else goes on the next run.
+n=$(ls "$PD/deltas" "$PD/snapshots" | wc -l)
+sleep 1
+relay_once
+[ "$(ls "$PD/deltas" "$PD/snapshots" | wc -l)" = "$n" ] || fail "blobs went before their grace period"
+# Out of the history (publish_deltas = 0): old snapshots go too.
+sed -i 's/^fleet_name = .*/&\npublish_deltas = 0/' "$T/relay.conf"
+sed -i 's/^\(blob [^ ]*\) [0-9]*$/\1 1/' "$T/state/relay.state"
+sleep 1
+relay_once
+[ -e "$PD/snapshots/$SHA1.zst" ] && fail "an old snapshot out of the history survived"
+[ -s "$PD/snapshots/$SHA3.zst" ] || fail "the current snapshot was removed"
+grep -q 'deltas=-$' "$PD/manifest.minisig" || fail "publish_deltas = 0 still offers deltas"
+ok "blobs no manifest offered for manifest_expires are removed; offered ones and the history stay"
+
 # ---- a standby relay seeded from the snapshot -------------------------------
 mkdir -p "$T/standby/state"
 sed -e "s|state_dir = .*|state_dir = $T/standby/state|" -e "s|cache_file = .*|cache_file = $T/standby/cache.tdb|" \
 	-e "/publish_dir/d" -e "/signing_key/d" "$T/relay.conf" >"$T/standby/conf"
-"$REFRESHD" --config "$T/standby/conf" --seed-idmap "$PD/snapshots/$SHA2.zst" >"$T/standby/seed.out" 2>&1 ||
+"$REFRESHD" --config "$T/standby/conf" --seed-idmap "$PD/snapshots/$SHA3.zst" >"$T/standby/seed.out" 2>&1 ||
 	fail "--seed-idmap: $(cat "$T/standby/seed.out")"
 "$REFRESHD" --config "$T/standby/conf" --once >"$T/standby/out" 2>&1 || fail "standby sync: $(cat "$T/standby/out")"
 dump "$T/standby/cache.tdb" >"$T/standby/dump"
