@@ -274,10 +274,39 @@ static int select_host(const struct scim_config *cfg, struct host_dir *h, struct
 	return 0;
 }
 
+/* The decoder hands a group's members as the very pointers of its users'
+ * ids, and decodes in place, so the users' ids lie in the buffer in
+ * increasing order: a member's user is then a binary search over addresses,
+ * a million of them far cheaper than hashing a million strings.  Checked,
+ * not assumed; a table of ids is the fallback. */
+static bool ids_by_address(const struct scim_snap_dir *s)
+{
+	for (size_t i = 1; i < s->nusers; i++)
+		if ((uintptr_t)s->users[i].id <= (uintptr_t)s->users[i - 1].id)
+			return false;
+	return true;
+}
+
+/* The index of the user whose id pointer is id, or s->nusers. */
+static size_t user_by_address(const struct scim_snap_dir *s, const char *id)
+{
+	size_t lo = 0, hi = s->nusers;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)s->users[mid].id < (uintptr_t)id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nusers && s->users[lo].id == id ? lo : s->nusers;
+}
+
 static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir *s, struct host_dir *h,
 		      struct scim_sync_stats *st, char *why, size_t wlen)
 {
-	struct scim_strmap uids = { 0 };
+	struct scim_strmap uids = { 0 }; /* only when !by_address */
+	bool by_address;
 	struct scim_strmap private_names = { 0 }; /* users with a private group */
 	uint32_t *map = NULL, *ngids = NULL;
 	size_t nm = 0, ngid = 0;
@@ -313,7 +342,9 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 	if (r < 0)
 		goto out;
 
-	r = scim_strmap_reserve(&uids, s->nusers);
+	by_address = ids_by_address(s);
+	if (!by_address)
+		r = scim_strmap_reserve(&uids, s->nusers);
 	for (size_t i = 0; i < s->nusers && r == 0; i++) {
 		const struct scim_snap_user *u = &s->users[i];
 		map[i] = UINT32_MAX;
@@ -336,7 +367,8 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 			.suspended = u->suspended,
 		};
 		uint32_t v = map[i];
-		r = scim_strmap_put(&uids, 'u', u->id, &v);
+		if (!by_address)
+			r = scim_strmap_put(&uids, 'u', u->id, &v);
 	}
 	if (r < 0)
 		goto out;
@@ -376,8 +408,15 @@ static int host_apply(const struct scim_config *cfg, const struct scim_snap_dir 
 			.id = g->id, .name = g->name, .gid = g->gid, .members = h->members + nm
 		};
 		for (uint32_t k = 0; k < g->nmembers; k++) {
-			uint32_t u;
-			if (scim_strmap_get(&uids, 'u', g->members[k], &u) < 0) {
+			uint32_t u = UINT32_MAX;
+			if (by_address) {
+				size_t j = user_by_address(s, g->members[k]);
+				if (j < s->nusers)
+					u = map[j];
+			} else if (scim_strmap_get(&uids, 'u', g->members[k], &u) < 0) {
+				u = UINT32_MAX;
+			}
+			if (u == UINT32_MAX) {
 				st->members_dropped++;
 				continue;
 			}
