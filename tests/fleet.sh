@@ -316,7 +316,7 @@ b = bytearray(open(p, "rb").read())
 b[len(b) // 2] ^= 0x10
 open(p, "wb").write(b)
 EOF
-expect_refusal flip-blob "$T/h1-v1" "checksum\|SHA-256"
+expect_refusal flip-blob "$T/h1-v1" "zstd decompression\|SHA-256"
 
 # A blob bigger than signed.
 D=$(bad_dir big-blob)
