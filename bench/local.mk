@@ -30,3 +30,6 @@ bench: bench/nssbench$(EXEEXT) bench/mkbenchcache$(EXEEXT) bench/libnss_bnull.la
 
 # ---- network sync benchmark (issue 4; maintained by the network side) ----
 EXTRA_DIST += bench/sync_bench.sh
+
+# Fleet mode (issue 11): a host installing a 100k-user snapshot, full and by delta.
+EXTRA_DIST += bench/fleet_bench.sh

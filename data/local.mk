@@ -25,3 +25,5 @@ install-scim-statedir:
 # (debian/scim-refreshd.install).  tests/conf_keys.sh checks it against the
 # parser's key table.
 EXTRA_DIST += data/scim-refreshd.conf
+# The edge cache in front of a fleet relay (README, "A fleet"); tests/fleet.sh uses it.
+EXTRA_DIST += data/nginx-edge.conf.example

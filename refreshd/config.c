@@ -49,7 +49,7 @@ bool scim_name_is_valid(const char *name)
 }
 
 enum key_type { T_STRING, T_ATTR, T_BOOL, T_UID, T_PATH, T_HOME, T_GROUP, T_NAMES, T_PERCENT,
-		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES, T_GROUPS, T_COUNT };
+		T_URL, T_SECONDS, T_PAGE, T_HEADER, T_BYTES, T_GROUPS, T_COUNT, T_FLEET };
 
 struct key {
 	const char *name;
@@ -79,6 +79,14 @@ static const struct key keys[] = {
 	K(on_suspend, T_PATH),
 	K(on_suspend_timeout, T_SECONDS),
 	K(ssh_keys_attribute, T_ATTR),
+	/* fleet (issue 11): checked in apply_fleet() */
+	K(publish_dir, T_PATH),
+	K(signing_key, T_PATH),
+	K(publish_deltas, T_FLEET),
+	K(manifest_expires, T_SECONDS),
+	K(fleet_name, T_FLEET),
+	K(snapshot_url, T_FLEET),
+	{ "snapshot_pubkey", T_FLEET, offsetof(struct scim_config, snapshot_pubkey), true },
 	K(url, T_URL),
 	K(token_file, T_PATH),
 	K(ca_file, T_PATH),
@@ -205,6 +213,51 @@ static int set_string(char **slot, const char *v)
 	return 0;
 }
 
+/* Fleet keys (issue 11). */
+static int apply_fleet(struct parser *p, struct scim_config *c, const struct key *k, const char *v)
+{
+	uint64_t n;
+	size_t len = strlen(v);
+	int r;
+
+	if (!strcmp(k->name, "publish_deltas")) {
+		r = parse_number(p, k->name, v, 0, SCIM_MAX_PUBLISH_DELTAS, &n);
+		if (r == 0)
+			c->publish_deltas = (unsigned)n;
+		return r;
+	}
+	if (!strcmp(k->name, "fleet_name")) {
+		/* One word of the signed comment: no blanks, no '='. */
+		if (len > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+			return fail(p, "fleet_name: '%s' is not 1 to 64 of [A-Za-z0-9._-]", v);
+		return set_string(&c->fleet_name, v);
+	}
+	if (!strcmp(k->name, "snapshot_url")) {
+		/* Hosts fetch signed blobs, but TLS still keeps the directory's
+		 * names from the network. */
+		if (strncasecmp(v, "https://", 8) != 0 || len == 8)
+			return fail(p, "snapshot_url: '%s' is not an https:// URL", v);
+		if (has_ctl(v) || strpbrk(v, " \"<>\\^`{|}?#"))
+			return fail(p, "snapshot_url: '%s' holds characters a base URL cannot hold", v);
+		free(c->snapshot_url);
+		/* Always one trailing '/': blob paths are appended. */
+		if (asprintf(&c->snapshot_url, "%s%s", v, v[len - 1] == '/' ? "" : "/") < 0) {
+			c->snapshot_url = NULL;
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	/* snapshot_pubkey: a minisign public key line (RW...), checked in full
+	 * when the host loads it; here only its shape. */
+	if (c->nsnapshot_pubkey >= SCIM_MAX_SNAPSHOT_PUBKEYS)
+		return fail(p, "snapshot_pubkey: at most %u keys (the current one and the next, for rotation)",
+			    SCIM_MAX_SNAPSHOT_PUBKEYS);
+	if (len != 56 || strncmp(v, "RW", 2) != 0 ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != len)
+		return fail(p, "snapshot_pubkey: '%s' is not a minisign public key line (RW..., 56 characters)", v);
+	return append(&c->snapshot_pubkey, &c->nsnapshot_pubkey, v);
+}
+
 static int apply(struct parser *p, struct scim_config *c, const struct key *k, const char *v)
 {
 	void *slot = (char *)c + k->offset;
@@ -212,6 +265,8 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 	int r;
 
 	switch (k->type) {
+	case T_FLEET:
+		return apply_fleet(p, c, k, v);
 	case T_STRING:
 		return set_string(slot, v);
 	case T_ATTR:
@@ -324,6 +379,8 @@ static int apply(struct parser *p, struct scim_config *c, const struct key *k, c
 			lo = 0, hi = SCIM_MAX_REMOVED_RETENTION;
 		else if (!strcmp(k->name, "on_suspend_timeout"))
 			lo = 1, hi = 3600;
+		else if (!strcmp(k->name, "manifest_expires"))
+			lo = 60, hi = 30 * 86400;
 		else
 			hi = 3600;
 		r = parse_duration(p, k->name, v, lo, hi, &n);
@@ -402,6 +459,10 @@ static int set_defaults(struct scim_config *c)
 	c->max_response_bytes = SCIM_DEFAULT_MAX_RESPONSE_BYTES;
 	c->max_parallel = SCIM_DEFAULT_MAX_PARALLEL;
 	c->max_confirmations = SCIM_DEFAULT_MAX_CONFIRMATIONS;
+	c->publish_deltas = SCIM_DEFAULT_PUBLISH_DELTAS;
+	c->manifest_expires = SCIM_DEFAULT_MANIFEST_EXPIRES;
+	c->fleet_name = strdup("scim");
+	c->snapshot_pubkey = calloc(1, sizeof(char *));
 	c->name_attribute = strdup("userName");
 	c->home = strdup("/home/%u");
 	c->shell = strdup("/bin/bash");
@@ -409,7 +470,7 @@ static int set_defaults(struct scim_config *c)
 	c->cache_file = strdup(SCIM_CACHE_FILE);
 	c->deny_names = calloc(1, sizeof(char *));
 	c->headers = calloc(1, sizeof(char *));
-	if (!c->name_attribute || !c->home || !c->shell || !c->state_dir || !c->cache_file || !c->deny_names ||
+	if (!c->fleet_name || !c->snapshot_pubkey || !c->name_attribute || !c->home || !c->shell || !c->state_dir || !c->cache_file || !c->deny_names ||
 	    !c->headers)
 		return -ENOMEM;
 	return 0;
@@ -496,6 +557,20 @@ int scim_config_parse(const char *name, const char *text, struct scim_config **o
 	p.line = 0;
 	if (c->uid_min > c->uid_max) {
 		r = fail(&p, "uid_min (%u) is above uid_max (%u)", c->uid_min, c->uid_max);
+		goto out;
+	}
+	/* A host takes its directory from the relay, a relay from SCIM: a
+	 * config that says both is a mistake worth stopping at. */
+	if (c->snapshot_url && (c->url || c->token_file || c->publish_dir)) {
+		r = fail(&p, "snapshot_url (a fleet host) cannot be combined with url, token_file or publish_dir");
+		goto out;
+	}
+	if (c->snapshot_url && c->nsnapshot_pubkey == 0) {
+		r = fail(&p, "snapshot_url needs snapshot_pubkey (the relay's minisign public key)");
+		goto out;
+	}
+	if (c->publish_dir && !c->signing_key) {
+		r = fail(&p, "publish_dir needs signing_key (the relay's minisign secret key file)");
 		goto out;
 	}
 out:
@@ -624,6 +699,11 @@ void scim_config_free(struct scim_config *c)
 	free(c->token_file);
 	free(c->ca_file);
 	free_vec(c->headers);
+	free(c->publish_dir);
+	free(c->signing_key);
+	free(c->fleet_name);
+	free(c->snapshot_url);
+	free_vec(c->snapshot_pubkey);
 	free(c);
 }
 

@@ -32,6 +32,10 @@
 #define SCIM_DEFAULT_ON_SUSPEND_TIMEOUT 30
 #define SCIM_DEFAULT_MAX_PARALLEL 4
 #define SCIM_DEFAULT_MAX_CONFIRMATIONS 100
+#define SCIM_DEFAULT_PUBLISH_DELTAS 24
+#define SCIM_MAX_PUBLISH_DELTAS 32 /* SCIM_SNAP_DELTAS_MAX */
+#define SCIM_DEFAULT_MANIFEST_EXPIRES (6 * 3600)
+#define SCIM_MAX_SNAPSHOT_PUBKEYS 2
 
 struct scim_config {
 	char *path; /* the file this came from (for messages) */
@@ -59,6 +63,17 @@ struct scim_config {
 	char *on_suspend;      /* program run for each newly suspended or removed user, or NULL */
 	unsigned on_suspend_timeout; /* seconds before on_suspend is killed; default 30 */
 	char *ssh_keys_attribute; /* attribute path of the users' SSH public keys, or NULL */
+
+	/* ---- fleet (issue 11): a relay publishes signed snapshots, a host
+	 * installs them (snapshot_url instead of url and token_file) */
+	char *publish_dir;        /* relay: where snapshots/, deltas/ and manifest.minisig go, or NULL */
+	char *signing_key;        /* relay: minisign secret key file (unencrypted), absolute path */
+	unsigned publish_deltas;  /* relay: deltas from the last N snapshots; default 24 */
+	unsigned manifest_expires; /* relay: seconds a manifest stays valid; default 6 h */
+	char *fleet_name;         /* signed into the manifest; a host refuses another fleet's; default "scim" */
+	char *snapshot_url;       /* host: the relay's publish_dir over https, ending in '/', or NULL */
+	char **snapshot_pubkey;   /* host: pinned minisign public key lines (1 or 2), NULL-terminated */
+	size_t nsnapshot_pubkey;
 
 	/* ---- network (issue 4); url and token_file may be NULL (not needed for --import) */
 	char *url;             /* base URL, https://, no trailing '/' */
@@ -104,6 +119,13 @@ int scim_file_check_trust(const struct stat *st, const char *path, const char *w
 			  char **errmsg);
 
 int scim_config_check_network(const struct scim_config *cfg, char **errmsg);
+
+/* A host in fleet mode: snapshot_url is set (the network sync is then a
+ * snapshot install, see fleet_host.h). */
+static inline bool scim_config_is_fleet_host(const struct scim_config *cfg)
+{
+	return cfg->snapshot_url != NULL;
+}
 
 /* Name rules shared with the mapping: [a-z_][a-z0-9_.-]*, at most 32 bytes. */
 #define SCIM_POSIX_NAME_MAX 32

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "refreshd/config.h"
+#include "refreshd/fleet.h"
 #include "refreshd/http.h"
 #include "refreshd/log.h"
 #include "refreshd/sync.h"
@@ -76,6 +77,20 @@ static uint64_t scim_next_delay_ms(const struct scim_config *cfg, unsigned failu
 {
 	uint64_t ms;
 
+	if (failures == 0 && scim_config_is_fleet_host(cfg)) {
+		/* A fleet host polls in its own slot of the interval (from
+		 * /etc/machine-id), plus up to 5% jitter: hosts never poll in
+		 * step, and the edge sees a steady trickle. */
+		struct timespec ts;
+		uint64_t iv = (uint64_t)cfg->refresh_interval * 1000, slot, now;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		slot = (uint64_t)scim_fleet_splay(cfg->refresh_interval) * 1000;
+		ms = ((now + iv - slot) / iv + 1) * iv + slot - iv - now;
+		if (ms < iv / 2)
+			ms += iv;
+		return ms + (uint64_t)scim_random32() % (iv / 20 + 1);
+	}
 	if (failures == 0)
 		return scim_jitter_ms(cfg->refresh_interval);
 	ms = scim_backoff_ms(failures - 1, SCIM_FAIL_RETRY_S * 1000, cfg->refresh_interval * 1000u, scim_random32());
@@ -100,14 +115,16 @@ static int scim_load_checked(const char *config_path, struct scim_config **out)
 	int r;
 
 	r = scim_config_load(config_path, &n, &err);
-	if (r == 0)
+	if (r == 0 && !scim_config_is_fleet_host(n))
 		r = scim_config_check_network(n, &err);
 	if (r < 0) {
 		log_error("%s", err ? err : strerror(-r));
 		free(err);
 		goto out;
 	}
-	r = scim_token_read(n->token_file, geteuid(), &tok);
+	/* A fleet host has no token. */
+	if (!scim_config_is_fleet_host(n))
+		r = scim_token_read(n->token_file, geteuid(), &tok);
 	scim_token_free(tok);
 out:
 	if (r < 0)
@@ -174,7 +191,12 @@ int scim_daemon_run(const char *config_path, bool force)
 	if (r < 0)
 		goto out;
 	scim_clean_leftovers(cfg);
-	log_info("scim-refreshd %s: syncing %s every %u s (+-10%%)", PACKAGE_VERSION, cfg->url, cfg->refresh_interval);
+	if (scim_config_is_fleet_host(cfg))
+		log_info("scim-refreshd %s: fleet host, polling %s every %u s in slot %u", PACKAGE_VERSION,
+			 cfg->snapshot_url, cfg->refresh_interval, scim_fleet_splay(cfg->refresh_interval));
+	else
+		log_info("scim-refreshd %s: syncing %s every %u s (+-10%%)", PACKAGE_VERSION, cfg->url,
+			 cfg->refresh_interval);
 
 	while (!got_stop) {
 		struct scim_sync_result res;

@@ -57,6 +57,7 @@ struct scim_xfer {
 	char rl_remaining[32];
 	char rl_reset[32];
 	char location[256];
+	char etag[256];
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -72,6 +73,10 @@ struct scim_http {
 	struct scim_http_stats stats;
 	long last_status;
 	unsigned retry_hint;
+	/* scim_http_get_cond(): hdrs plus If-None-Match for its request, and the
+	 * ETag of its answer. */
+	struct curl_slist *req_hdrs;
+	char etag[256];
 };
 
 static uint64_t scim_mono_ms(void)
@@ -380,12 +385,13 @@ static size_t scim_header_cb(char *line, size_t size, size_t nmemb, void *ud)
 		{ "x-ratelimit-remaining:", offsetof(struct scim_xfer, rl_remaining), sizeof(((struct scim_xfer *)0)->rl_remaining) },
 		{ "x-ratelimit-reset:", offsetof(struct scim_xfer, rl_reset), sizeof(((struct scim_xfer *)0)->rl_reset) },
 		{ "location:", offsetof(struct scim_xfer, location), sizeof(((struct scim_xfer *)0)->location) },
+		{ "etag:", offsetof(struct scim_xfer, etag), sizeof(((struct scim_xfer *)0)->etag) },
 	};
 
 	/* A new status line (after a proxy's CONNECT or a 100): forget what the
 	 * previous response said. */
 	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = '\0';
+		h->retry_after[0] = h->rl_remaining[0] = h->rl_reset[0] = h->location[0] = h->etag[0] = '\0';
 		return n;
 	}
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -511,9 +517,12 @@ int scim_http_new(const struct scim_http_opts *o, struct scim_http **out)
 	for (unsigned i = 0; i < h->nx; i++)
 		h->x[i].body.max = max;
 
-	r = scim_token_read(o->token_file, geteuid(), &tok);
-	if (r < 0)
-		goto out;
+	/* No token_file: a fleet host fetching public, signed blobs. */
+	if (o->token_file) {
+		r = scim_token_read(o->token_file, geteuid(), &tok);
+		if (r < 0)
+			goto out;
+	}
 
 	for (size_t i = 0; i < o->nheaders; i++) {
 		const char *hd = o->headers[i], *colon = strchr(hd, ':');
@@ -542,19 +551,21 @@ int scim_http_new(const struct scim_http_opts *o, struct scim_http **out)
 		goto out;
 	}
 	h->hdrs = l;
-	size_t ll = strlen(tok) + sizeof("Authorization: Bearer ");
-	line = malloc(ll);
-	if (!line) {
-		r = -ENOMEM;
-		goto out;
+	if (tok) {
+		size_t ll = strlen(tok) + sizeof("Authorization: Bearer ");
+		line = malloc(ll);
+		if (!line) {
+			r = -ENOMEM;
+			goto out;
+		}
+		snprintf(line, ll, "Authorization: Bearer %s", tok);
+		l = curl_slist_append(h->hdrs, line);
+		if (!l) {
+			r = -ENOMEM;
+			goto out;
+		}
+		h->hdrs = l;
 	}
-	snprintf(line, ll, "Authorization: Bearer %s", tok);
-	l = curl_slist_append(h->hdrs, line);
-	if (!l) {
-		r = -ENOMEM;
-		goto out;
-	}
-	h->hdrs = l;
 
 	h->multi = curl_multi_init();
 	if (!h->multi) {
@@ -773,7 +784,11 @@ static int scim_xfer_judge(struct scim_http *h, struct scim_xfer *x, CURLcode cc
 		v = V_RETRY;
 		counted = true;
 	} else if (status >= 200 && status < 300) {
+		snprintf(h->etag, sizeof(h->etag), "%s", x->etag);
 		return 0;
+	} else if (status == 304 && (x->flags & SCIM_HTTP_NOT_MODIFIED_OK)) {
+		snprintf(h->etag, sizeof(h->etag), "%s", x->etag);
+		return -EALREADY;
 	} else if (status == 404 && (x->flags & SCIM_HTTP_MISSING_OK)) {
 		log_debug("%s: HTTP 404", where);
 		return -ENOENT;
@@ -901,8 +916,11 @@ static int scim_xfer_start(struct scim_http *h, struct scim_xfer *x, uint64_t no
 	x->body.len = 0;
 	x->body.too_big = false;
 	x->errbuf[0] = '\0';
-	x->retry_after[0] = x->rl_remaining[0] = x->rl_reset[0] = x->location[0] = '\0';
+	x->retry_after[0] = x->rl_remaining[0] = x->rl_reset[0] = x->location[0] = x->etag[0] = '\0';
 	curl_easy_setopt(x->curl, CURLOPT_URL, x->url);
+	/* Per request: a conditional GET adds a header, a blob has its own cap. */
+	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, h->req_hdrs ? h->req_hdrs : h->hdrs);
+	curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->body.max);
 	mc = curl_multi_add_handle(h->multi, x->curl);
 	if (mc != CURLM_OK) {
 		log_error("%s: libcurl: %s", x->where, curl_multi_strerror(mc));
@@ -1041,4 +1059,51 @@ int scim_http_get_flags(struct scim_http *h, const char *url, unsigned flags, co
 int scim_http_get(struct scim_http *h, const char *url, const char **body, size_t *len)
 {
 	return scim_http_get_flags(h, url, 0, body, len);
+}
+
+int scim_http_get_cond(struct scim_http *h, const char *url, const char *if_none_match, char *etag,
+		       size_t etag_len, const char **body, size_t *len)
+{
+	struct curl_slist *l = NULL;
+	char *line = NULL;
+	int r = 0;
+
+	h->etag[0] = '\0';
+	if (if_none_match && *if_none_match) {
+		if (strpbrk(if_none_match, "\r\n"))
+			return -EINVAL;
+		if (asprintf(&line, "If-None-Match: %s", if_none_match) < 0)
+			return -ENOMEM;
+		for (struct curl_slist *s = h->hdrs; s && r == 0; s = s->next) {
+			struct curl_slist *n = curl_slist_append(l, s->data);
+			if (!n)
+				r = -ENOMEM;
+			else
+				l = n;
+		}
+		if (r == 0) {
+			struct curl_slist *n = curl_slist_append(l, line);
+			if (!n)
+				r = -ENOMEM;
+			else
+				l = n;
+		}
+		if (r < 0)
+			goto out;
+		h->req_hdrs = l;
+	}
+	r = scim_http_get_flags(h, url, SCIM_HTTP_NOT_MODIFIED_OK, body, len);
+	if (etag)
+		snprintf(etag, etag_len, "%s", r == 0 || r == -EALREADY ? h->etag : "");
+out:
+	h->req_hdrs = NULL;
+	curl_slist_free_all(l);
+	free(line);
+	return r;
+}
+
+void scim_http_set_max_response(struct scim_http *h, size_t max)
+{
+	for (unsigned i = 0; i < h->nx; i++)
+		h->x[i].body.max = max;
 }

@@ -22,7 +22,7 @@
 #include <json-c/json.h>
 
 struct scim_http_opts {
-	const char *token_file;        /* required */
+	const char *token_file;        /* NULL: no Authorization (a fleet host) */
 	const char *ca_file;           /* NULL: the system's CA bundle */
 	long timeout;                  /* seconds for a whole request */
 	size_t max_response_bytes;     /* cap on one decoded body */
@@ -85,6 +85,9 @@ int scim_http_get(struct scim_http *h, const char *url, const char **body, size_
 /* SCIM_HTTP_QUIET: a 3xx or a 4xx other than 401, 403 and 429 is logged at
  * debug level only (a probe whose refusal is an answer). */
 #define SCIM_HTTP_QUIET 2u
+/* SCIM_HTTP_NOT_MODIFIED_OK: a 304 is an answer, -EALREADY (a conditional
+ * GET, scim_http_get_cond). */
+#define SCIM_HTTP_NOT_MODIFIED_OK 4u
 int scim_http_get_flags(struct scim_http *h, const char *url, unsigned flags, const char **body, size_t *len);
 
 /* Several GETs at once.  submit queues url under the caller's tag (-EBUSY
@@ -101,6 +104,13 @@ int scim_http_next(struct scim_http *h, unsigned long *tag, const char **body, s
 void scim_http_release(struct scim_http *h, unsigned long tag);
 void scim_http_cancel(struct scim_http *h);
 unsigned scim_http_max_parallel(const struct scim_http *h);
+/* The same GET for a fleet host: with If-None-Match when if_none_match is
+ * non-empty, and -EALREADY for a 304 Not Modified.  etag (etag_len bytes, may
+ * be NULL) gets the response's ETag ("" if none). */
+int scim_http_get_cond(struct scim_http *h, const char *url, const char *if_none_match, char *etag,
+		       size_t etag_len, const char **body, size_t *len);
+/* Changes the cap on the next bodies (a blob's signed size). */
+void scim_http_set_max_response(struct scim_http *h, size_t max);
 
 /* Status of the last response (0 if none arrived). */
 long scim_http_last_status(const struct scim_http *h);

@@ -3,11 +3,13 @@
 # unit tests link the same code; main.c only parses options and dispatches.
 noinst_LTLIBRARIES += libscimrefresh.la
 libscimrefresh_la_SOURCES = refreshd/config.c refreshd/config.h refreshd/log.c refreshd/log.h \
-	refreshd/idmap.c refreshd/idmap.h refreshd/model.c refreshd/model.h refreshd/names.c \
+	refreshd/idmap.c refreshd/idmap.h refreshd/model.c refreshd/model.h refreshd/publish.c \
+	refreshd/publish.h refreshd/names.c \
 	refreshd/names.h refreshd/import.c refreshd/import.h refreshd/local.c refreshd/local.h \
-	refreshd/table.c refreshd/table.h refreshd/scan.c refreshd/scan.h refreshd/hook.c refreshd/hook.h
-libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS)
-libscimrefresh_la_LIBADD = libscimcache.la libscimsshkey.la $(TDB_LIBS) $(JSONC_LIBS)
+	refreshd/table.c refreshd/table.h refreshd/scan.c refreshd/scan.h refreshd/hook.c refreshd/hook.h \
+	refreshd/fleet.h refreshd/fleet_file.c refreshd/fleet_relay.c
+libscimrefresh_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS) $(ZSTD_CFLAGS)
+libscimrefresh_la_LIBADD = libscimcache.la libscimsshkey.la libscimsnap.la $(TDB_LIBS) $(JSONC_LIBS) $(ZSTD_LIBS)
 
 # The README's first command: scripts/demo.sh imports sample/.
 EXTRA_DIST += scripts/demo.sh sample/README sample/scim-refreshd.conf sample/Users.json \
@@ -16,7 +18,7 @@ EXTRA_DIST += scripts/demo.sh sample/README sample/scim-refreshd.conf sample/Use
 # main.c dispatches: --once --import to import.c, the rest to the network
 # sync (sync.c, daemon.c, libscimnet below).
 sbin_PROGRAMS += scim-refreshd
-scim_refreshd_SOURCES = refreshd/main.c refreshd/sync.h refreshd/sync.c refreshd/daemon.c
+scim_refreshd_SOURCES = refreshd/main.c refreshd/sync.h refreshd/sync.c refreshd/daemon.c refreshd/fleet_host.c
 scim_refreshd_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS) $(JSONC_CFLAGS) $(CURL_CFLAGS)
 scim_refreshd_LDADD = libscimnet.la libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JSONC_LIBS) $(CURL_LIBS)
 

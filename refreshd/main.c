@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "refreshd/config.h"
+#include "refreshd/fleet.h"
 #include "refreshd/import.h"
 #include "refreshd/log.h"
 #include "refreshd/model.h"
@@ -29,6 +30,10 @@ static void usage(FILE *f)
 		   "                     than max_removed_percent of the users\n"
 		   "      --recover-idmap  with --once: rebuild a lost id map from the published\n"
 		   "                     cache (tombstones of ids that left earlier are lost)\n"
+		   "      --keygen PREFIX  write a fleet signing key pair: PREFIX.key (the\n"
+		   "                     relay's signing_key, mode 0600) and PREFIX.pub\n"
+		   "      --seed-idmap SNAPSHOT  record every number of a fleet snapshot\n"
+		   "                     (snapshots/SHA256.zst) in the id map: a standby relay\n"
 		   "  -d, --debug        log debug messages\n"
 		   "  -h, --help         this help\n"
 		   "  -V, --version      print the version\n"
@@ -52,9 +57,10 @@ int main(int argc, char **argv)
 		{ "import", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },	    { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },	    { "recover-idmap", no_argument, NULL, 'R' },
+		{ "keygen", required_argument, NULL, 'K' }, { "seed-idmap", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *import_dir = NULL;
+	const char *config_path = NULL, *import_dir = NULL, *keygen = NULL, *seed = NULL;
 	bool once = false, force = false, recover = false;
 	struct scim_config *cfg = NULL;
 	char *err = NULL;
@@ -80,6 +86,12 @@ int main(int argc, char **argv)
 		case 'R':
 			recover = true;
 			break;
+		case 'K':
+			keygen = optarg;
+			break;
+		case 'S':
+			seed = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -96,6 +108,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Needs no configuration: the key is made before the relay is set up. */
+	if (keygen)
+		return scim_fleet_keygen(keygen) < 0 ? 1 : 0;
 	if ((import_dir || recover) && !once) {
 		fprintf(stderr, "scim-refreshd: %s needs --once\n", import_dir ? "--import" : "--recover-idmap");
 		return 2;
@@ -109,6 +124,11 @@ int main(int argc, char **argv)
 		if (!once)
 			log_error("not starting");
 		return 2;
+	}
+	if (seed) {
+		r = scim_fleet_seed_idmap(cfg, seed);
+		scim_config_free(cfg);
+		return r < 0 ? 1 : 0;
 	}
 	if (!once) {
 		scim_config_free(cfg);
@@ -126,6 +146,8 @@ int main(int argc, char **argv)
 			scim_sync_stats_format(&st, line, sizeof(line));
 			log_info("imported %s: %s generation=%llu", import_dir, line,
 				 (unsigned long long)st.generation);
+			if (cfg->publish_dir)
+				(void)scim_fleet_relay_publish(cfg, 0);
 		} else {
 			/* The reason is already logged where it was found. */
 			log_error("import of %s failed; nothing was published%s", import_dir,

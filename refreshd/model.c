@@ -1,10 +1,11 @@
-/* model.c - SCIM resources -> POSIX users and groups, and publishing.
+/* model.c - SCIM resources -> a mapped directory (POSIX users and groups).
  *
  * Resources are reduced to a few interned strings and numbers as they arrive
  * (the caller frees the JSON right after), so a sync of 100k users holds
  * megabytes, not the listing.  Everything that needs the whole picture (name
- * clashes, numbers, nesting, the comparison with the live cache) happens in
- * scim_publish(). */
+ * clashes, numbers, nesting, host_groups) happens in scim_publish(), which
+ * then hands the mapped directory to publish.c: the comparison with the live
+ * cache, the guards and the write live there, shared with a fleet host. */
 #include <sys/types.h>
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include "refreshd/log.h"
 #include "refreshd/model.h"
 #include "refreshd/names.h"
+#include "refreshd/publish.h"
 #include "refreshd/table.h"
 
 #define CORE_USER "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -86,19 +88,6 @@ struct scim_model {
 	/* scim_model_ambiguous() for the next resource: the key's path. */
 	char ambiguous[256];
 };
-
-static const char *const reason_names[SCIM_SKIP_NREASONS] = {
-	[SCIM_SKIP_BAD_RESOURCE] = "bad_resource", [SCIM_SKIP_NO_ID] = "no_id",
-	[SCIM_SKIP_NO_NAME] = "no_name",	   [SCIM_SKIP_BAD_NAME] = "invalid_name",
-	[SCIM_SKIP_RESERVED] = "reserved_name",	   [SCIM_SKIP_LOCAL] = "local_name",
-	[SCIM_SKIP_DUPLICATE] = "duplicate_name",  [SCIM_SKIP_NO_NUMBER] = "no_free_number",
-	[SCIM_SKIP_AMBIGUOUS] = "ambiguous",
-};
-
-const char *scim_skip_reason_name(enum scim_skip_reason r)
-{
-	return (unsigned)r < SCIM_SKIP_NREASONS ? reason_names[r] : "unknown";
-}
 
 /* ------------------------------------------------------------------ JSON */
 
@@ -1032,36 +1021,12 @@ struct publish {
 	size_t nflat;
 	uint32_t *gids;            /* supplementary gids, by user */
 	uint32_t primary_gid;
-	/* the live cache */
-	bool have_old;
-	struct scim_cache_header old_hdr;
-	struct scim_arena old_arena;
-	struct scim_nummap old_users; /* uid -> index */
-	const char **old_names;
-	bool *old_susp;
-	bool *old_seen;
-	size_t old_n, old_cap;
-	uint32_t *old_uids;
-	struct scim_nummap old_groups; /* gid -> 1 */
-	/* Removed users for the new cache: the live cache's first, then this
-	 * sync's (removed_keep() decides which stay). */
-	struct removed_entry {
-		const char *name, *scim_id;
-		uint32_t uid;
-		int64_t since;
-	} *rm;
-	size_t rm_n, rm_cap;
-	struct scim_arena rm_arena;
-	/* uid -> SCIM id (an index into gone_ids) of the users whose ids left in
-	 * this sync: the live cache's ids are not kept for every user just for
-	 * the few that leave. */
-	struct scim_nummap gone;
-	const char **gone_ids;
+	/* (uid, SCIM id) of the users whose ids left in this sync: the label of
+	 * their removed entry (the live cache's ids are not kept for every user
+	 * just for the few that leave). */
+	struct scim_pub_removed *gone;
 	size_t gone_n, gone_cap;
-	int64_t now;
-	/* Users this sync suspends or removes, for on_suspend (names in rm_arena). */
-	struct scim_ended_user *ended;
-	size_t ended_n, ended_cap;
+	struct scim_arena gone_arena;
 };
 
 static const char *kind_name(char kind)
@@ -1262,24 +1227,19 @@ struct tomb_ctx {
 /* Remembers the SCIM id of a user who leaves, for their removed entry. */
 static int gone_add(struct publish *p, uint32_t uid, const char *id)
 {
-	int r;
 	if (p->gone_n == p->gone_cap) {
 		size_t cap = p->gone_cap ? p->gone_cap * 2 : 64;
-		const char **g = realloc(p->gone_ids, cap * sizeof(*g));
+		struct scim_pub_removed *g = realloc(p->gone, cap * sizeof(*g));
 		if (!g)
 			return -ENOMEM;
-		p->gone_ids = g;
+		p->gone = g;
 		p->gone_cap = cap;
 	}
-	p->gone_ids[p->gone_n] = scim_arena_strdup(&p->rm_arena, id);
-	if (!p->gone_ids[p->gone_n])
+	p->gone[p->gone_n] = (struct scim_pub_removed){ .uid = uid, .id = scim_arena_strdup(&p->gone_arena, id) };
+	if (!p->gone[p->gone_n].id)
 		return -ENOMEM;
-	r = scim_nummap_put(&p->gone, uid, (uint32_t)p->gone_n);
-	if (r == -EEXIST || r == -EINVAL)
-		return 0;
-	if (r == 0)
-		p->gone_n++;
-	return r;
+	p->gone_n++;
+	return 0;
 }
 
 static int tomb_cb(char kind, const char *id, uint32_t number, uint8_t flags, void *ctx)
@@ -1504,394 +1464,66 @@ static int supplementary_gids(struct publish *p)
 	return 0;
 }
 
-static int old_user_cb(const struct scim_user *u, void *ctx)
-{
-	struct publish *p = ctx;
-	int r;
-	if (p->old_n == p->old_cap) {
-		size_t cap = p->old_cap ? p->old_cap * 2 : 1024;
-		const char **nn = realloc(p->old_names, cap * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		p->old_names = nn;
-		bool *ns = realloc(p->old_susp, cap * sizeof(*ns));
-		if (!ns)
-			return -ENOMEM;
-		p->old_susp = ns;
-		uint32_t *nu = realloc(p->old_uids, cap * sizeof(*nu));
-		if (!nu)
-			return -ENOMEM;
-		p->old_uids = nu;
-		p->old_cap = cap;
-	}
-	p->old_names[p->old_n] = scim_arena_strdup(&p->old_arena, u->name);
-	if (!p->old_names[p->old_n])
-		return -ENOMEM;
-	p->old_susp[p->old_n] = u->suspended;
-	p->old_uids[p->old_n] = u->uid;
-	r = scim_nummap_put(&p->old_users, u->uid, (uint32_t)p->old_n);
-	if (r == -EEXIST || r == -EINVAL)
-		return 0; /* a damaged cache is being replaced anyway */
-	if (r < 0)
-		return r;
-	p->old_n++;
-	return 0;
-}
-
-static int old_group_cb(const struct scim_group *g, void *ctx)
-{
-	struct publish *p = ctx;
-	int r = scim_nummap_put(&p->old_groups, g->gid, 1);
-	return r == -EEXIST || r == -EINVAL ? 0 : r;
-}
-
-/* Copies into rm_arena: the old cache's arena is freed before the write. */
-static int removed_add(struct publish *p, const char *name, const char *scim_id, uint32_t uid, int64_t since)
-{
-	struct removed_entry *e;
-	if (p->rm_n == p->rm_cap) {
-		size_t cap = p->rm_cap ? p->rm_cap * 2 : 64;
-		e = realloc(p->rm, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		p->rm = e;
-		p->rm_cap = cap;
-	}
-	e = &p->rm[p->rm_n];
-	e->name = scim_arena_strdup(&p->rm_arena, name);
-	e->scim_id = scim_arena_strdup(&p->rm_arena, scim_id ? scim_id : "");
-	if (!e->name || !e->scim_id)
-		return -ENOMEM;
-	e->uid = uid;
-	e->since = since;
-	p->rm_n++;
-	return 0;
-}
-
-static int ended_add(struct publish *p, const char *name, uint32_t uid)
-{
-	if (!p->m->cfg->on_suspend)
-		return 0;
-	if (p->ended_n == p->ended_cap) {
-		size_t cap = p->ended_cap ? p->ended_cap * 2 : 16;
-		struct scim_ended_user *e = realloc(p->ended, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		p->ended = e;
-		p->ended_cap = cap;
-	}
-	p->ended[p->ended_n].name = scim_arena_strdup(&p->rm_arena, name);
-	if (!p->ended[p->ended_n].name)
-		return -ENOMEM;
-	p->ended[p->ended_n++].uid = uid;
-	return 0;
-}
-
-static int old_removed_cb(const struct scim_removed *d, void *ctx)
-{
-	return removed_add(ctx, d->name, d->scim_id, d->uid, d->since);
-}
-
-/* Reads what the live cache holds, for the comparison and the guards. */
-static int load_old(struct publish *p)
-{
-	const struct scim_config *cfg = p->m->cfg;
-	int r = scim_cache_file_scan_all(cfg->cache_file, &p->old_hdr, old_user_cb, old_group_cb, old_removed_cb, p);
-
-	if (r == -ENODATA)
-		return 0;
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0) {
-		log_warning("the live cache %s cannot be read (%s); it will be replaced without comparison",
-			    cfg->cache_file, r == -EBADMSG ? "damaged or of another format" : strerror(-r));
-		p->old_n = 0;
-		p->rm_n = 0;
-		return 0;
-	}
-	p->have_old = true;
-	p->old_seen = calloc(p->old_n ? p->old_n : 1, sizeof(*p->old_seen));
-	return p->old_seen ? 0 : -ENOMEM;
-}
-
-/* Additions and removals are logged by name up to this many per sync (every
- * suspension, reactivation and rename always is). */
-#define LOG_BY_NAME_MAX 100
-
-/* A name that leaves the directory becomes a removed user (since now), so
- * pam_scim keeps denying it: the name of a user who is gone, and the old
- * name of a renamed user (who may be suspended under the new one). */
-static int compare(struct publish *p)
+/* The mapped directory as publish.c takes it.  Strings are borrowed from the
+ * model; homes are expanded into arena. */
+static int build_dir(struct publish *p, struct scim_arena *arena, struct scim_pub_dir *d, uint32_t **uidx)
 {
 	struct scim_model *m = p->m;
-	struct scim_sync_stats *st = p->st;
-	int r;
-
-	for (size_t i = 0; i < m->nusers; i++) {
-		const struct user *u = &m->users[i];
-		uint32_t o;
-		if (u->skip)
-			continue;
-		if (u->off_host) {
-			/* Left the host's groups: gone from this host, and denied
-			 * like a removed user, under the name the host knew. */
-			if (scim_nummap_get(&p->old_users, u->number, &o) < 0)
-				continue;
-			p->old_seen[o] = true;
-			if (st->removed++ < LOG_BY_NAME_MAX)
-				log_info("user %s removed (uid %u): in none of host_groups", p->old_names[o], u->number);
-			r = removed_add(p, p->old_names[o], u->id, u->number, p->now);
-			if (r == 0)
-				r = ended_add(p, p->old_names[o], u->number);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (scim_nummap_get(&p->old_users, u->number, &o) < 0) {
-			/* By name only up to a point: a first sync adds everyone. */
-			if (st->added++ < LOG_BY_NAME_MAX)
-				log_info("user %s (uid %u) added%s", u->name, u->number, u->suspended ? ", suspended" : "");
-			continue;
-		}
-		p->old_seen[o] = true;
-		if (strcmp(p->old_names[o], u->name)) {
-			st->renamed++;
-			log_info("user %s (uid %u) renamed to %s", p->old_names[o], u->number, u->name);
-			r = removed_add(p, p->old_names[o], u->id, u->number, p->now);
-			if (r < 0)
-				return r;
-		}
-		if (u->suspended && !p->old_susp[o]) {
-			st->suspended++;
-			log_notice("user %s (uid %u) suspended", u->name, u->number);
-			r = ended_add(p, u->name, u->number);
-			if (r < 0)
-				return r;
-		} else if (!u->suspended && p->old_susp[o]) {
-			st->reactivated++;
-			log_notice("user %s (uid %u) reactivated", u->name, u->number);
-		}
-	}
-	for (size_t o = 0; o < p->old_n; o++) {
-		const char *id;
-		uint32_t g;
-		if (p->old_seen[o])
-			continue;
-		if (st->removed++ < LOG_BY_NAME_MAX)
-			log_info("user %s removed (uid %u)", p->old_names[o], p->old_uids[o]);
-		/* The id is only a label for scimctl: "" if the map did not say. */
-		id = scim_nummap_get(&p->gone, p->old_uids[o], &g) == 0 ? p->gone_ids[g] : "";
-		r = removed_add(p, p->old_names[o], id, p->old_uids[o], p->now);
-		if (r == 0)
-			r = ended_add(p, p->old_names[o], p->old_uids[o]);
-		if (r < 0)
-			return r;
-	}
-	if (st->added > LOG_BY_NAME_MAX)
-		log_info("... and %u more users added", st->added - LOG_BY_NAME_MAX);
-	if (st->removed > LOG_BY_NAME_MAX)
-		log_info("... and %u more users removed", st->removed - LOG_BY_NAME_MAX);
-	return 0;
-}
-
-/* Which removed users the new cache keeps: each name once (this sync's
- * entry over the live cache's), none past since + removed_retention, and
- * none whose name a user of the new snapshot holds, for that user is who
- * the name means now. */
-static int removed_keep(struct publish *p)
-{
-	const struct scim_model *m = p->m;
-	int64_t retention = m->cfg->removed_retention;
-	struct scim_strmap names = { 0 };
-	bool *drop = NULL;
-	size_t kept = 0;
+	const struct scim_config *cfg = m->cfg;
+	struct scim_pub_user *pu = NULL;
+	struct scim_pub_group *pg = NULL;
+	uint32_t *map = NULL;
+	char home[SCIM_HOME_MAX + 1];
+	size_t nu = 0, ng = 0;
 	int r = 0;
 
-	if (p->rm_n == 0 || retention == 0)
-		goto out;
-	drop = calloc(p->rm_n, sizeof(*drop));
-	if (!drop) {
+	pu = calloc(m->nusers ? m->nusers : 1, sizeof(*pu));
+	pg = calloc(m->ngroups ? m->ngroups : 1, sizeof(*pg));
+	map = calloc(m->nusers ? m->nusers : 1, sizeof(*map));
+	if (!pu || !pg || !map) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = scim_strmap_reserve(&names, p->rm_n);
-	/* Newest first: this sync's entries were added last. */
-	for (size_t i = p->rm_n; i-- > 0 && r == 0;) {
-		uint32_t v = (uint32_t)i;
-		/* A time from a clock that ran ahead would keep the entry long
-		 * after the clock is put right. */
-		if (p->rm[i].since > p->now)
-			p->rm[i].since = p->now;
-		r = scim_strmap_put(&names, 'u', p->rm[i].name, &v);
-		if (r == -EEXIST) {
-			drop[i] = true;
-			r = 0;
-		} else if (r == 0 && p->now - p->rm[i].since >= retention) {
-			drop[i] = true;
-		}
-	}
-	for (size_t i = 0; i < m->nusers && r == 0; i++) {
-		uint32_t v;
-		if (!m->users[i].skip && !m->users[i].off_host && scim_strmap_get(&names, 'u', m->users[i].name, &v) == 0)
-			drop[v] = true;
-	}
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < p->rm_n; i++)
-		if (!drop[i])
-			p->rm[kept++] = p->rm[i];
-out:
-	p->rm_n = kept;
-	p->st->removed_kept = (uint32_t)kept;
-	scim_strmap_free(&names);
-	free(drop);
-	return r;
-}
-
-/* Writes what goes into the cache: users, their private groups, directory
- * groups. */
-struct emit {
-	struct publish *p;
-	struct scim_cache_writer *w;
-	const char **names;
-	size_t names_cap;
-	char home[SCIM_HOME_MAX + 1];
-};
-
-static int emit_keys(struct emit *e, const struct user *u)
-{
-	const char *lines[SCIM_SSH_KEYS_MAX];
-	char buf[SCIM_SSHKEYS_BYTES_MAX + 1], *p = buf;
-	uint32_t n = 0;
-	int r;
-
-	/* The joined lines, split in place of a copy. */
-	snprintf(buf, sizeof(buf), "%s", u->keys);
-	while (*p && n < SCIM_SSH_KEYS_MAX) {
-		char *nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		*nl = 0;
-		lines[n++] = p;
-		p = nl + 1;
-	}
-	struct scim_ssh_keys k = { .name = u->name, .nkeys = n, .keys = lines };
-	r = scim_cache_writer_add_keys(e->w, &k);
-	if (r < 0)
-		log_error("cannot add the SSH keys of user %s to %s: %s", u->name, e->p->m->cfg->cache_file,
-			  strerror(-r));
-	return r;
-}
-
-static int emit_all(struct emit *e)
-{
-	struct scim_model *m = e->p->m;
-	const struct scim_config *cfg = m->cfg;
-	int r;
-
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
-		if (u->skip || u->off_host)
+		if (u->skip)
 			continue;
-		r = scim_expand_home(cfg->home, u->name, u->number, e->home, sizeof(e->home));
+		r = scim_expand_home(cfg->home, u->name, u->number, home, sizeof(home));
 		if (r < 0) {
 			log_error("the home directory of user %s is too long", u->name);
-			return r;
+			goto out;
 		}
-		struct scim_user su = {
-			.name = u->name, .uid = u->number, .gid = cfg->primary_group ? e->p->primary_gid : u->number,
-			.gecos = u->gecos, .home = e->home, .shell = cfg->shell, .suspended = u->suspended,
-			.has_ext = true, .scim_id = u->id, .ngids = u->ngids, .gids = e->p->gids + u->gid_off,
+		map[i] = (uint32_t)nu;
+		pu[nu++] = (struct scim_pub_user){
+			.id = u->id, .name = u->name, .gecos = u->gecos, .home = scim_arena_strdup(arena, home),
+			.shell = cfg->shell, .uid = u->number, .gid = cfg->primary_group ? p->primary_gid : u->number,
+			.suspended = u->suspended, .hidden = u->off_host, .ngids = u->ngids, .gids = p->gids + u->gid_off,
+			.nkeys = u->nkeys, .keys = u->keys,
 		};
-		if ((r = scim_cache_writer_add_user(e->w, &su)) < 0) {
-			log_error("cannot add user %s to %s: %s", u->name, cfg->cache_file, strerror(-r));
-			return r;
+		if (!pu[nu - 1].home) {
+			r = -ENOMEM;
+			goto out;
 		}
-		/* A suspended user's keys are not published: nothing that reads
-		 * the cache can hand them to sshd. */
-		if (u->nkeys && !u->suspended && (r = emit_keys(e, u)) < 0)
-			return r;
 	}
-	if (!cfg->primary_group)
-		for (size_t i = 0; i < m->nusers; i++) {
-			const struct user *u = &m->users[i];
-			if (u->skip || u->off_host)
-				continue;
-			struct scim_group sg = { .name = u->name, .gid = u->number, .scim_id = u->id };
-			if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
-				log_error("cannot add the private group of %s to %s: %s", u->name, cfg->cache_file,
-					  strerror(-r));
-				return r;
-			}
-		}
+	/* Members become indices into pu: p->flat is rewritten in place, it has
+	 * no other reader after supplementary_gids(). */
+	for (size_t i = 0; i < p->nflat; i++)
+		p->flat[i] = map[p->flat[i]];
 	for (size_t i = 0; i < m->ngroups; i++) {
 		const struct group *g = &m->groups[i];
 		if (g->skip || g->off_host)
 			continue;
-		if (g->nflat > e->names_cap) {
-			const char **nn = realloc(e->names, g->nflat * sizeof(*nn));
-			if (!nn)
-				return -ENOMEM;
-			e->names = nn;
-			e->names_cap = g->nflat;
-		}
-		for (uint32_t k = 0; k < g->nflat; k++)
-			e->names[k] = m->users[e->p->flat[g->flat_off + k]].name;
-		struct scim_group sg = { .name = g->name, .gid = g->number, .scim_id = g->id, .nmembers = g->nflat,
-					 .members = e->names };
-		if ((r = scim_cache_writer_add_group(e->w, &sg)) < 0) {
-			log_error("cannot add group %s to %s: %s", g->name, cfg->cache_file, strerror(-r));
-			return r;
-		}
+		pg[ng++] = (struct scim_pub_group){ .id = g->id, .name = g->name, .gid = g->number,
+						    .nmembers = g->nflat, .members = p->flat + g->flat_off };
 	}
-	for (size_t i = 0; i < e->p->rm_n; i++) {
-		const struct removed_entry *d = &e->p->rm[i];
-		struct scim_removed sd = { .name = d->name, .uid = d->uid, .since = d->since, .scim_id = d->scim_id };
-		if ((r = scim_cache_writer_add_removed(e->w, &sd)) < 0) {
-			log_error("cannot add removed user %s to %s: %s", d->name, cfg->cache_file, strerror(-r));
-			return r;
-		}
-	}
-	return 0;
-}
-
-static int write_cache(struct publish *p, const char *source)
-{
-	struct scim_model *m = p->m;
-	const struct scim_config *cfg = m->cfg;
-	struct scim_cache_header h = { .last_sync = time(NULL), .source = source };
-	struct emit e = { .p = p };
-	int r;
-
-	/* The id map first: a crash after it leaves numbers reserved that no
-	 * cache uses yet (harmless); the other order could publish numbers that
-	 * the next run hands out again.  It also claims its disk space before
-	 * the cache's new file does. */
-	r = scim_idmap_commit(m->idmap);
-	if (r < 0)
-		goto out;
-	/* The writer's tables are the publish's peak: the map's go first. */
-	scim_idmap_seal(m->idmap);
-	r = scim_cache_writer_new(cfg->cache_file, p->st->users, p->st->groups, &e.w);
-	if (r < 0) {
-		log_error("cannot start writing %s: %s", cfg->cache_file,
-			  r == -EBUSY ? "another process is publishing it" : strerror(-r));
-		e.w = NULL;
-		goto out;
-	}
-	r = emit_all(&e);
-	if (r < 0)
-		goto out;
-	r = scim_cache_writer_commit(e.w, &h);
-	e.w = NULL;
-	if (r < 0) {
-		log_error("cannot publish %s: %s", cfg->cache_file, strerror(-r));
-		goto out;
-	}
-	p->st->generation = p->have_old ? p->old_hdr.generation + 1 : 1;
+	*d = (struct scim_pub_dir){ .idmap = m->idmap, .users = pu, .nusers = nu, .groups = pg, .ngroups = ng,
+				    .gone = p->gone, .ngone = p->gone_n };
+	pu = NULL;
+	pg = NULL;
 out:
-	scim_cache_writer_abort(e.w);
-	free(e.names);
+	free(pu);
+	free(pg);
+	*uidx = map;
 	return r;
 }
 
@@ -1901,6 +1533,9 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	struct scim_sync_stats local_stats;
 	struct publish p = { .m = m };
 	struct tomb_ctx tomb = { .p = &p };
+	struct scim_pub_dir d = { 0 };
+	struct scim_arena homes = { 0 };
+	uint32_t *uidx = NULL;
 	int r;
 
 	if (!stats)
@@ -1911,7 +1546,6 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	if (m->used)
 		return -EALREADY;
 	m->used = true;
-	p.now = (int64_t)time(NULL);
 
 	r = find_duplicates(m);
 	if (r < 0)
@@ -1963,25 +1597,12 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	if (r < 0)
 		goto out;
 
-	for (size_t i = 0; i < m->nusers; i++) {
-		const struct user *u = &m->users[i];
-		if (u->skip) {
-			stats->skipped_users[u->skip - 1]++;
-			continue;
-		}
-		if (u->off_host)
-			continue;
-		stats->users++;
-		stats->suspended_total += u->suspended;
-		if (!cfg->primary_group)
-			stats->groups++;
-	}
-	for (size_t i = 0; i < m->ngroups; i++) {
+	for (size_t i = 0; i < m->nusers; i++)
+		if (m->users[i].skip)
+			stats->skipped_users[m->users[i].skip - 1]++;
+	for (size_t i = 0; i < m->ngroups; i++)
 		if (m->groups[i].skip)
 			stats->skipped_groups[m->groups[i].skip - 1]++;
-		else if (!m->groups[i].off_host)
-			stats->groups++;
-	}
 	stats->skipped_users[SCIM_SKIP_NO_ID] += m->noid_users;
 	stats->skipped_users[SCIM_SKIP_BAD_RESOURCE] += m->bad_users;
 	stats->skipped_groups[SCIM_SKIP_NO_ID] += m->noid_groups;
@@ -1990,128 +1611,19 @@ int scim_publish(struct scim_model *m, const char *source, bool force, struct sc
 	stats->skipped_groups[SCIM_SKIP_AMBIGUOUS] += m->amb_groups;
 
 	scim_log_memory(__func__, "mapping");
-	r = load_old(&p);
+	r = build_dir(&p, &homes, &d, &uidx);
 	if (r < 0)
 		goto out;
-	if (p.have_old) {
-		r = compare(&p);
-		if (r == 0)
-			r = removed_keep(&p);
-		if (r < 0)
-			goto out;
-		for (size_t i = 0; i < m->ngroups; i++)
-			if (!m->groups[i].skip && !m->groups[i].off_host &&
-			    scim_nummap_get(&p.old_groups, m->groups[i].number, NULL) < 0)
-				stats->groups_added++;
-		if (p.old_groups.count + stats->groups_added > stats->groups)
-			stats->groups_removed = (uint32_t)(p.old_groups.count + stats->groups_added - stats->groups);
-		scim_nummap_free(&p.old_users);
-		scim_nummap_free(&p.old_groups);
-		scim_arena_free(&p.old_arena);
-		free(p.old_names);
-		free(p.old_seen);
-		free(p.old_susp);
-		free(p.old_uids);
-		p.old_names = NULL;
-		p.old_seen = p.old_susp = NULL;
-		p.old_uids = NULL;
-	} else {
-		stats->added = stats->users;
-		stats->groups_added = stats->groups;
-	}
-
-	/* The guards: a listing that lost most users is far more likely a fault
-	 * upstream than the truth, and publishing it locks people out. */
-	/* A selection that keeps nobody is a typo far more often than a host
-	 * meant for no directory user. */
-	if (cfg->host_groups && stats->users == 0 && stats->not_selected > 0) {
-		if (!force) {
-			log_error("refusing to publish: host_groups selects none of the %u directory users; run with "
-				  "--force if that is intended",
-				  stats->not_selected);
-			r = -ECANCELED;
-			goto out;
-		}
-		log_warning("publishing a snapshot where host_groups selects none of the %u directory users (--force)",
-			    stats->not_selected);
-	}
-	if (p.have_old && stats->users == 0 && p.old_n > 0) {
-		if (!force) {
-			log_error("refusing to publish: the new snapshot has no users, but the cache %s has %zu; "
-				  "run with --force if the directory really is empty",
-				  cfg->cache_file, p.old_n);
-			r = -ECANCELED;
-			goto out;
-		}
-		log_warning("publishing an empty snapshot over %zu users (--force)", p.old_n);
-	}
-	if (p.have_old && p.old_n > 0 && (uint64_t)stats->removed * 100 > (uint64_t)cfg->max_removed_percent * p.old_n) {
-		if (!force) {
-			log_error("refusing to publish: the new snapshot would remove %u of the %zu users in the cache "
-				  "(%u%%), more than max_removed_percent = %u; run with --force if that is intended",
-				  stats->removed, p.old_n, (unsigned)((uint64_t)stats->removed * 100 / p.old_n),
-				  cfg->max_removed_percent);
-			r = -ECANCELED;
-			goto out;
-		}
-		log_warning("removing %u of %zu users, more than max_removed_percent = %u (--force)", stats->removed,
-			    p.old_n, cfg->max_removed_percent);
-	}
-
-	malloc_trim(0);
-	scim_log_memory(__func__, "comparing");
-	r = write_cache(&p, source);
-	scim_log_memory(__func__, "publishing");
-	if (r == 0) {
-		stats->published = true;
-		/* Only now: a sync that publishes nothing ends nobody's
-		 * session, and the next one that publishes still sees them as
-		 * newly suspended. */
-		scim_on_suspend_run(cfg, p.ended, p.ended_n);
-	}
+	d.source = source;
+	r = scim_publish_dir(cfg, &d, force, stats);
 out:
-	scim_nummap_free(&p.old_users);
-	scim_nummap_free(&p.old_groups);
-	scim_arena_free(&p.old_arena);
-	free(p.old_names);
-	free(p.old_susp);
-	free(p.old_seen);
-	free(p.old_uids);
-	free(p.rm);
-	free(p.gone_ids);
-	free(p.ended);
-	scim_nummap_free(&p.gone);
-	scim_arena_free(&p.rm_arena);
+	free((void *)d.users);
+	free((void *)d.groups);
+	free(uidx);
+	scim_arena_free(&homes);
+	free(p.gone);
+	scim_arena_free(&p.gone_arena);
 	free(p.flat);
 	free(p.gids);
 	return r;
-}
-
-void scim_sync_stats_format(const struct scim_sync_stats *st, char *buf, size_t len)
-{
-	uint32_t skipped = 0;
-	size_t n;
-	char detail[512] = "";
-	size_t dn = 0;
-
-	for (int i = 0; i < SCIM_SKIP_NREASONS; i++) {
-		uint32_t c = st->skipped_users[i] + st->skipped_groups[i];
-		if (!c)
-			continue;
-		skipped += c;
-		dn += (size_t)snprintf(detail + dn, dn < sizeof(detail) ? sizeof(detail) - dn : 0, "%s%s=%u",
-				       dn ? " " : "", reason_names[i], c);
-		if (dn >= sizeof(detail))
-			dn = sizeof(detail) - 1;
-	}
-	n = (size_t)snprintf(buf, len,
-			     "users=%u groups=%u suspended_total=%u added=%u removed=%u renamed=%u suspended=%u "
-			     "reactivated=%u groups_added=%u groups_removed=%u skipped=%u%s%s%s "
-			     "members_dropped=%u cycles=%u new_numbers=%u collisions=%u tombstoned=%u removed_kept=%u",
-			     st->users, st->groups, st->suspended_total, st->added, st->removed, st->renamed,
-			     st->suspended, st->reactivated, st->groups_added, st->groups_removed, skipped,
-			     skipped ? " (" : "", detail, skipped ? ")" : "", st->members_dropped, st->cycles,
-			     st->new_numbers, st->collisions, st->tombstoned, st->removed_kept);
-	if (st->host_groups && n < len)
-		snprintf(buf + n, len - n, " not_selected=%u", st->not_selected);
 }

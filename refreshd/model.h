@@ -1,4 +1,4 @@
-/* model.h - SCIM resources -> POSIX users and groups, and publishing.
+/* model.h - SCIM resources -> a mapped directory, then publish.h publishes it.
  *
  * A model is one snapshot in the making.  Feed it every User and every Group
  * resource of a complete listing (users first is cheapest, but any order
@@ -25,48 +25,11 @@
 #include <stdio.h>
 
 #include "refreshd/config.h"
+#include "refreshd/publish.h"
 #include "refreshd/scan.h"
 
 struct json_object;
 struct scim_model;
-
-/* Why a resource was left out of the snapshot. */
-enum scim_skip_reason {
-	SCIM_SKIP_BAD_RESOURCE, /* not a JSON object, or a field of the wrong type */
-	SCIM_SKIP_NO_ID,        /* no "id" */
-	SCIM_SKIP_NO_NAME,      /* no name attribute (userName / displayName) */
-	SCIM_SKIP_BAD_NAME,     /* name not [a-z_][a-z0-9_.-]{0,31} after mapping */
-	SCIM_SKIP_RESERVED,     /* built-in reserved name, or in deny_names */
-	SCIM_SKIP_LOCAL,        /* the name exists in /etc/passwd or /etc/group */
-	SCIM_SKIP_DUPLICATE,    /* two directory entries map to this name */
-	SCIM_SKIP_NO_NUMBER,    /* no free number left in [uid_min, uid_max] */
-	SCIM_SKIP_AMBIGUOUS,    /* a key the mapping reads appears twice, in any letter case */
-	SCIM_SKIP_NREASONS
-};
-
-/* Short name of a reason, as used in logs ("invalid_name", ...). */
-const char *scim_skip_reason_name(enum scim_skip_reason r);
-
-struct scim_sync_stats {
-	/* the published snapshot */
-	uint32_t users, groups, suspended_total;
-	/* compared with the cache that was live before */
-	uint32_t added, removed, renamed, suspended, reactivated;
-	uint32_t groups_added, groups_removed;
-	/* left out */
-	uint32_t skipped_users[SCIM_SKIP_NREASONS];
-	uint32_t skipped_groups[SCIM_SKIP_NREASONS];
-	uint32_t members_dropped;  /* group members that resolve to no mapped user or group */
-	uint32_t cycles;           /* nested-group cycles found (and cut) */
-	uint32_t new_numbers;      /* numbers assigned for the first time */
-	uint32_t collisions;       /* assignments that had to probe past a hash collision */
-	uint32_t tombstoned;       /* ids that left the directory in this sync */
-	uint32_t removed_kept;     /* removed users the new cache keeps for pam_scim */
-	uint32_t not_selected;     /* users in none of host_groups: numbered, not published */
-	bool host_groups;          /* host_groups is set: not_selected is in the summary */
-	bool published;
-	uint64_t generation;       /* of the published cache */
-};
 
 /* Loads the id map from cfg->state_dir (refusing a corrupt one, or a missing
  * one while a cache exists; see idmap.h) and the local names and numbers from
@@ -123,8 +86,9 @@ size_t scim_model_group_ids(const struct scim_model *m);
 bool scim_model_has_id(const struct scim_model *m, bool groups, const char *id);
 
 /* Resolves groups (members by SCIM id, nesting flattened with cycle
- * detection), assigns numbers through the id map, compares with the live
- * cache, applies the guards and publishes through the cache writer.  source
+ * detection), assigns numbers through the id map, applies host_groups, and
+ * hands the mapped directory to scim_publish_dir() (publish.h), which
+ * compares with the live cache, applies the guards and publishes.  source
  * is recorded in the cache header (a URL or "import:DIR").  force overrides
  * the two guards (too many removals, empty snapshot).  Logs each suspension
  * and reactivation by name; the caller logs the summary (scim_sync_stats_format).
@@ -134,12 +98,5 @@ bool scim_model_has_id(const struct scim_model *m, bool groups, const char *id);
  * corrupt id map; other negative errno values for system errors.  On any
  * error the live cache is untouched.  Call at most once per model. */
 int scim_publish(struct scim_model *m, const char *source, bool force, struct scim_sync_stats *stats);
-
-/* Formats the summary as one line of "key=value" words, e.g.
- * "users=3 groups=2 suspended_total=1 added=3 removed=0 renamed=0 suspended=1
- *  reactivated=0 skipped=2 (invalid_name=1 local_name=1) members_dropped=0 ...
- *  tombstoned=0 removed_kept=0".
- * Always NUL-terminates (truncates to len). */
-void scim_sync_stats_format(const struct scim_sync_stats *st, char *buf, size_t len);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "cache/cache.h"
 #include "refreshd/fetch.h"
+#include "refreshd/fleet.h"
 #include "refreshd/http.h"
 #include "refreshd/log.h"
 #include "refreshd/model.h"
@@ -403,10 +404,18 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 	double t0 = scim_now();
 	bool publishing = false;
 	char line[1024];
-	int r;
+	int r, relay_r = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&st, 0, sizeof(st));
+	if (scim_config_is_fleet_host(cfg)) {
+		/* A fleet host installs the relay's snapshot instead (fleet_host.c). */
+		struct scim_fleet_result fr;
+		r = scim_fleet_host_run(cfg, force, stop, &fr);
+		res->published = fr.published || fr.fresh;
+		res->retry_hint = fr.retry_hint;
+		return r;
+	}
 	r = scim_http_new(&o, &h);
 	if (r < 0)
 		goto out;
@@ -463,6 +472,10 @@ int scim_sync_run(const struct scim_config *cfg, bool force, volatile sig_atomic
 		goto out;
 	res->published = true;
 	scim_nscd_invalidate();
+	/* A relay: the hosts get what was just published.  A failure there
+	 * counts as a failed sync, so the daemon retries with backoff. */
+	if (cfg->publish_dir && (relay_r = scim_fleet_relay_publish(cfg, 0)) < 0)
+		res->published = false;
 out:
 	/* An interrupted transfer reports -ECANCELED, which to callers means a
 	 * publishing guard: keep the two apart. */
@@ -494,7 +507,7 @@ out:
 	free(attrs);
 	scim_model_free(m);
 	scim_http_free(h);
-	return r;
+	return r ? r : relay_r;
 }
 
 int scim_sync_once(const struct scim_config *cfg, bool force)
@@ -503,7 +516,7 @@ int scim_sync_once(const struct scim_config *cfg, bool force)
 	char *err = NULL;
 	int r;
 
-	r = scim_config_check_network(cfg, &err);
+	r = scim_config_is_fleet_host(cfg) ? 0 : scim_config_check_network(cfg, &err);
 	if (r < 0) {
 		log_error("%s", err ? err : strerror(-r));
 		free(err);

@@ -96,3 +96,19 @@ TESTS += tests/net_parallel.sh
 # A key given twice, in a page or a resource (issue 10).
 dist_check_SCRIPTS += tests/net_ambiguous.sh
 TESTS += tests/net_ambiguous.sh
+
+# ---- fleet mode (issue 11) ------------------------------------------------
+# fleet.sh: a relay publishing to a real nginx (origin, and the edge cache of
+# data/nginx-edge.conf.example), hosts installing from the edge: deltas,
+# every refusal, 200 hosts at once, relay down, --seed-idmap.  Root and nginx
+# (exit 77 otherwise); FLEET_HOSTS=N for fewer hosts.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_fleet
+TESTS += tests/test_fleet
+endif
+tests_test_fleet_SOURCES = tests/test_fleet.c
+tests_test_fleet_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_fleet_LDADD = libscimrefresh.la libscimcache.la $(CMOCKA_LIBS) $(TDB_LIBS) $(JSONC_LIBS)
+dist_check_SCRIPTS += tests/fleet.sh
+TESTS += tests/fleet.sh
+dist_check_DATA += tests/fleet_nginx.conf.in
