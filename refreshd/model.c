@@ -980,13 +980,13 @@ int scim_model_describe(const struct scim_model *m, FILE *out)
 	for (size_t i = 0; i < m->nusers; i++) {
 		const struct user *u = &m->users[i];
 		fprintf(out, "user %s skip=%s name=%s gecos=%s attr=%u suspended=%d\n", u->id,
-			u->skip ? reason_names[u->skip - 1] : "-", u->name ? u->name : "-", u->gecos ? u->gecos : "-",
+			u->skip ? scim_skip_reason_name(u->skip - 1) : "-", u->name ? u->name : "-", u->gecos ? u->gecos : "-",
 			u->attr, u->suspended);
 	}
 	for (size_t i = 0; i < m->ngroups; i++) {
 		const struct group *g = &m->groups[i];
 		fprintf(out, "group %s skip=%s name=%s attr=%u members=", g->id,
-			g->skip ? reason_names[g->skip - 1] : "-", g->name ? g->name : "-", g->attr);
+			g->skip ? scim_skip_reason_name(g->skip - 1) : "-", g->name ? g->name : "-", g->attr);
 		for (uint32_t k = 0; k < g->nusers; k++)
 			fprintf(out, "%su:%s", k ? "," : "", m->users[g->users[k]].id);
 		for (uint32_t k = 0; k < g->nrefs; k++)
