@@ -27,12 +27,14 @@ on_suspend = $top_srcdir/refreshd/scim-end-sessions
 on_suspend_timeout = 10
 CONF
 chmod 644 "$t/refreshd.conf"
-# scim ANN_ACTIVE [BEN]: the directory.
+# scim ANN_ACTIVE [BEN]: the directory.  The ids are this test's own: a uid
+# comes from the id, and the hook kills by uid across the whole machine, so a
+# uid shared with a test running beside this one would end its sessions too.
 scim() {
 	{
 		echo '{"Resources": ['
-		printf '{"id": "u-ann", "userName": "esann", "active": %s}' "$1"
-		[ -z "${2:-}" ] || printf ', {"id": "u-ben", "userName": "esben"}'
+		printf '{"id": "u-esann-end-sessions", "userName": "esann", "active": %s}' "$1"
+		[ -z "${2:-}" ] || printf ', {"id": "u-esben-end-sessions", "userName": "esben"}'
 		echo ']}'
 	} >"$t/scim/Users.json"
 	echo '{"Resources": []}' >"$t/scim/Groups.json"
