@@ -64,10 +64,11 @@ size_t scim_idmap_count(const struct scim_idmap *map);
 int scim_idmap_reserve(struct scim_idmap *map, size_t n);
 /* Writes staged changes in one transaction. */
 int scim_idmap_commit(struct scim_idmap *map);
-/* For a publisher done with the map once it is committed: frees its lookup
- * tables (6 MB for a 110k-entry map, at the peak of a first sync).  After it,
- * lookups find nothing and additions fail with -EROFS, so no number can be
- * handed out twice; foreach, count and the ids stay valid until close. */
+/* For a publisher done with lookups and additions (every number assigned,
+ * every change staged): frees the lookup tables (6 MB for a 110k-entry map,
+ * at the peak of a first sync).  After it, lookups find nothing and additions
+ * fail with -EROFS, so no number can be handed out twice; commit still writes
+ * what is staged, and foreach, count and the ids stay valid until close. */
 void scim_idmap_seal(struct scim_idmap *map);
 
 /* Deterministic hash of a SCIM id into [lo, hi], attempt 0, 1, 2, ...
