@@ -59,10 +59,15 @@ open_session() {
 # gone_within SECONDS PID USER: "gone" once PID (the ssh client) has exited
 # and no process of USER's uid is left, "alive" after SECONDS.
 gone_within() {
-	i=0
+	end=$(($(date +%s%N) / 1000000 + $1 * 1000))
 	while kill -0 "$2" 2>/dev/null || pgrep -U "$3" >/dev/null; do
-		i=$((i + 1))
-		[ $i -le $(($1 * 10)) ] || { echo alive; return; }
+		if [ $(($(date +%s%N) / 1000000)) -gt $end ]; then
+			echo alive
+			# What was left, for the log: the client, and the uid's processes.
+			{ kill -0 "$2" 2>/dev/null && echo "ssh client $2 still runs"; ps -o pid,stat,user,args -U "$3"; } \
+				>>"$t/left.$3" 2>&1
+			return
+		fi
 		sleep 0.1
 	done
 	echo gone
@@ -97,5 +102,9 @@ check_has "the hook ran for esben" "on_suspend $top_srcdir/refreshd/scim-end-ses
 check "esben's session is gone within 5 s" gone "$(gone_within 5 "$esben_ssh" "$ben")"
 
 kill "$esann_ssh" "$esben_ssh" 2>/dev/null || :
-if [ $fail != 0 ]; then echo "--- refreshd.log"; cat "$t/refreshd.log"; echo "--- sshd.log"; cat "$t/sshd.log"; exit 1; fi
+if [ $fail != 0 ]; then
+	echo "--- refreshd.log"; cat "$t/refreshd.log"
+	for f in "$t"/left.*; do [ -e "$f" ] && { echo "--- $f"; cat "$f"; }; done
+	echo "--- sshd.log"; cat "$t/sshd.log"; exit 1
+fi
 echo "PASS: on_suspend ends the sessions of suspended and removed users"
