@@ -4,7 +4,7 @@
  * Input: one byte of buffer misalignment, two bytes of a buffer size, then
  * the record.  Every decoder reads the record; whatever decodes is
  *   - packed into buffers of the needed size minus one, the needed size and
- *     the fuzzed size, at the fuzzed misalignment, with canaries on both
+ *     a fuzzed size up to 16 bytes more, at the fuzzed misalignment, with canaries on both
  *     sides: -ERANGE exactly when the buffer is smaller than needed (for a
  *     group whose member list is short of nmembers, -EBADMSG otherwise),
  *     nothing written outside the buffer, and a packed entry equal to the
@@ -119,12 +119,13 @@ static void pack_group(const struct scim_group *g, size_t mis, size_t len)
 	guarded_check_free(&b);
 }
 
-/* The sizes every packer is tried with. */
+/* The sizes every packer is tried with: one short, exact, and a fuzzed one
+ * near the edge (below it, or up to 16 bytes of slack). */
 static void pack_sizes(size_t need, size_t fuzzed, size_t sizes[3])
 {
 	sizes[0] = need ? need - 1 : 0;
 	sizes[1] = need;
-	sizes[2] = fuzzed;
+	sizes[2] = fuzzed % (need + 17);
 }
 
 /* The encoder writes flags it knows and a zero reserved byte: only records

@@ -26,6 +26,15 @@ LDADD += fuzz/libfuzzreplay.la
 endif
 check_PROGRAMS += $(FUZZ_TARGETS)
 
+# A target may have a libFuzzer dictionary, fuzz/fuzz_NAME.dict: make fuzz
+# passes it and the tarball takes it.
+dist-hook: dist-fuzz-dicts
+dist-fuzz-dicts:
+	for f in $(srcdir)/fuzz/*.dict; do \
+		if test -f "$$f"; then cp -p "$$f" $(distdir)/fuzz/ || exit 1; fi; \
+	done
+.PHONY: dist-fuzz-dicts
+
 # make check: one test per target, replaying fuzz/corpus/NAME/ (replay.c finds
 # it from $top_srcdir and its own name).  A fuzzing build cannot replay this
 # way (libFuzzer's main would fuzz for ever): there, "make fuzz".

@@ -5,7 +5,8 @@
 # in OUTDIR/NAME/corpus (the repository's corpus is never written), with its
 # log in OUTDIR/NAME/log and any input that crashed, leaked or hung (libFuzzer's
 # -timeout) in OUTDIR/NAME/crashes/.  One line per target, PASS or FAIL; the
-# exit status is 1 if any target failed.  $FUZZ_FLAGS goes to libFuzzer.
+# exit status is 1 if any target failed.  $FUZZ_FLAGS goes to libFuzzer, and so
+# does SRCDIR/fuzz/fuzz_NAME.dict (-dict) when there is one.
 set -u
 secs=$1 out=$2 src=$3
 shift 3
@@ -17,11 +18,13 @@ for t in "$@"; do
 	rm -rf "$dir/corpus"
 	mkdir -p "$dir/corpus" "$dir/crashes"
 	cp -R "$src/fuzz/corpus/$name/." "$dir/corpus/"
+	dict=
+	[ ! -f "$src/fuzz/fuzz_$name.dict" ] || dict=-dict=$src/fuzz/fuzz_$name.dict
 	# One process (no -jobs, which would also move the log into ./fuzz-0.log).
 	# An input that takes seconds is a hang: a real lookup takes microseconds.
 	# shellcheck disable=SC2086
 	"./$t" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-5}" -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$dir/crashes/" ${FUZZ_FLAGS:-} "$dir/corpus" >"$dir/log" 2>&1
+		-print_final_stats=1 -artifact_prefix="$dir/crashes/" $dict ${FUZZ_FLAGS:-} "$dir/corpus" >"$dir/log" 2>&1
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log")
 	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log")
