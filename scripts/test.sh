@@ -52,13 +52,19 @@ fuzz_run() {
 	rc=0
 	(cd "$dir" && "$top/configure" --enable-fuzzing && make -j2 fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}") \
 		>"$dir/fuzz.log" 2>&1 || rc=$?
-	grep -E '^(PASS|FAIL): fuzz_' "$dir/fuzz.log" || true
 	p=$(grep -c '^PASS: fuzz_' "$dir/fuzz.log" || true)
 	f=$(grep -c '^FAIL: fuzz_' "$dir/fuzz.log" || true)
-	if [ $rc != 0 ]; then
-		tail -n 60 "$dir/fuzz.log"
+	if [ $rc = 0 ]; then
+		grep -E '^PASS: fuzz_' "$dir/fuzz.log" || true
+	elif [ "$f" -gt 0 ]; then
+		# run.sh's lines: a PASS line per target, the end of each
+		# failing target's log and its FAIL line
+		sed -n '/fuzz\/run.sh/,$p' "$dir/fuzz.log"
 		status=1
-		[ "$f" -gt 0 ] || f=1 # it failed before any target ran
+	else
+		tail -n 60 "$dir/fuzz.log" # it failed before any target ran
+		status=1
+		f=1
 	fi
 	echo "fuzz: $p passed, $f failed, 0 skipped (crash inputs in _build-fuzz/fuzz-out/*/crashes/)"
 	total "$p" "$f" 0
