@@ -8,7 +8,9 @@ Real caches come from the project's own tools, BUILDDIR/scim-refreshd --import
 shapes the fixtures lack: no users, a group of 600 members, several chunks);
 the record and index seeds are cut out of those caches.  Run it again after a
 format change; the seeds a fuzzer found (crash inputs, minimised coverage) are
-kept beside these under their own names and are not touched."""
+kept beside these under their own names and are not touched.  The committed
+seeds are the subset of what this writes that libFuzzer's -merge=1 keeps (the
+rest adds no coverage); see fuzz/README."""
 import hashlib
 import json
 import shutil
