@@ -6,6 +6,8 @@ EXTRA_LTLIBRARIES = bench/libnss_bnull.la bench/libnss_bfloor.la
 
 bench_nssbench_SOURCES = bench/nssbench.c
 bench_nssbench_CFLAGS = $(AM_CFLAGS) -O2
+# Its own (empty) LDADD: the default one links the fuzz targets (fuzz/local.mk).
+bench_nssbench_LDADD =
 
 bench_mkbenchcache_SOURCES = bench/mkbenchcache.c
 bench_mkbenchcache_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)

@@ -758,6 +758,11 @@ void scim_cache_cursor_close(struct scim_cursor *cur)
 static int copy_chunk(const unsigned char *data, size_t len, void *priv)
 {
 	struct scim_cursor *cur = priv;
+	/* An empty chunk is never written; copying one would also hand
+	 * memcpy the NULL of a cursor that has no copy yet
+	 * (fuzz/corpus/cache/crash-empty-chunk). */
+	if (len == 0)
+		return -EBADMSG;
 	if (len > cur->copy_cap) {
 		unsigned char *p = realloc(cur->copy, len);
 		if (!p)

@@ -69,6 +69,10 @@ int scim_expand_home(const char *tmpl, const char *name, uint32_t uid, char *out
 {
 	size_t n = 0;
 	char num[16];
+	/* The loop only checks what it adds: an empty template must still find
+	 * room for its NUL (fuzz/corpus/config/crash-home-outlen-0). */
+	if (outlen == 0)
+		return -ENAMETOOLONG;
 	for (const char *p = tmpl; *p; p++) {
 		const char *add;
 		size_t alen;

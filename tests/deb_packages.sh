@@ -27,6 +27,9 @@ top_srcdir=$(cd "$top_srcdir" && pwd)
 if [ $inside = 0 ]; then
 	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (mount namespace, dpkg)"; exit 77; }
 	[ -d "$top_srcdir/debian" ] || { echo "SKIP: no debian/ in $top_srcdir"; exit 77; }
+	# The packages are built from the sources, never from this build: the
+	# sanitizer run of scripts/test.sh would only build them again.
+	[ -z "${SCIM_SANITIZERS:-}" ] || { echo "SKIP: sanitizer build (the plain run tests the packages)"; exit 77; }
 	# Never from a package build (dpkg-buildpackage sets this for debian/rules).
 	[ -z "${DEB_RULES_REQUIRES_ROOT:-}" ] || { echo "SKIP: inside a package build"; exit 77; }
 	for c in dpkg-buildpackage dpkg unshare lintian timeout; do
