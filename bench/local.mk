@@ -34,4 +34,4 @@ bench: bench/nssbench$(EXEEXT) bench/mkbenchcache$(EXEEXT) bench/libnss_bnull.la
 EXTRA_DIST += bench/sync_bench.sh
 
 # Fleet mode (issue 11): a host installing a 100k-user snapshot, full and by delta.
-EXTRA_DIST += bench/fleet_bench.sh
+EXTRA_DIST += bench/fleet_bench.sh bench/fleet_sim.sh
