@@ -92,6 +92,16 @@ until curl -s --cacert "$T/certs/ca.pem" -o /dev/null "https://127.0.0.1:$EPORT/
 done
 EDGE=https://127.0.0.1:$EPORT/nss-pam-scim/
 ORIGIN=https://127.0.0.1:$OPORT/
+# edge_serves WHAT WORDS: wait until the edge's manifest holds WORDS (it caches
+# the manifest for 10 s), at most 15 s.
+edge_serves() {
+	i=0
+	until curl -s --cacert "$T/certs/ca.pem" "${EDGE}manifest.minisig" | grep -q "$2"; do
+		i=$((i + 1))
+		[ $i -gt 150 ] && fail "the edge never served $1"
+		sleep 0.1
+	done
+}
 ok "nginx: origin on $OPORT, edge on $EPORT (data/nginx-edge.conf.example)"
 
 # ---- hosts ----------------------------------------------------------------
@@ -119,6 +129,24 @@ host_once() {
 	"$REFRESHD" --config "$1/conf" --once >"$1/out" 2>&1 || HRC=$?
 }
 dump() { "$CHECK" cache "$1" | grep -v '^header'; }
+# poll_all [WAVE]: every host --once, WAVE (all) at a time; sets POLL_FAILED.
+poll_all() {
+	POLL_FAILED=0
+	i=0
+	while [ $i -lt "$HOSTS" ]; do
+		pids=""
+		j=0
+		while [ $j -lt "${1:-$HOSTS}" ] && [ $i -lt "$HOSTS" ]; do
+			"$REFRESHD" --config "$T/hosts/$i/conf" --once >"$T/hosts/$i/out" 2>&1 &
+			pids="$pids $!"
+			i=$((i + 1))
+			j=$((j + 1))
+		done
+		for p in $pids; do
+			wait "$p" || POLL_FAILED=$((POLL_FAILED + 1))
+		done
+	done
+}
 
 H=$T/h1
 host_conf "$H" "$EDGE"
@@ -173,12 +201,7 @@ SHA2=$(sed -n 's/.* sha256=\([0-9a-f]*\) .*/\1/p' "$PD/manifest.minisig")
 [ -s "$PD/deltas/$SHA1-$SHA2.zst" ] || fail "no delta $SHA1-$SHA2"
 grep -q "deltas=$SHA1:" "$PD/manifest.minisig" || fail "the manifest does not offer the delta"
 # The edge caches the manifest for 10 s: wait until it serves the new one.
-i=0
-until curl -s --cacert "$T/certs/ca.pem" "${EDGE}manifest.minisig" | grep -q "sha256=$SHA2"; do
-	i=$((i + 1))
-	[ $i -gt 150 ] && fail "the edge never served the new manifest"
-	sleep 0.1
-done
+edge_serves "the new manifest" "sha256=$SHA2"
 host_once "$H"
 [ "$HRC" = 0 ] || fail "delta install: $(cat "$H/out")"
 grep -q 'installed:.* via=delta' "$H/out" || fail "not installed through the delta: $(cat "$H/out")"
@@ -381,12 +404,7 @@ sleep 1
 relay_once
 SHA3=$(sed -n 's/.* sha256=\([0-9a-f]*\) .*/\1/p' "$PD/manifest.minisig")
 dump "$T/cache/cache.tdb" >"$T/relay.dump"
-i=0
-until curl -s --cacert "$T/certs/ca.pem" "${EDGE}manifest.minisig" | grep -q "sha256=$SHA3"; do
-	i=$((i + 1))
-	[ $i -gt 150 ] && fail "the edge never served the third manifest"
-	sleep 0.1
-done
+edge_serves "the third manifest" "sha256=$SHA3"
 : >"$T/ngx/origin.log.mark"
 cp "$T/ngx/origin.log" "$T/origin.before"
 mkdir -p "$T/hosts"
@@ -396,19 +414,9 @@ while [ $i -lt "$HOSTS" ]; do
 	i=$((i + 1))
 done
 start=$(date +%s)
-i=0
-pids=""
-while [ $i -lt "$HOSTS" ]; do
-	"$REFRESHD" --config "$T/hosts/$i/conf" --once >"$T/hosts/$i/out" 2>&1 &
-	pids="$pids $!"
-	i=$((i + 1))
-done
-failed=0
-for p in $pids; do
-	wait "$p" || failed=$((failed + 1))
-done
+poll_all
 took=$(($(date +%s) - start))
-[ "$failed" = 0 ] || fail "$failed of $HOSTS hosts failed: $(grep -h failed "$T"/hosts/*/out | head -3)"
+[ "$POLL_FAILED" = 0 ] || fail "$POLL_FAILED of $HOSTS hosts failed: $(grep -h failed "$T"/hosts/*/out | head -3)"
 i=0
 while [ $i -lt "$HOSTS" ]; do
 	dump "$T/hosts/$i/cache/cache.tdb" >"$T/hosts/$i/dump" || fail "host $i: bad cache"
@@ -427,31 +435,13 @@ ok "$HOSTS hosts at once in ${took}s: identical caches with the relay's numbers;
 # Every host polls again, generation after generation, through the edge: what
 # the origin serves per generation, what a host fetches per change, and the
 # SCIM server's requests, which are the relay's alone.
-# poll_all: every host --once, FLEET_WAVE at a time; sets POLL_FAILED.
-poll_all() {
-	POLL_FAILED=0
-	i=0
-	while [ $i -lt "$HOSTS" ]; do
-		pids=""
-		j=0
-		while [ $j -lt "${FLEET_WAVE:-200}" ] && [ $i -lt "$HOSTS" ]; do
-			"$REFRESHD" --config "$T/hosts/$i/conf" --once >"$T/hosts/$i/out" 2>&1 &
-			pids="$pids $!"
-			i=$((i + 1))
-			j=$((j + 1))
-		done
-		for p in $pids; do
-			wait "$p" || POLL_FAILED=$((POLL_FAILED + 1))
-		done
-	done
-}
 # generation LABEL: poll every host, then report the origin's requests and
 # what the hosts fetched.
 generation() {
 	before=$(wc -l <"$T/ngx/origin.log")
 	scim_before=$(wc -l <"$T/server.log")
 	start=$(date +%s)
-	poll_all
+	poll_all "${FLEET_WAVE:-200}"
 	took=$(($(date +%s) - start))
 	[ "$POLL_FAILED" = 0 ] || fail "$1: $POLL_FAILED of $HOSTS hosts failed"
 	origin=$(tail -n +"$((before + 1))" "$T/ngx/origin.log" | wc -l)
@@ -478,18 +468,11 @@ EOF3
 	sleep 1
 	relay_once
 	SHAS=$(sed -n 's/.* sha256=\([0-9a-f]*\) .*/\1/p' "$PD/manifest.minisig")
-	i=0
-	until curl -s --cacert "$T/certs/ca.pem" "${EDGE}manifest.minisig" | grep -q "sha256=$SHAS"; do
-		i=$((i + 1))
-		[ $i -gt 150 ] && fail "the edge never served the simulation's manifest"
-		sleep 0.1
-	done
+	edge_serves "the simulation's manifest" "sha256=$SHAS"
 	generation "a change (a delta each)"
 	sleep 1
 	relay_once
-	until curl -s --cacert "$T/certs/ca.pem" "${EDGE}manifest.minisig" | grep -q "serial=$(sed -n 's/.* serial=\([0-9]*\) .*/\1/p' "$PD/manifest.minisig") "; do
-		sleep 0.1
-	done
+	edge_serves "the re-signed manifest" "serial=$(sed -n 's/.* serial=\([0-9]*\) .*/\1/p' "$PD/manifest.minisig") "
 	generation "re-signed, unchanged snapshot"
 	r1=$(relay_requests)
 	echo "sim: the SCIM server answered $((r1 - r0)) requests during the simulation, all with the relay's token" \
