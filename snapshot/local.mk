@@ -5,8 +5,8 @@
 noinst_LTLIBRARIES += libscimsnap.la
 libscimsnap_la_SOURCES = snapshot/snapshot.h snapshot/snap_err.h snapshot/stream.c snapshot/zst.c snapshot/manifest.c \
 	snapshot/minisig.c
-libscimsnap_la_CFLAGS = $(AM_CFLAGS) $(ZSTD_CFLAGS) $(SODIUM_CFLAGS)
-libscimsnap_la_LIBADD = $(ZSTD_LIBS) $(SODIUM_LIBS)
+libscimsnap_la_CFLAGS = $(AM_CFLAGS) $(ZSTD_CFLAGS) $(SODIUM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+libscimsnap_la_LIBADD = $(ZSTD_LIBS) $(SODIUM_LIBS) $(LIBCRYPTO_LIBS)
 
 # test_snapshot: cmocka units (stream, every refusal, zstd, deltas, manifest,
 # signatures).  snapshot_interop.sh: signatures both ways with the minisign

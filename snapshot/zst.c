@@ -1,5 +1,10 @@
 /* zst.c - snapshot blobs: zstd frames and patch-from deltas, SHA-256 names.
  *
+ * SHA-256 comes from OpenSSL's EVP (which libcurl already loads), not from
+ * libsodium: OpenSSL uses the CPU's SHA extensions, libsodium's portable C
+ * is about 8x slower, and a host hashes 18 MB at 100k users on every
+ * install (90 ms of a 0.5 s budget, against 10 ms).
+ *
  * Everything a host decompresses came from the network: the frame's declared
  * size is compared with the signed size before a byte is allocated, the
  * window is capped, and the output buffer is exactly the signed size, so a
@@ -10,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
+#include <openssl/evp.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -194,12 +199,17 @@ int scim_snap_delta_apply(const void *old, size_t oldlen, const void *delta, siz
 
 void scim_snap_sha256_hex(const void *buf, size_t len, char hex[SCIM_SNAP_SHA256_HEX])
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
+	static const char digits[] = "0123456789abcdef";
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int hlen = 0;
 
-	if (sodium_init() < 0) {
-		/* It only picks the fastest implementation: SHA-256 needs no
-		 * entropy, so a failure (no /dev/urandom) changes nothing here. */
+	/* EVP_Digest fails only without memory or a SHA-256 provider; an
+	 * all-zero name then matches no signed hash, so the blob is refused. */
+	if (EVP_Digest(buf, len, h, &hlen, EVP_sha256(), NULL) != 1 || hlen != 32)
+		memset(h, 0, sizeof(h));
+	for (size_t i = 0; i < 32; i++) {
+		hex[2 * i] = digits[h[i] >> 4];
+		hex[2 * i + 1] = digits[h[i] & 15];
 	}
-	crypto_hash_sha256(h, buf, len);
-	sodium_bin2hex(hex, SCIM_SNAP_SHA256_HEX, h, sizeof(h));
+	hex[64] = '\0';
 }
