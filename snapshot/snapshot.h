@@ -36,8 +36,8 @@
  * its user's uid, which never moves (like the SCIM id, so a rename still
  * changes one line) and is a third of a UUID's size: at 100k users and 1M
  * memberships the stream is half as big and compresses 1.9x better at level
- * 9 (bench/snapbench).  The API still speaks SCIM ids: the encoder maps
- * members to uids, the decoder maps them back.
+ * 9 (bench/snapbench).  The encoder maps members to uids, the decoder maps
+ * them back to users.
  *
  * Escaping: in any field, '\\' is written "\\\\", TAB "\\t", LF "\\n", CR
  * "\\r", and every other byte below 0x20 or equal to 0x7f "\\xHH" (lowercase
@@ -123,7 +123,12 @@ struct scim_snap_group {
 	const char *id, *name;
 	uint32_t gid;
 	uint32_t nmembers;
-	const char *const *members; /* user SCIM ids (decoded: in uid order) */
+	/* The encoder takes members by SCIM id, or (members NULL) by index
+	 * into the directory's users.  The decoder gives indexes, in uid
+	 * order, and members NULL: a host needs the users themselves, and an
+	 * index is half a pointer's size at a million memberships. */
+	const char *const *members;
+	const uint32_t *member_users;
 };
 
 /* What the encoder takes (any order: it sorts copies) and what the decoder
@@ -141,6 +146,16 @@ struct scim_snap_dir {
 };
 
 void scim_snap_dir_free(struct scim_snap_dir *dir);
+
+/* Frees a decoded directory's arrays but keeps its strings (the stream)
+ * until scim_snap_dir_free(): a host copies the records into what it
+ * publishes and needs only the strings from then on, and at 100k users the
+ * arrays are 10 MB of its peak.  After it, only scim_snap_dir_free() may be
+ * called. */
+void scim_snap_dir_drop_arrays(struct scim_snap_dir *dir);
+/* The same for the users' array alone (users becomes NULL, nusers stays, so
+ * that members remain indexes into what the caller copied). */
+void scim_snap_dir_drop_users(struct scim_snap_dir *dir);
 
 /* The counts as the header and the manifest carry them. */
 struct scim_snap_counts {

@@ -25,7 +25,7 @@ struct storage {
 	struct scim_snap_user *users;
 	struct scim_snap_removed *removed;
 	struct scim_snap_group *groups;
-	const char **members;
+	uint32_t *members;
 };
 
 /* The one writer of the err buffer every snapshot call takes. */
@@ -56,6 +56,37 @@ void scim_snap_dir_free(struct scim_snap_dir *dir)
 		free(s);
 	}
 	memset(dir, 0, sizeof(*dir));
+}
+
+void scim_snap_dir_drop_users(struct scim_snap_dir *dir)
+{
+	struct storage *s = dir ? dir->owned : NULL;
+
+	if (!s)
+		return;
+	free(s->users);
+	s->users = NULL;
+	dir->users = NULL;
+}
+
+void scim_snap_dir_drop_arrays(struct scim_snap_dir *dir)
+{
+	struct storage *s = dir ? dir->owned : NULL;
+
+	if (!s)
+		return;
+	free(s->users);
+	free(s->removed);
+	free(s->groups);
+	free(s->members);
+	s->users = NULL;
+	s->removed = NULL;
+	s->groups = NULL;
+	s->members = NULL;
+	dir->users = NULL;
+	dir->removed = NULL;
+	dir->groups = NULL;
+	dir->nusers = dir->nremoved = dir->ngroups = 0;
 }
 
 /* ---- field rules ------------------------------------------------------- */
@@ -106,16 +137,82 @@ static bool number_ok(uint32_t v, const struct scim_snap_limits *lim)
 
 /* ---- validation of a sorted directory ---------------------------------- */
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* ---- open-addressing tables of indexes ---------------------------------
+ * Duplicate names and numbers, and a member's user, are found by hashing:
+ * at 100k users and a million memberships, sorting or binary searches cost
+ * a host a third of its install time.  A table holds index + 1 (0: empty)
+ * in a power of two of slots, at most half full.  The keys come from a
+ * signed snapshot (or the relay's own directory), so nobody can pick them
+ * to collide; the probe sequence is linear. */
+
+struct ixtab {
+	uint32_t *slot;
+	size_t mask;
+};
+
+static int ixtab_init(struct ixtab *t, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	t->slot = calloc(cap, sizeof(*t->slot));
+	t->mask = cap - 1;
+	return t->slot ? 0 : -ENOMEM;
+}
+
+static void ixtab_free(struct ixtab *t)
+{
+	free(t->slot);
+	t->slot = NULL;
+}
+
+static size_t hash_u32(uint32_t v)
+{
+	return (size_t)(((uint64_t)v * 0x9e3779b97f4a7c15ULL) >> 32);
+}
+
+static size_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* Adds index i of names; returns the index already there with an equal
+ * name, or UINT32_MAX. */
+static uint32_t ixtab_add_name(struct ixtab *t, const char *const *names, uint32_t i)
+{
+	for (size_t at = hash_str(names[i]) & t->mask;; at = (at + 1) & t->mask) {
+		if (!t->slot[at]) {
+			t->slot[at] = i + 1;
+			return UINT32_MAX;
+		}
+		if (!strcmp(names[t->slot[at] - 1], names[i]))
+			return t->slot[at] - 1;
+	}
+}
+
+/* The same for numbers. */
+static uint32_t ixtab_add_num(struct ixtab *t, const uint32_t *nums, uint32_t i)
+{
+	for (size_t at = hash_u32(nums[i]) & t->mask;; at = (at + 1) & t->mask) {
+		if (!t->slot[at]) {
+			t->slot[at] = i + 1;
+			return UINT32_MAX;
+		}
+		if (nums[t->slot[at] - 1] == nums[i])
+			return t->slot[at] - 1;
+	}
 }
 
 static const struct scim_snap_user *find_user(const struct scim_snap_dir *d, const char *id)
@@ -135,16 +232,19 @@ static const struct scim_snap_user *find_user(const struct scim_snap_dir *d, con
 	return NULL;
 }
 
-/* Two equal names among n, found by sorting pointers to them. */
+/* Two equal names among n. */
 static int unique_names(const char **names, size_t n, const char *what, char *err)
 {
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 1; i < n; i++)
-		if (!strcmp(names[i - 1], names[i])) {
+	struct ixtab t;
+	int r = ixtab_init(&t, n);
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (ixtab_add_name(&t, names, (uint32_t)i) != UINT32_MAX) {
 			scim_snap_seterr(err, "%s name '%s' is used twice", what, names[i]);
-			return -EBADMSG;
+			r = -EBADMSG;
 		}
-	return 0;
+	ixtab_free(&t);
+	return r;
 }
 
 /* Members are left to the callers, who turn them into uids or back anyway:
@@ -289,12 +389,20 @@ static int validate(const struct scim_snap_dir *d, const struct scim_snap_limits
 		nums[nnums++] = d->removed[i].uid;
 	for (size_t i = 0; i < d->ngroups; i++)
 		nums[nnums++] = d->groups[i].gid;
-	qsort(nums, nnums, sizeof(*nums), cmp_u32);
-	for (size_t i = 1; i < nnums; i++)
-		if (nums[i - 1] == nums[i]) {
-			scim_snap_seterr(err, "number %u is used twice", nums[i]);
+	{
+		struct ixtab t;
+		if (ixtab_init(&t, nnums) < 0) {
+			r = -ENOMEM;
 			goto out;
 		}
+		for (size_t i = 0; i < nnums; i++)
+			if (ixtab_add_num(&t, nums, (uint32_t)i) != UINT32_MAX) {
+				scim_snap_seterr(err, "number %u is used twice", nums[i]);
+				ixtab_free(&t);
+				goto out;
+			}
+		ixtab_free(&t);
+	}
 
 	if (lim->expect) {
 		const struct scim_snap_counts *e = lim->expect;
@@ -446,8 +554,11 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 			return -EINVAL;
 		}
 		for (uint32_t j = 0; j < dir->groups[i].nmembers; j++)
-			if (!dir->groups[i].members[j]) {
-				scim_snap_seterr(err, "group id=%s: member #%u is NULL", dir->groups[i].id, j + 1);
+			if (dir->groups[i].members ? !dir->groups[i].members[j]
+						   : !dir->groups[i].member_users ||
+							     dir->groups[i].member_users[j] >= dir->nusers) {
+				scim_snap_seterr(err, "group id=%s: member #%u is NULL or no user", dir->groups[i].id,
+						 j + 1);
 				return -EINVAL;
 			}
 		nmembers += dir->groups[i].nmembers;
@@ -522,7 +633,8 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 		ob_tab_esc(&b, g->name);
 		ob_tab_num(&b, g->gid);
 		for (uint32_t j = 0; j < g->nmembers; j++) {
-			const struct scim_snap_user *u = find_user(&d, g->members[j]);
+			const struct scim_snap_user *u = g->members ? find_user(&d, g->members[j])
+								    : &dir->users[g->member_users[j]];
 			if (!u) {
 				scim_snap_seterr(err, "group id=%s: member %s is not a user", g->id, g->members[j]);
 				r = -EINVAL;
@@ -613,7 +725,11 @@ static int field(struct reader *rd, const char *what, char **out)
 		scim_snap_seterr(rd->err, "line %zu: %s is missing", rd->line, what);
 		return -EBADMSG;
 	}
-	start = w = r = rd->f;
+	start = r = rd->f;
+	/* Most fields hold no escape: find their end without copying. */
+	while (r < rd->line_end && (unsigned char)*r >= 0x20 && *r != '\\' && *r != 0x7f)
+		r++;
+	w = r;
 	while (r < rd->line_end && *r != '\t') {
 		unsigned char c = (unsigned char)*r;
 		if (c < 0x20 || c == 0x7f) {
@@ -679,35 +795,28 @@ static int no_more_fields(struct reader *rd)
 	return 0;
 }
 
-static int parse_u64(const char *s, uint64_t max, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (!*s || (s[0] == '0' && s[1]))
-		return -EBADMSG;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EBADMSG;
-		if (x > (max - (uint64_t)(*s - '0')) / 10)
-			return -EBADMSG;
-		x = x * 10 + (uint64_t)(*s - '0');
-	}
-	*v = x;
-	return 0;
-}
-
+/* A number field, read where it lies: no escape can occur in a valid one,
+ * and a million members make this the decoder's inner loop.  Canonical
+ * decimal only: digits, no sign, no leading zero, at most max.  19 digits
+ * cannot overflow 64 bits, and every max here is below 10^19. */
 static int num_field(struct reader *rd, const char *what, uint64_t max, uint64_t *v)
 {
-	char *s;
-	int r = field(rd, what, &s);
+	const char *p = rd->f, *start = p, *end = rd->line_end;
+	uint64_t x = 0;
 
-	if (r < 0)
-		return r;
-	if (parse_u64(s, max, v) < 0) {
+	if (!p) {
+		scim_snap_seterr(rd->err, "line %zu: %s is missing", rd->line, what);
+		return -EBADMSG;
+	}
+	while (p < end && *p >= '0' && *p <= '9' && p - start < 19)
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	if (p == start || (p < end && *p != '\t') || (*start == '0' && p - start > 1) || x > max) {
 		scim_snap_seterr(rd->err, "line %zu: %s is not a canonical decimal number up to %llu", rd->line, what,
 		       (unsigned long long)max);
 		return -EBADMSG;
 	}
+	rd->f = p < end ? (char *)p + 1 : NULL;
+	*v = x;
 	return 0;
 }
 
@@ -720,27 +829,50 @@ static int tag(struct reader *rd, const char **t)
 	return r;
 }
 
-struct uid_index {
-	uint32_t uid, user;
+/* uid -> user, for the members: a million lookups at 100k users.  The
+ * slots hold the uid beside the index so that a lookup touches one cache
+ * line, not the users' array as well. */
+struct uidtab {
+	struct uid_slot {
+		uint32_t uid, user1; /* user index + 1; 0: empty */
+	} *slot;
+	size_t mask;
 };
 
-static int cmp_uid_index(const void *a, const void *b)
+static int uidtab_build(struct uidtab *t, const struct scim_snap_user *users, size_t n)
 {
-	return cmp_u32(&((const struct uid_index *)a)->uid, &((const struct uid_index *)b)->uid);
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	t->slot = calloc(cap, sizeof(*t->slot));
+	if (!t->slot)
+		return -ENOMEM;
+	t->mask = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t at = hash_u32(users[i].uid) & t->mask;
+		while (t->slot[at].user1)
+			at = (at + 1) & t->mask;
+		t->slot[at] = (struct uid_slot){ users[i].uid, (uint32_t)i + 1 };
+	}
+	return 0;
 }
 
-static const struct uid_index *find_uid(const struct uid_index *ix, size_t n, uint32_t uid)
+/* The user with this uid (the first, if two share it: validate() refuses
+ * that), or UINT32_MAX. */
+static uint32_t find_uid(const struct uidtab *t, uint32_t uid)
 {
-	struct uid_index key = { .uid = uid };
-
-	return bsearch(&key, ix, n, sizeof(*ix), cmp_uid_index);
+	for (size_t at = hash_u32(uid) & t->mask; t->slot[at].user1; at = (at + 1) & t->mask)
+		if (t->slot[at].uid == uid)
+			return t->slot[at].user1 - 1;
+	return UINT32_MAX;
 }
 
 int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, struct scim_snap_dir *out, char *err)
 {
 	struct reader rd = { .p = buf, .end = buf + len, .err = err };
 	struct storage *st = NULL;
-	struct uid_index *ix = NULL;
+	struct uidtab uids = { 0 };
 	struct scim_snap_dir d = { 0 };
 	uint64_t c[5], v;
 	const char *t;
@@ -883,13 +1015,9 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 				goto out;
 			}
 			/* Members are users by uid; every user came before. */
-			if (!ix) {
-				r = -ENOMEM;
-				if (!(ix = malloc((nu + 1) * sizeof(*ix))))
+			if (!uids.slot) {
+				if ((r = uidtab_build(&uids, st->users, nu)) < 0)
 					goto out;
-				for (size_t i = 0; i < nu; i++)
-					ix[i] = (struct uid_index){ st->users[i].uid, (uint32_t)i };
-				qsort(ix, nu, sizeof(*ix), cmp_uid_index);
 				r = -EBADMSG;
 			}
 			if ((r = field(&rd, "group id", &id)) < 0 || (r = field(&rd, "group name", &name)) < 0 ||
@@ -898,14 +1026,14 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 			g->id = id;
 			g->name = name;
 			g->gid = (uint32_t)v;
-			g->members = st->members + nm;
+			g->member_users = st->members + nm;
 			while (rd.f) {
 				if (nm == c[4]) {
 					scim_snap_seterr(err, "line %zu: more members than the header counts", rd.line);
 					r = -EBADMSG;
 					goto out;
 				}
-				const struct uid_index *hit;
+				uint32_t hit;
 				uint64_t prev = v;
 				if ((r = num_field(&rd, "member uid", UINT32_MAX, &v)) < 0)
 					goto out;
@@ -915,12 +1043,12 @@ int scim_snap_decode(char *buf, size_t len, const struct scim_snap_limits *lim, 
 					       rd.line);
 					goto out;
 				}
-				if (!(hit = find_uid(ix, nu, (uint32_t)v))) {
+				if ((hit = find_uid(&uids, (uint32_t)v)) == UINT32_MAX) {
 					scim_snap_seterr(err, "line %zu: member uid %llu is not a user", rd.line,
 					       (unsigned long long)v);
 					goto out;
 				}
-				st->members[nm++] = st->users[hit->user].id;
+				st->members[nm++] = hit;
 				g->nmembers++;
 			}
 			ng++;
@@ -975,7 +1103,7 @@ out:
 		struct scim_snap_dir tmp = { .owned = st };
 		scim_snap_dir_free(&tmp);
 	}
-	free(ix);
+	free(uids.slot);
 	free(buf);
 	return r;
 }
