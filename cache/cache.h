@@ -317,5 +317,13 @@ int scim_cache_file_scan(const char *path, struct scim_cache_header *hdr, scim_u
 /* The same, and every removed user to rcb.  Any callback may be NULL. */
 int scim_cache_file_scan_all(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
 			     scim_removed_cb rcb, void *ctx);
+/* What a publisher compares a new snapshot with, and the least of the file
+ * decoded for it: users as their enumeration items (passwd fields and the
+ * suspended flag: has_ext false), groups by their gid keys alone (gid set,
+ * every other field zero: no group record is decoded), removed users and the
+ * header.  At 100k users this skips the member lists and the full records,
+ * most of a scan_all's work.  Callbacks and errors as for scan_all. */
+int scim_cache_file_scan_brief(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
+			       scim_removed_cb rcb, void *ctx);
 
 #endif

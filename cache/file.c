@@ -199,6 +199,35 @@ struct scan_ctx {
 	bool have_header;
 };
 
+/* scan_brief: a "P" chunk's users, by their heads. */
+static int brief_chunk(const unsigned char *data, size_t len, struct walk_ctx *w)
+{
+	const unsigned char *item;
+	size_t pos = 0, ilen;
+	int r;
+
+	while ((r = scim_chunk_next(data, len, &pos, &item, &ilen)) == 0) {
+		struct scim_user u;
+		r = scim_rec_decode_user_head(item, ilen, &u);
+		if (r == 0)
+			r = w->ucb(&u, w->ctx);
+		if (r != 0)
+			return r;
+	}
+	return r == -ENOENT ? 0 : r;
+}
+
+/* scan_brief: a group's gid, from its "g" key. */
+static int brief_gid(const unsigned char *key, size_t klen, struct walk_ctx *w)
+{
+	struct scim_group g = { 0 };
+
+	if (klen != 5)
+		return -EBADMSG;
+	g.gid = (uint32_t)key[1] | (uint32_t)key[2] << 8 | (uint32_t)key[3] << 16 | (uint32_t)key[4] << 24;
+	return w->gcb(&g, w->ctx);
+}
+
 static int scan_record(const unsigned char *key, size_t klen, const unsigned char *data, size_t dlen, void *priv)
 {
 	struct scan_ctx *c = priv;
@@ -216,6 +245,10 @@ static int scan_record(const unsigned char *key, size_t klen, const unsigned cha
 		return user_rec(data, dlen, &c->walk);
 	case SCIM_KEY_GROUP_NAME:
 		return group_rec(data, dlen, &c->walk);
+	case SCIM_KEY_USER_CHUNK:
+		return brief_chunk(data, dlen, &c->walk);
+	case SCIM_KEY_GROUP_GID:
+		return brief_gid(key, klen, &c->walk);
 	case SCIM_KEY_REMOVED: {
 		struct removed_walk w = { c->rcb, c->walk.ctx, key + 1, klen - 1 };
 		return removed_rec(data, dlen, &w);
@@ -239,6 +272,26 @@ int scim_cache_file_scan_all(const char *path, struct scim_cache_header *hdr, sc
 		tags[n++] = SCIM_KEY_USER_NAME;
 	if (gcb)
 		tags[n++] = SCIM_KEY_GROUP_NAME;
+	if (rcb)
+		tags[n++] = SCIM_KEY_REMOVED;
+	tags[n] = 0;
+	r = scim_tdb_scan(path, tags, scan_record, &c);
+	return r == 0 && !c.have_header ? -EBADMSG : r;
+}
+
+int scim_cache_file_scan_brief(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
+			       scim_removed_cb rcb, void *ctx)
+{
+	char tags[5];
+	size_t n = 0;
+	struct scan_ctx c = { { NULL, ucb, gcb, ctx }, rcb, hdr, false };
+	int r;
+
+	tags[n++] = SCIM_KEY_HEADER;
+	if (ucb)
+		tags[n++] = SCIM_KEY_USER_CHUNK;
+	if (gcb)
+		tags[n++] = SCIM_KEY_GROUP_GID;
 	if (rcb)
 		tags[n++] = SCIM_KEY_REMOVED;
 	tags[n] = 0;

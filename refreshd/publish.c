@@ -85,7 +85,7 @@ static int old_user_cb(const struct scim_user *u, void *ctx)
 		p->old_uids = nu;
 		p->old_cap = cap;
 	}
-	p->old_names[p->old_n] = scim_arena_strdup(&p->old_arena, u->name);
+	p->old_names[p->old_n] = scim_arena_strndup(&p->old_arena, u->name, u->name_len);
 	if (!p->old_names[p->old_n])
 		return -ENOMEM;
 	p->old_susp[p->old_n] = u->suspended;
@@ -157,7 +157,16 @@ static int old_removed_cb(const struct scim_removed *d, void *ctx)
 static int load_old(struct publish *p)
 {
 	const struct scim_config *cfg = p->cfg;
-	int r = scim_cache_file_scan_all(cfg->cache_file, &p->old_hdr, old_user_cb, old_group_cb, old_removed_cb, p);
+	int r;
+
+	/* Sized for the new directory: the live one is most likely about as
+	 * big, and growing the tables 17 times over costs more than a guess. */
+	if ((r = scim_nummap_reserve(&p->old_users, p->d->nusers)) < 0 ||
+	    (r = scim_nummap_reserve(&p->old_groups, p->d->nusers + p->d->ngroups)) < 0)
+		return r;
+	/* Names, numbers and suspension are all the comparison reads: the
+	 * brief scan leaves the full records and member lists undecoded. */
+	r = scim_cache_file_scan_brief(cfg->cache_file, &p->old_hdr, old_user_cb, old_group_cb, old_removed_cb, p);
 
 	if (r == -ENODATA)
 		return 0;

@@ -501,6 +501,89 @@ static void removed_in_a_cache(void **state)
 	(void)state;
 }
 
+/* What a scan saw, as sums that differ if any user or group is missing,
+ * doubled or read wrong. */
+struct scan_sums {
+	unsigned users, suspended, groups, removed;
+	uint64_t uids, gids, name_bytes;
+};
+
+static int sum_user(const struct scim_user *u, void *ctx)
+{
+	struct scan_sums *s = ctx;
+	s->users++;
+	s->suspended += u->suspended;
+	s->uids += u->uid;
+	s->name_bytes += strlen(u->name);
+	assert_int_equal(strlen(u->name), u->name_len);
+	return 0;
+}
+
+static int sum_group(const struct scim_group *g, void *ctx)
+{
+	struct scan_sums *s = ctx;
+	s->groups++;
+	s->gids += g->gid;
+	return 0;
+}
+
+static int sum_removed(const struct scim_removed *d, void *ctx)
+{
+	struct scan_sums *s = ctx;
+	s->removed++;
+	s->uids += d->uid;
+	return 0;
+}
+
+/* The brief scan (what a publisher compares with) sees every user, with
+ * name, uid and suspension, and every group's gid, as the full scan does:
+ * over several enumeration chunks, with removed users too. */
+static void brief_scan_sees_what_the_full_scan_sees(void **state)
+{
+	struct scim_cache_writer *w;
+	struct scim_cache_header h = { .last_sync = 1700000000, .source = "test" }, h2;
+	struct scan_sums full = { 0 }, brief = { 0 };
+	char tmp[] = "/tmp/test_cache_codec.XXXXXX", path[300];
+	const unsigned n = 3 * SCIM_CHUNK_USERS + 17;
+	const char *devs_members[2] = { "u0", "u1" };
+	char name[32];
+
+	assert_non_null(mkdtemp(tmp));
+	snprintf(path, sizeof(path), "%s/cache.tdb", tmp);
+	assert_int_equal(scim_cache_writer_new(path, n, n + 1, &w), 0);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t devs_gid[1] = { 1879040000u };
+		snprintf(name, sizeof(name), "u%u", i);
+		struct scim_user u = { .name = name, .uid = 1879048192u + i, .gid = 1879048192u + i,
+				       .gecos = "", .home = "/home/x", .shell = "/bin/sh",
+				       .suspended = i % 7 == 0, .has_ext = true, .scim_id = name,
+				       .ngids = 1, .gids = devs_gid };
+		assert_int_equal(scim_cache_writer_add_user(w, &u), 0);
+		struct scim_group pg = { .name = name, .gid = 1879048192u + i, .scim_id = name };
+		assert_int_equal(scim_cache_writer_add_group(w, &pg), 0);
+	}
+	struct scim_group g = { .name = "devs", .gid = 1879040000u, .scim_id = "g", .nmembers = 2,
+				.members = devs_members };
+	assert_int_equal(scim_cache_writer_add_group(w, &g), 0);
+	assert_int_equal(scim_cache_writer_add_removed(w, &gone), 0);
+	assert_int_equal(scim_cache_writer_commit(w, &h), 0);
+
+	assert_int_equal(scim_cache_file_scan_all(path, &h2, sum_user, sum_group, sum_removed, &full), 0);
+	assert_int_equal(scim_cache_file_scan_brief(path, &h2, sum_user, sum_group, sum_removed, &brief), 0);
+	assert_int_equal(h2.nusers, n);
+	assert_int_equal(brief.users, n);
+	assert_int_equal(brief.groups, n + 1);
+	assert_int_equal(brief.removed, 1);
+	assert_int_equal(brief.suspended, (n + 6) / 7);
+	assert_memory_equal(&brief, &full, sizeof(brief));
+	/* A damaged file is an error, not a short answer. */
+	assert_true(scim_cache_file_scan_brief(tmp, &h2, sum_user, sum_group, NULL, &brief) < 0);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	assert_int_equal(system(cmd), 0);
+	(void)state;
+}
+
 /* A "D" record that is not for the name it is filed under is damage. */
 static void removed_under_another_name(void **state)
 {
@@ -547,6 +630,7 @@ int main(void)
 		cmocka_unit_test(keys_round_trip_and_damage),
 		cmocka_unit_test(removed_in_a_cache),
 		cmocka_unit_test(removed_under_another_name),
+		cmocka_unit_test(brief_scan_sees_what_the_full_scan_sees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
