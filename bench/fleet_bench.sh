@@ -5,12 +5,19 @@
 #
 # A relay imports a generated directory (bench/gen.py --scim) and publishes it
 # as a fleet snapshot; a static HTTPS server serves publish_dir; a host runs
-# `scim-refreshd --once` twice: a fresh install (the full blob) and, after a
-# 1% change on the relay (1000 suspended, 500 renamed, 500 deleted), the
-# delta.  Reports each host run's wall time, CPU (user + system) and peak RSS
-# (GNU time), and the bytes it fetched.  Targets (issue 11): full install
-# <= 0.5 s / 64 MB, delta <= 0.2 s / 100 MB.  Knobs: BUILD (the build tree;
-# default: the current directory), KEEP=1 keeps the work dir.
+# `scim-refreshd --once`: a fresh install (the full blob) and, after a 1%
+# change on the relay (1000 suspended, 500 renamed, 500 deleted), the delta,
+# each REPS times from the same starting state.  Reports each host run's
+# wall time, CPU (user + system) and peak RSS (GNU time), and the bytes it
+# fetched, then the median and the best; and the relay's CPU per publish
+# (its own "cpu=" on the published line: the first publish, then one with a
+# delta).  Targets (issue 11): full install <= 0.5 s / 64 MB, delta <= 0.2 s
+# / 100 MB.  The peer, measured in the same run because this machine's speed
+# moves by a third from one minute to the next: the same directory imported
+# from its SCIM JSON by a host on its own (`--once --import`, what every host
+# does without a relay), REPS times; the host's figures are also given as
+# ratios to it.  Knobs: BUILD (the build tree; default: the current directory),
+# REPS (default 3), KEEP=1 keeps the work dir.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "$here/.." && pwd)
@@ -19,6 +26,7 @@ REFRESHD=$BUILD/scim-refreshd
 [ -x "$REFRESHD" ] || { echo "fleet_bench: no $REFRESHD (run from the build tree or set BUILD)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "fleet_bench: needs GNU time (/usr/bin/time)" >&2; exit 1; }
 N=${1:-100000}
+REPS=${REPS:-3}
 G=$((N / 10))
 W=$(mktemp -d "${TMPDIR:-/tmp}/scim-fleetbench.XXXXXX")
 spid=""
@@ -49,7 +57,9 @@ signing_key = $W/fleet.key
 EOC
 echo "# relay: import and publish" >&2
 /usr/bin/time -f "relay import+publish: %e s wall, %U+%S s CPU, %M KB peak" \
-	"$REFRESHD" --config "$W/relay/conf" --once --import "$W/dir/scim" 2>&1 | grep -E 'published snapshot|relay import' >&2
+	"$REFRESHD" --config "$W/relay/conf" --once --import "$W/dir/scim" >"$W/relay/out" 2>&1
+grep -E 'published snapshot|relay import' "$W/relay/out" >&2
+relay_cpu1=$(sed -n 's/.*published snapshot.* cpu=\([0-9.]*\)s.*/\1/p' "$W/relay/out")
 
 # A static HTTPS server for publish_dir.
 python3 - "$W/www" "$W/certs" "$W/port" <<'EOP' 2>"$W/server.err" &
@@ -76,23 +86,64 @@ while [ ! -s "$W/port" ]; do
 done
 cat >"$W/host/conf" <<EOC
 $NUMBERS
-state_dir = $W/host
-cache_file = $W/host/cache.tdb
+state_dir = $W/host/state
+cache_file = $W/host/state/cache.tdb
 snapshot_url = https://127.0.0.1:$(cat "$W/port")/fleet/
 snapshot_pubkey = $(sed -n 2p "$W/fleet.pub")
 ca_file = $W/certs/ca.pem
 EOC
 
+# One host run from the state in $W/host.start (or none): prints its line
+# and appends "CPU RSS_MB" to $W/$2.
 host_run() {
+	rm -rf "$W/host/state"
+	if [ -d "$W/host.start" ]; then cp -a "$W/host.start" "$W/host/state"; else mkdir "$W/host/state"; fi
 	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$REFRESHD" --config "$W/host/conf" --once >"$W/host/out" 2>&1 ||
 		{ cat "$W/host/out" >&2; exit 1; }
 	read -r wall usr sys rss <"$W/time"
 	via=$(sed -n 's/.* via=\([a-z]*\) .*/\1/p' "$W/host/out")
 	bytes=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' "$W/host/out")
+	cpu=$(echo "$usr + $sys" | bc)
+	mb=$(echo "scale=1; $rss / 1024" | bc)
 	printf '%-14s via=%-5s %6s s wall  %5.2f s CPU  %6.1f MB peak RSS  %9s bytes fetched\n' "$1" "$via" "$wall" \
-		"$(echo "$usr + $sys" | bc)" "$(echo "scale=1; $rss / 1024" | bc)" "$bytes"
+		"$cpu" "$mb" "$bytes"
+	echo "$cpu $mb" >>"$W/$2"
 }
-host_run "full install"
+# The median and the best of a series.
+summary() {
+	sort -n "$W/$2" | awk -v what="$1" '{ c[NR] = $1; m[NR] = $2 } END {
+		mid = int((NR + 1) / 2); split("", s); n = 0
+		for (i = 1; i <= NR; i++) s[++n] = m[i]
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
+		printf "%-14s median %.2f s CPU (best %.2f) over %d runs, median %.1f MB peak RSS\n", what, c[mid], c[1], NR, s[mid] }'
+}
+i=0
+while [ $i -lt "$REPS" ]; do
+	host_run "full install" full
+	i=$((i + 1))
+done
+cp -a "$W/host/state" "$W/host.start"
+
+# The peer: the same directory, imported from SCIM JSON by a host alone.
+mkdir -p "$W/peer"
+cat >"$W/peer/conf" <<EOC
+$NUMBERS
+state_dir = $W/peer/state
+cache_file = $W/peer/state/cache.tdb
+EOC
+i=0
+while [ $i -lt "$REPS" ]; do
+	rm -rf "$W/peer/state"
+	mkdir "$W/peer/state"
+	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$REFRESHD" --config "$W/peer/conf" --once --import "$W/dir/scim" \
+		>"$W/peer/out" 2>&1 || { cat "$W/peer/out" >&2; exit 1; }
+	read -r wall usr sys rss <"$W/time"
+	cpu=$(echo "$usr + $sys" | bc)
+	mb=$(echo "scale=1; $rss / 1024" | bc)
+	printf '%-14s            %6s s wall  %5.2f s CPU  %6.1f MB peak RSS\n' "SCIM import" "$wall" "$cpu" "$mb"
+	echo "$cpu $mb" >>"$W/peer.times"
+	i=$((i + 1))
+done
 
 # 1% churn on the relay: 1000 suspended, 500 renamed, 500 deleted.
 python3 - "$W/dir/scim/Users.json" <<'EOP'
@@ -111,6 +162,21 @@ json.dump(d, open(p + ".tmp", "w"))
 os.rename(p + ".tmp", p)
 EOP
 sleep 1
-"$REFRESHD" --config "$W/relay/conf" --once --import "$W/dir/scim" 2>&1 | grep -E 'published snapshot' >&2
-host_run "1% delta"
+"$REFRESHD" --config "$W/relay/conf" --once --import "$W/dir/scim" >"$W/relay/out" 2>&1
+grep -E 'published snapshot' "$W/relay/out" >&2
+relay_cpu2=$(sed -n 's/.*published snapshot.* cpu=\([0-9.]*\)s.*/\1/p' "$W/relay/out")
+i=0
+while [ $i -lt "$REPS" ]; do
+	host_run "1% delta" delta
+	i=$((i + 1))
+done
 ls -l "$W/www/fleet/snapshots" "$W/www/fleet/deltas" | grep zst >&2
+echo "--"
+summary "full install" full
+summary "1% delta" delta
+summary "SCIM import" peer.times
+median() { sort -n "$W/$1" | awk '{ c[NR] = $1 } END { print c[int((NR + 1) / 2)] }'; }
+peer=$(median peer.times)
+awk -v f="$(median full)" -v d="$(median delta)" -v p="$peer" \
+	'BEGIN { printf "ratios to the SCIM import (median CPU): full install %.2fx, 1%% delta %.2fx\n", f / p, d / p }' 
+echo "relay publish: ${relay_cpu1} s CPU (first: stream and full blob), ${relay_cpu2} s CPU (a new snapshot and 1 delta)"

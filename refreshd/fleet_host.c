@@ -314,7 +314,17 @@ static int host_apply(const struct scim_config *cfg, struct scim_snap_dir *s, st
 		goto out;
 	}
 	/* Numbers first, for every record: the map must agree with the whole
-	 * snapshot, whatever this host leaves out. */
+	 * snapshot, whatever this host leaves out.  Room for all of them at
+	 * once: a first install would otherwise grow the tables 17 times.  A
+	 * map that has them already needs room for a few new ones only. */
+	size_t want = s->nusers + s->nremoved + s->ngroups;
+	if (want < scim_idmap_count(h->idmap))
+		want = scim_idmap_count(h->idmap);
+	r = scim_idmap_reserve(h->idmap, want + want / 16);
+	if (r < 0) {
+		snprintf(why, wlen, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < s->nusers && r == 0; i++)
 		r = record_number(h, SCIM_IDMAP_USER, s->users[i].id, s->users[i].uid, why, wlen);
 	for (size_t i = 0; i < s->nremoved && r == 0; i++)

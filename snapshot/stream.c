@@ -115,19 +115,28 @@ static bool id_ok(const char *s)
 }
 
 /* Fields that end up in struct passwd, where ':' and control characters
- * would break every tool that prints or parses passwd lines. */
+ * would break every tool that prints or parses passwd lines (',' too in
+ * GECOS).  By table: 300k fields at 100k users. */
+static const struct passwd_bad {
+	bool path[256], gecos[256];
+} passwd_bad = {
+#define CONTROL_BYTES [0 ... 0x1f] = true, [0x7f] = true, [':'] = true
+	.path = { CONTROL_BYTES },
+	.gecos = { CONTROL_BYTES, [','] = true },
+#undef CONTROL_BYTES
+};
+
 static bool passwd_field_ok(const char *s, size_t max, bool gecos, bool path)
 {
-	size_t n = strlen(s);
+	const bool *bad = gecos ? passwd_bad.gecos : passwd_bad.path;
+	size_t n = 0;
 
-	if (n > max || (path && s[0] != '/'))
+	if (path && s[0] != '/')
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f || c == ':' || (gecos && c == ','))
+	for (; s[n]; n++)
+		if (bad[(unsigned char)s[n]])
 			return false;
-	}
-	return true;
+	return n <= max;
 }
 
 static bool number_ok(uint32_t v, const struct scim_snap_limits *lim)
@@ -200,6 +209,15 @@ static uint32_t ixtab_add_name(struct ixtab *t, const char *const *names, uint32
 		if (!strcmp(names[t->slot[at] - 1], names[i]))
 			return t->slot[at] - 1;
 	}
+}
+
+/* The index of the name equal to key, or UINT32_MAX. */
+static uint32_t ixtab_find_name(const struct ixtab *t, const char *const *names, const char *key)
+{
+	for (size_t at = hash_str(key) & t->mask; t->slot[at]; at = (at + 1) & t->mask)
+		if (!strcmp(names[t->slot[at] - 1], key))
+			return t->slot[at] - 1;
+	return UINT32_MAX;
 }
 
 /* The same for numbers. */
@@ -502,12 +520,16 @@ static void ob_tab_esc(struct obuf *b, const char *s)
 	ob_esc(b, s);
 }
 
+/* Written by hand: a million members went through snprintf at 100k users. */
 static void ob_tab_num(struct obuf *b, unsigned long long v)
 {
-	char t[24];
-	int n = snprintf(t, sizeof(t), "\t%llu", v);
+	char t[24], *p = t + sizeof(t);
 
-	ob_put(b, t, (size_t)n);
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	*--p = '\t';
+	ob_put(b, p, (size_t)(t + sizeof(t) - p));
 }
 
 static int cmp_user(const void *a, const void *b)
@@ -534,6 +556,9 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 	uint32_t *uids = NULL;
 	size_t maxm = 0;
 	struct scim_snap_dir d = *dir;
+	struct ixtab by_id = { 0 }; /* members given by id -> sorted users */
+	const char **ids = NULL;
+	bool members_by_id = false;
 	struct obuf b = { 0 };
 	size_t nmembers = 0, nsusp = 0;
 	int r = -ENOMEM;
@@ -562,6 +587,7 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 				return -EINVAL;
 			}
 		nmembers += dir->groups[i].nmembers;
+		members_by_id |= dir->groups[i].members && dir->groups[i].nmembers;
 		if (dir->groups[i].nmembers > maxm)
 			maxm = dir->groups[i].nmembers;
 	}
@@ -590,6 +616,19 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 		r = -EINVAL;
 	if (r < 0)
 		goto out;
+	/* A million members by id: hashed, not binary-searched (the relay's
+	 * encode took 0.9 s at 100k users that way). */
+	if (members_by_id) {
+		r = -ENOMEM;
+		ids = malloc(d.nusers * sizeof(*ids) + 1);
+		if (!ids || ixtab_init(&by_id, d.nusers) < 0)
+			goto out;
+		for (size_t i = 0; i < d.nusers; i++) {
+			ids[i] = users[i].id;
+			(void)ixtab_add_name(&by_id, ids, (uint32_t)i); /* ids are unique: validated */
+		}
+		r = 0;
+	}
 
 	for (size_t i = 0; i < d.nusers; i++)
 		nsusp += users[i].suspended;
@@ -633,8 +672,13 @@ int scim_snap_encode(const struct scim_snap_dir *dir, const struct scim_snap_lim
 		ob_tab_esc(&b, g->name);
 		ob_tab_num(&b, g->gid);
 		for (uint32_t j = 0; j < g->nmembers; j++) {
-			const struct scim_snap_user *u = g->members ? find_user(&d, g->members[j])
-								    : &dir->users[g->member_users[j]];
+			const struct scim_snap_user *u;
+			if (g->members) {
+				uint32_t k = ixtab_find_name(&by_id, ids, g->members[j]);
+				u = k == UINT32_MAX ? NULL : &users[k];
+			} else {
+				u = &dir->users[g->member_users[j]];
+			}
 			if (!u) {
 				scim_snap_seterr(err, "group id=%s: member %s is not a user", g->id, g->members[j]);
 				r = -EINVAL;
@@ -672,6 +716,8 @@ out:
 	free(removed);
 	free(groups);
 	free(uids);
+	free(ids);
+	ixtab_free(&by_id);
 	return r;
 }
 
