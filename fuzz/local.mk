@@ -5,7 +5,7 @@
 # "make check" and the tarball all follow it.  To add a target, write
 # fuzz/fuzz_NAME.c and fuzz/corpus/NAME/ and add one word here (the listing
 # scanner's target is fuzz/fuzz_scan).
-FUZZ_TARGETS = fuzz/fuzz_records fuzz/fuzz_index fuzz/fuzz_cache fuzz/fuzz_config fuzz/fuzz_scan
+FUZZ_TARGETS = fuzz/fuzz_records fuzz/fuzz_index fuzz/fuzz_cache fuzz/fuzz_config fuzz/fuzz_scan fuzz/fuzz_snapshot
 
 # How a target is linked.  Automake allows per-program settings only by name,
 # so the targets use the defaults (no fuzz_NAME_SOURCES: the source is
@@ -16,7 +16,7 @@ FUZZ_TARGETS = fuzz/fuzz_records fuzz/fuzz_index fuzz/fuzz_cache fuzz/fuzz_confi
 #   target, so "make check" replays every corpus with the ordinary compiler.
 check_LTLIBRARIES += fuzz/libfuzzsupport.la
 fuzz_libfuzzsupport_la_SOURCES = fuzz/fuzz.h nss_scim/pack.c nss_scim/buf.c
-LDADD = fuzz/libfuzzsupport.la libscimrefresh.la libscimcache.la $(TDB_LIBS) $(JSONC_LIBS) -lpthread
+LDADD = fuzz/libfuzzsupport.la libscimrefresh.la libscimcache.la libscimsnap.la $(TDB_LIBS) $(JSONC_LIBS) -lpthread
 if FUZZING
 LDADD += $(FUZZ_LDFLAGS)
 else
