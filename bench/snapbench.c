@@ -60,6 +60,7 @@ struct world {
 	unsigned char *taken; /* bitmap over the window */
 	uint32_t serial;      /* user names */
 	size_t per_user;
+	size_t nusers0; /* the directory's size before any churn */
 };
 
 static uint64_t rnd(struct world *w)
@@ -124,7 +125,7 @@ static void add_user(struct world *w)
 	snprintf(u->gecos, sizeof(u->gecos), "User %u Surname-%u", w->serial++, (unsigned)(rnd(w) % 100000));
 	snprintf(u->home, sizeof(u->home), "/home/%s", u->name);
 	u->suspended = rnd(w) % 50 == 0;
-	while (u->ngroups < w->per_user && u->ngroups < MAXG) {
+	while (u->ngroups < w->per_user && u->ngroups < MAXG && u->ngroups < w->ng) {
 		uint32_t g = pick_group(w);
 		if (!in_groups(u, g))
 			u->groups[u->ngroups++] = g;
@@ -155,6 +156,7 @@ static void world_init(struct world *w, size_t nusers, size_t ngroups, size_t pe
 	if (!w->taken)
 		abort();
 	w->per_user = per_user;
+	w->nusers0 = nusers;
 	w->ng = ngroups;
 	w->g = calloc(ngroups, sizeof(*w->g));
 	for (size_t j = 0; j < ngroups; j++) {
@@ -182,11 +184,13 @@ static struct buser *any_user(struct world *w)
 	}
 }
 
-/* fleet-notes.md's churn, scaled: at 1%, 1,000 suspensions, 1,000 gecos
- * edits, 500 deletions, 500 creations, 1,000 membership moves. */
+/* fleet-notes.md's churn, scaled: at 1% of 100k users, 1,000 suspensions,
+ * 1,000 gecos edits, 500 deletions, 500 creations, 1,000 membership moves.
+ * Scaled to the directory's size, so that a small one is not deleted whole
+ * (any_user would then look for a live user for ever). */
 static void churn(struct world *w, double pct, int64_t now)
 {
-	size_t n = (size_t)(1000 * pct + 0.5), half = n / 2;
+	size_t n = (size_t)((double)w->nusers0 * pct / 100 + 0.5), half = n / 2;
 
 	for (size_t i = 0; i < n; i++) {
 		struct buser *u = any_user(w);
@@ -206,8 +210,8 @@ static void churn(struct world *w, double pct, int64_t now)
 	for (size_t i = 0; i < n; i++) {
 		struct buser *u = any_user(w);
 		uint32_t g;
-		if (!u->ngroups)
-			continue;
+		if (!u->ngroups || u->ngroups >= w->ng)
+			continue; /* in no group to move, or in every group already */
 		do
 			g = pick_group(w);
 		while (in_groups(u, g));
