@@ -11,6 +11,13 @@ command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed"; exit
 [ -z "${SCIM_SANITIZERS:-}" ] || { echo "SKIP: a sanitizer build cannot run under valgrind"; exit 77; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/scim-valgrind.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# valgrind runs one thread at a time, and by default not fairly: a reader
+# that spins on a flag (test_nss_threads) could keep the writer it waits for
+# off the CPU for ever (one run in three hung).  --fair-sched=yes hands the
+# CPU round; and no unit gets more than UNIT_TIMEOUT seconds (a hang fails,
+# and says so, instead of holding CI).
+VG="valgrind --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-600}
 
 failures=0
 units=0
@@ -21,8 +28,8 @@ for f in "$top_builddir"/tests/test_*; do
 	name=${f##*/}
 	units=$((units + 1))
 	start=$(date +%s)
-	valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		--show-leak-kinds=definite --log-file="$T/$name.vg" "$f" >"$T/$name.out" 2>&1 && rc=0 || rc=$?
+	timeout "$UNIT_TIMEOUT" $VG --show-leak-kinds=definite --log-file="$T/$name.vg" "$f" >"$T/$name.out" 2>&1 &&
+		rc=0 || rc=$?
 	secs=$(($(date +%s) - start))
 	summary=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1 errors/p' "$T/$name.vg" | tail -n 1)
 	lost=$(sed -n 's/^==[0-9]*==    definitely lost: \([0-9,]*\) bytes.*/\1 bytes definitely lost/p' "$T/$name.vg" |
@@ -30,7 +37,8 @@ for f in "$top_builddir"/tests/test_*; do
 	if [ $rc = 0 ]; then
 		echo "ok   $name: ${summary:-no summary}, ${lost:-0 bytes definitely lost} (${secs} s)"
 	else
-		echo "FAIL $name: exit $rc (99: valgrind found errors), ${summary:-no summary}, ${lost:-no leak summary}"
+		echo "FAIL $name: exit $rc (99: valgrind found errors; 124: still running after ${UNIT_TIMEOUT} s)," \
+			"${summary:-no summary}, ${lost:-no leak summary}"
 		sed 's/^/  | /' "$T/$name.vg" | grep -v '^  | ==[0-9]*== *$' | head -n 80
 		tail -n 20 "$T/$name.out" | sed 's/^/  > /'
 		failures=$((failures + 1))
@@ -50,7 +58,7 @@ for run in "0 github-emu" "3 rfc7643" "0 rfc7643 --force" "0 groups --force" "1 
 	[ "$2" = EMPTY ] && dir=$T/empty
 	shift 2
 	n=$((n + 1))
-	valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	timeout "$UNIT_TIMEOUT" $VG --show-leak-kinds=definite \
 		--log-file="$T/refreshd$n.vg" "$top_builddir/scim-refreshd" --config "$T/conf" --once --import "$dir" "$@" \
 		>"$T/refreshd$n.out" 2>&1 && rc=0 || rc=$?
 	summary=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1 errors/p' "$T/refreshd$n.vg" | tail -n 1)
