@@ -258,20 +258,23 @@ static int scan_record(const unsigned char *key, size_t klen, const unsigned cha
 	}
 }
 
-int scim_cache_file_scan_all(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
-			     scim_removed_cb rcb, void *ctx)
+/* Scans for the header, the records of user_tag and group_tag (full records,
+ * or the brief scan's chunks and gid keys: scan_record knows each) and the
+ * removed users; only the kinds someone asked for, the others are not even
+ * decoded. */
+static int scan_tags(const char *path, struct scim_cache_header *hdr, char user_tag, char group_tag,
+		     scim_user_cb ucb, scim_group_cb gcb, scim_removed_cb rcb, void *ctx)
 {
 	char tags[5];
 	size_t n = 0;
 	struct scan_ctx c = { { NULL, ucb, gcb, ctx }, rcb, hdr, false };
 	int r;
 
-	/* Only the kinds someone asked for: the others are not even decoded. */
 	tags[n++] = SCIM_KEY_HEADER;
 	if (ucb)
-		tags[n++] = SCIM_KEY_USER_NAME;
+		tags[n++] = user_tag;
 	if (gcb)
-		tags[n++] = SCIM_KEY_GROUP_NAME;
+		tags[n++] = group_tag;
 	if (rcb)
 		tags[n++] = SCIM_KEY_REMOVED;
 	tags[n] = 0;
@@ -279,24 +282,16 @@ int scim_cache_file_scan_all(const char *path, struct scim_cache_header *hdr, sc
 	return r == 0 && !c.have_header ? -EBADMSG : r;
 }
 
+int scim_cache_file_scan_all(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
+			     scim_removed_cb rcb, void *ctx)
+{
+	return scan_tags(path, hdr, SCIM_KEY_USER_NAME, SCIM_KEY_GROUP_NAME, ucb, gcb, rcb, ctx);
+}
+
 int scim_cache_file_scan_brief(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
 			       scim_removed_cb rcb, void *ctx)
 {
-	char tags[5];
-	size_t n = 0;
-	struct scan_ctx c = { { NULL, ucb, gcb, ctx }, rcb, hdr, false };
-	int r;
-
-	tags[n++] = SCIM_KEY_HEADER;
-	if (ucb)
-		tags[n++] = SCIM_KEY_USER_CHUNK;
-	if (gcb)
-		tags[n++] = SCIM_KEY_GROUP_GID;
-	if (rcb)
-		tags[n++] = SCIM_KEY_REMOVED;
-	tags[n] = 0;
-	r = scim_tdb_scan(path, tags, scan_record, &c);
-	return r == 0 && !c.have_header ? -EBADMSG : r;
+	return scan_tags(path, hdr, SCIM_KEY_USER_CHUNK, SCIM_KEY_GROUP_GID, ucb, gcb, rcb, ctx);
 }
 
 int scim_cache_file_scan(const char *path, struct scim_cache_header *hdr, scim_user_cb ucb, scim_group_cb gcb,
