@@ -40,24 +40,6 @@ void scim_snap_seterr(char *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-void scim_snap_dir_free(struct scim_snap_dir *dir)
-{
-	struct storage *s;
-
-	if (!dir)
-		return;
-	s = dir->owned;
-	if (s) {
-		free(s->buf);
-		free(s->users);
-		free(s->removed);
-		free(s->groups);
-		free(s->members);
-		free(s);
-	}
-	memset(dir, 0, sizeof(*dir));
-}
-
 void scim_snap_dir_drop_users(struct scim_snap_dir *dir)
 {
 	struct storage *s = dir ? dir->owned : NULL;
@@ -75,18 +57,30 @@ void scim_snap_dir_drop_arrays(struct scim_snap_dir *dir)
 
 	if (!s)
 		return;
-	free(s->users);
+	scim_snap_dir_drop_users(dir);
 	free(s->removed);
 	free(s->groups);
 	free(s->members);
-	s->users = NULL;
 	s->removed = NULL;
 	s->groups = NULL;
 	s->members = NULL;
-	dir->users = NULL;
 	dir->removed = NULL;
 	dir->groups = NULL;
 	dir->nusers = dir->nremoved = dir->ngroups = 0;
+}
+
+void scim_snap_dir_free(struct scim_snap_dir *dir)
+{
+	struct storage *s = dir ? dir->owned : NULL;
+
+	if (!dir)
+		return;
+	scim_snap_dir_drop_arrays(dir);
+	if (s) {
+		free(s->buf);
+		free(s);
+	}
+	memset(dir, 0, sizeof(*dir));
 }
 
 /* ---- field rules ------------------------------------------------------- */
