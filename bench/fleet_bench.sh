@@ -93,29 +93,34 @@ snapshot_pubkey = $(sed -n 2p "$W/fleet.pub")
 ca_file = $W/certs/ca.pem
 EOC
 
-# One host run from the state in $W/host.start (or none): prints its line
-# and appends "CPU RSS_MB" to $W/$2.
+# timed SERIES OUT CMD...: runs CMD under GNU time with its output in OUT,
+# sets wall, cpu (user + system) and mb (peak RSS), and appends "cpu mb" to
+# $W/SERIES.
+timed() {
+	series=$1 out=$2
+	shift 2
+	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" >"$out" 2>&1 || { cat "$out" >&2; exit 1; }
+	read -r wall usr sys rss <"$W/time"
+	cpu=$(echo "$usr + $sys" | bc)
+	mb=$(echo "scale=1; $rss / 1024" | bc)
+	echo "$cpu $mb" >>"$W/$series"
+}
+# One host run from the state in $W/host.start (or none), into series $2.
 host_run() {
 	rm -rf "$W/host/state"
 	if [ -d "$W/host.start" ]; then cp -a "$W/host.start" "$W/host/state"; else mkdir "$W/host/state"; fi
-	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$REFRESHD" --config "$W/host/conf" --once >"$W/host/out" 2>&1 ||
-		{ cat "$W/host/out" >&2; exit 1; }
-	read -r wall usr sys rss <"$W/time"
+	timed "$2" "$W/host/out" "$REFRESHD" --config "$W/host/conf" --once
 	via=$(sed -n 's/.* via=\([a-z]*\) .*/\1/p' "$W/host/out")
 	bytes=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' "$W/host/out")
-	cpu=$(echo "$usr + $sys" | bc)
-	mb=$(echo "scale=1; $rss / 1024" | bc)
 	printf '%-14s via=%-5s %6s s wall  %5.2f s CPU  %6.1f MB peak RSS  %9s bytes fetched\n' "$1" "$via" "$wall" \
 		"$cpu" "$mb" "$bytes"
-	echo "$cpu $mb" >>"$W/$2"
 }
+# The median of column $2 of series $1.
+median() { cut -d' ' -f"$2" "$W/$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # The median and the best of a series.
 summary() {
-	sort -n "$W/$2" | awk -v what="$1" '{ c[NR] = $1; m[NR] = $2 } END {
-		mid = int((NR + 1) / 2); split("", s); n = 0
-		for (i = 1; i <= NR; i++) s[++n] = m[i]
-		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
-		printf "%-14s median %.2f s CPU (best %.2f) over %d runs, median %.1f MB peak RSS\n", what, c[mid], c[1], NR, s[mid] }'
+	printf '%-14s median %.2f s CPU (best %.2f) over %d runs, median %.1f MB peak RSS\n' "$1" "$(median "$2" 1)" \
+		"$(cut -d' ' -f1 "$W/$2" | sort -n | head -n 1)" "$(wc -l <"$W/$2")" "$(median "$2" 2)"
 }
 i=0
 while [ $i -lt "$REPS" ]; do
@@ -135,27 +140,26 @@ i=0
 while [ $i -lt "$REPS" ]; do
 	rm -rf "$W/peer/state"
 	mkdir "$W/peer/state"
-	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$REFRESHD" --config "$W/peer/conf" --once --import "$W/dir/scim" \
-		>"$W/peer/out" 2>&1 || { cat "$W/peer/out" >&2; exit 1; }
-	read -r wall usr sys rss <"$W/time"
-	cpu=$(echo "$usr + $sys" | bc)
-	mb=$(echo "scale=1; $rss / 1024" | bc)
+	timed peer.times "$W/peer/out" "$REFRESHD" --config "$W/peer/conf" --once --import "$W/dir/scim"
 	printf '%-14s            %6s s wall  %5.2f s CPU  %6.1f MB peak RSS\n' "SCIM import" "$wall" "$cpu" "$mb"
-	echo "$cpu $mb" >>"$W/peer.times"
 	i=$((i + 1))
 done
 
-# 1% churn on the relay: 1000 suspended, 500 renamed, 500 deleted.
-python3 - "$W/dir/scim/Users.json" <<'EOP'
+# 1% churn on the relay: at 100k users 1000 suspended, 500 renamed, 500
+# deleted; scaled with USERS (a fixed 500 deletions would trip the relay's
+# max_removed_percent at a few thousand users).
+python3 - "$W/dir/scim/Users.json" "$N" <<'EOP'
 import json, os, sys
 p = sys.argv[1]
+one = int(sys.argv[2]) // 100
+half = one // 2
 d = json.load(open(p))
 res = d["Resources"]
-for u in res[0:1000]:
+for u in res[0:one]:
     u["active"] = False
-for u in res[1000:1500]:
+for u in res[one:one + half]:
     u["userName"] = "r" + u["userName"]
-del res[1500:2000]
+del res[one + half:2 * one]
 d["totalResults"] = len(res)
 d["itemsPerPage"] = len(res)
 json.dump(d, open(p + ".tmp", "w"))
@@ -175,8 +179,6 @@ echo "--"
 summary "full install" full
 summary "1% delta" delta
 summary "SCIM import" peer.times
-median() { sort -n "$W/$1" | awk '{ c[NR] = $1 } END { print c[int((NR + 1) / 2)] }'; }
-peer=$(median peer.times)
-awk -v f="$(median full)" -v d="$(median delta)" -v p="$peer" \
+awk -v f="$(median full 1)" -v d="$(median delta 1)" -v p="$(median peer.times 1)" \
 	'BEGIN { printf "ratios to the SCIM import (median CPU): full install %.2fx, 1%% delta %.2fx\n", f / p, d / p }' 
 echo "relay publish: ${relay_cpu1} s CPU (first: stream and full blob), ${relay_cpu2} s CPU (a new snapshot and 1 delta)"
